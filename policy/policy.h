@@ -1,0 +1,126 @@
+/* The policy file: YAML -> typed, validated configuration.
+ *
+ * vs_config_load parses the file once with libyaml, keeping line and column
+ * on every node, and reports every problem it finds as "FILE:LINE:COL:
+ * message" diagnostics (not just the first).  The result is immutable plain
+ * data: the daemon swaps whole configs on reload and never edits one. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "retention.h"
+#include "schedule.h"
+#include "tz.h"
+
+typedef enum vs_state_sel {
+        VS_STATE_SEL_ANY,
+        VS_STATE_SEL_RUNNING,
+        VS_STATE_SEL_SHUTOFF,
+} vs_state_sel;
+
+typedef enum vs_snap_type {
+        VS_SNAP_INTERNAL,   /* disk (+ memory when running) inside the qcow2 */
+        VS_SNAP_DISK_ONLY,  /* external overlays, no memory */
+        VS_SNAP_EXTERNAL,   /* external overlays + memory file */
+} vs_snap_type;
+
+typedef enum vs_quiesce {
+        VS_QUIESCE_OFF,
+        VS_QUIESCE_PREFERRED,
+        VS_QUIESCE_REQUIRED,
+} vs_quiesce;
+
+typedef struct vs_selector {
+        char **include;      /* names or fnmatch globs; NULL = every domain */
+        char **exclude;
+        char **tags;         /* any match; NULL = no tag condition */
+        vs_state_sel state;
+} vs_selector;
+
+typedef struct vs_snapshot_spec {
+        vs_snap_type type;
+        vs_quiesce quiesce;
+        char *name_template;        /* "{policy}-{utc:%Y%m%dT%H%M%SZ}" */
+        char *description_template;
+        char **disks;               /* NULL = every writable disk */
+        char *overlay_dir;          /* NULL = beside each image */
+        int64_t timeout;            /* seconds */
+        bool atomic;
+} vs_snapshot_spec;
+
+typedef struct vs_hooks {
+        char **pre;                 /* argv; NULL = none */
+        char **post;
+        int64_t timeout;            /* seconds */
+} vs_hooks;
+
+typedef struct vs_policy {
+        char *name;
+        char *connection;           /* never NULL: inherited from the file */
+        vs_selector domains;
+        vs_schedule *schedule;
+        int64_t jitter;             /* seconds; 0 = none */
+        bool catch_up;
+        vs_snapshot_spec snapshot;
+        vs_hooks hooks;
+        vs_retention_rules retention;
+        bool prune;
+        int line, column;           /* where the policy starts in the file */
+} vs_policy;
+
+typedef struct vs_config {
+        char *path;
+        char *connection;           /* default libvirt URI */
+        char *database;
+        vs_tz *tz;                  /* never NULL */
+        int max_concurrent;
+        vs_policy *policies;
+        size_t n_policies;
+} vs_config;
+
+/* One problem found in a file. */
+typedef struct vs_diag {
+        char *file;
+        int line, column;   /* 1-based; 0 when unknown (missing file) */
+        char *message;
+} vs_diag;
+
+typedef struct vs_diags {
+        vs_diag *items;
+        size_t n;
+} vs_diags;
+
+/* Load and validate.  0 with *ret set; -EINVAL when the file is invalid (every
+ * problem in diags); -ENOENT/-EISDIR/-EACCES/... when it cannot be read (one
+ * diag saying so); -ENOMEM. */
+int vs_config_load(const char *path, vs_config **ret, vs_diags *diags);
+/* Same, from a buffer; `name` is used in diagnostics. */
+int vs_config_load_string(const char *name, const char *text, size_t len, vs_config **ret,
+                          vs_diags *diags);
+void vs_config_free(vs_config *cfg);
+const vs_policy *vs_config_find_policy(const vs_config *cfg, const char *name);
+
+void vs_diags_clear(vs_diags *d);
+/* "FILE:LINE:COL: message" (or "FILE: message" when line is 0). */
+int vs_diag_format(const vs_diag *d, char *buf, size_t len);
+
+/* Domain selector: does a domain match?  Pure (fnmatch on names, tag set). */
+bool vs_selector_match(const vs_selector *sel, const char *domain_name, char *const *domain_tags,
+                       bool running);
+
+/* Expand a snapshot name or description template.  Placeholders: {policy},
+ * {domain}, {utc:STRFTIME}, {local:STRFTIME} (in tz), {epoch}.  0 or -EINVAL
+ * (unknown placeholder, unterminated brace), -ENAMETOOLONG. */
+int vs_template_expand(const char *tmpl, const char *policy, const char *domain, const vs_tz *tz,
+                       int64_t t, char **ret);
+/* True when s matches [A-Za-z0-9._-]{1,64} and does not start with '.'. */
+bool vs_snapshot_name_valid(const char *s);
+
+const char *vs_snap_type_to_string(vs_snap_type t);
+int vs_snap_type_from_string(const char *s); /* -1 if unknown */
+const char *vs_quiesce_to_string(vs_quiesce q);
+int vs_quiesce_from_string(const char *s);
+const char *vs_state_sel_to_string(vs_state_sel s);
+int vs_state_sel_from_string(const char *s);
