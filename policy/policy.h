@@ -14,6 +14,12 @@
 #include "schedule.h"
 #include "tz.h"
 
+/* Limits on what a policy file may hold (documented in policies.example.yaml). */
+#define VS_POLICY_MAX_BYTES (1024 * 1024) /* larger files are refused unread */
+#define VS_POLICY_MAX_POLICIES 1000
+#define VS_POLICY_MAX_KEEP 1000000         /* keep_last .. keep_yearly */
+#define VS_POLICY_MAX_KEEP_WITHIN (INT64_C(36500) * 86400) /* keep_within: 100 years */
+
 typedef enum vs_state_sel {
         VS_STATE_SEL_ANY,
         VS_STATE_SEL_RUNNING,
@@ -67,6 +73,7 @@ typedef struct vs_policy {
         vs_hooks hooks;
         vs_retention_rules retention;
         bool prune;
+        bool enabled;               /* false: validated and listed, never run */
         int line, column;           /* where the policy starts in the file */
 } vs_policy;
 
@@ -93,13 +100,19 @@ typedef struct vs_diags {
 } vs_diags;
 
 /* Load and validate.  0 with *ret set; -EINVAL when the file is invalid (every
- * problem in diags); -ENOENT/-EISDIR/-EACCES/... when it cannot be read (one
- * diag saying so); -ENOMEM. */
+ * problem in diags, at most 200 plus a "too many problems" line); -EFBIG when
+ * it is larger than VS_POLICY_MAX_BYTES; -ENOENT/-EISDIR/-EACCES/... when it
+ * cannot be read (one diag saying so); -ENOMEM.  Diags are appended to
+ * `diags` (which may be NULL); free them with vs_diags_clear. */
 int vs_config_load(const char *path, vs_config **ret, vs_diags *diags);
 /* Same, from a buffer; `name` is used in diagnostics. */
 int vs_config_load_string(const char *name, const char *text, size_t len, vs_config **ret,
                           vs_diags *diags);
 void vs_config_free(vs_config *cfg);
+/* Point the config and every policy at another libvirt URI (`--connect`,
+ * e.g. the demo running the example file on test:///default).  For use right
+ * after loading, before the config is shared.  0 or -ENOMEM. */
+int vs_config_override_connection(vs_config *cfg, const char *uri);
 const vs_policy *vs_config_find_policy(const vs_config *cfg, const char *name);
 
 void vs_diags_clear(vs_diags *d);
@@ -111,8 +124,13 @@ bool vs_selector_match(const vs_selector *sel, const char *domain_name, char *co
                        bool running);
 
 /* Expand a snapshot name or description template.  Placeholders: {policy},
- * {domain}, {utc:STRFTIME}, {local:STRFTIME} (in tz), {epoch}.  0 or -EINVAL
- * (unknown placeholder, unterminated brace), -ENAMETOOLONG. */
+ * {domain}, {utc:STRFTIME}, {local:STRFTIME} (in tz), {epoch}; "{{" and "}}"
+ * are literal braces.  STRFTIME supports %Y %C %y %G %g %V %m %b %h %B %d %e
+ * %j %a %A %u %w %U %W %H %k %I %l %p %M %S %s %F %T %R %D %z %% (C locale,
+ * formatted here: never touches TZ or the locale).  0, -EINVAL (unknown
+ * placeholder or conversion, unterminated brace, {local:} without tz,
+ * {policy}/{domain} with a NULL value), -ENAMETOOLONG (over 4096 bytes),
+ * -ENOMEM.  Names must still pass vs_snapshot_name_valid. */
 int vs_template_expand(const char *tmpl, const char *policy, const char *domain, const vs_tz *tz,
                        int64_t t, char **ret);
 /* True when s matches [A-Za-z0-9._-]{1,64} and does not start with '.'. */

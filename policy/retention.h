@@ -49,7 +49,12 @@ typedef struct vs_retention_item {
 /* True when at least one keep rule is set (an empty retention is invalid). */
 bool vs_retention_rules_any(const vs_retention_rules *r);
 /* Decide every item.  Items may come in any order; ties in time are distinct
- * snapshots (input order breaks them: earlier index = newer).  0 or -ENOMEM. */
+ * snapshots (input order breaks them: earlier index = newer).  keep_within
+ * keeps times > now - keep_within (strictly; times after now included).
+ * Buckets are tz's wall clock, read through vs_tz_offset/vs_tz_next_transition
+ * only: no libc time-zone state, so any thread may call this at once with the
+ * same tz.  O(n log n) (O(n) for input already sorted either way), one
+ * allocation.  0 or -ENOMEM (then no item has been written). */
 int vs_retention_apply(const vs_retention_rules *r, const vs_tz *tz, int64_t now,
                        vs_retention_item *items, size_t n);
 

@@ -39,5 +39,8 @@ void vs_tz_localtime(const vs_tz *tz, int64_t t, vs_local_time *ret);
 int vs_tz_offset(const vs_tz *tz, int64_t t);
 /* The next instant > t at which the offset changes, or INT64_MAX. */
 int64_t vs_tz_next_transition(const vs_tz *tz, int64_t t);
+/* The last instant <= t at which the offset changed (the offset at x - 1
+ * differs from the offset at x), or INT64_MIN. */
+int64_t vs_tz_prev_transition(const vs_tz *tz, int64_t t);
 /* "2026-03-29T03:00:00+02:00"; buf of VS_TIME_BUFSZ bytes. */
 char *vs_tz_format_local(const vs_tz *tz, int64_t t, char *buf, size_t len);

@@ -1,0 +1,141 @@
+/* virtsnap check: validate a policy file and summarise it. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-config.h"
+#include "commands.h"
+#include "duration.h"
+#include "vs-config.h"
+
+static void
+check_usage(FILE *out)
+{
+        fprintf(out,
+                "usage: virtsnap check [-c FILE] [--connect URI] [-q]\n"
+                "\n"
+                "Validate a policy file.  When it is valid, print a summary (each policy's\n"
+                "schedule, snapshot type, retention and connection) and exit 0.  Otherwise\n"
+                "print every problem found, one per line as FILE:LINE:COLUMN: message, on\n"
+                "stderr and exit 1.\n"
+                "\n"
+                "options:\n"
+                "  -c, --config FILE  the policy file; default %s\n"
+                "      --connect URI  summarise as if every policy used this libvirt URI\n"
+                "  -q, --quiet        print nothing when the file is valid\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "exit status: 0 valid; 1 invalid or unreadable; 2 usage error.\n",
+                VS_DEFAULT_CONFIG);
+}
+
+static void
+format_retention(const vs_retention_rules *r, char *buf, size_t len)
+{
+        const struct {
+                const char *name;
+                int n;
+        } rules[] = {
+                { "last", r->keep_last },       { "hourly", r->keep_hourly },   { "daily", r->keep_daily },
+                { "weekly", r->keep_weekly },   { "monthly", r->keep_monthly }, { "yearly", r->keep_yearly },
+        };
+        size_t o = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]) && o < len; i++)
+                if (rules[i].n > 0)
+                        o += (size_t)snprintf(buf + o, len - o, "%s%s %d", o ? ", " : "", rules[i].name, rules[i].n);
+        if (r->keep_within > 0 && o < len) {
+                char d[32];
+
+                snprintf(buf + o, len - o, "%swithin %s", o ? ", " : "", vs_duration_format(r->keep_within, d, sizeof(d)));
+        }
+}
+
+static void
+print_summary(const vs_config *cfg)
+{
+        printf("%s: valid, %zu %s (timezone %s, max_concurrent %d, database %s)\n", cfg->path, cfg->n_policies,
+               cfg->n_policies == 1 ? "policy" : "policies", vs_tz_name(cfg->tz), cfg->max_concurrent,
+               cfg->database);
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const vs_policy *p = &cfg->policies[i];
+                char keep[256];
+
+                format_retention(&p->retention, keep, sizeof(keep));
+                printf("  %s%s: schedule '%s', %s snapshots, keep %s, on %s\n", p->name,
+                       p->enabled ? "" : " (disabled)", vs_schedule_text(p->schedule),
+                       vs_snap_type_to_string(p->snapshot.type), keep, p->connection);
+        }
+}
+
+int
+vs_cmd_check(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "connect", required_argument, NULL, 'C' },
+                { "quiet", no_argument, NULL, 'q' },
+                { "help", no_argument, NULL, 'h' },
+                { 0 },
+        };
+        const char *path = VS_DEFAULT_CONFIG, *connect = NULL;
+        vs_config *cfg = NULL;
+        bool quiet = false;
+        int c;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+c:qh", options, NULL)) != -1) {
+                switch (c) {
+                case 'c':
+                        path = optarg;
+                        break;
+                case 'C':
+                        connect = optarg;
+                        break;
+                case 'q':
+                        quiet = true;
+                        break;
+                case 'h':
+                        check_usage(stdout);
+                        return VS_EXIT_OK;
+                default:
+                        if (optopt && strchr("c", optopt))
+                                fprintf(stderr, "virtsnap check: option -%c needs an argument\n", optopt);
+                        else if (optopt == 'C')
+                                fprintf(stderr, "virtsnap check: option --connect needs an argument\n");
+                        else if (optopt)
+                                fprintf(stderr, "virtsnap check: unknown option -%c\n", optopt);
+                        else
+                                fprintf(stderr, "virtsnap check: unknown option '%s'\n", argv[optind - 1]);
+                        fprintf(stderr, "Try 'virtsnap check --help'.\n");
+                        return VS_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "virtsnap check: unexpected argument '%s'\nTry 'virtsnap check --help'.\n",
+                        argv[optind]);
+                return VS_EXIT_USAGE;
+        }
+        if (!*path) {
+                fprintf(stderr, "virtsnap check: empty file name\nTry 'virtsnap check --help'.\n");
+                return VS_EXIT_USAGE;
+        }
+        if (vs_cli_load_config(path, &cfg) < 0)
+                return VS_EXIT_FAILURE;
+        if (connect && vs_config_override_connection(cfg, connect) < 0) {
+                fprintf(stderr, "virtsnap check: out of memory\n");
+                vs_config_free(cfg);
+                return VS_EXIT_FAILURE;
+        }
+        if (!quiet)
+                print_summary(cfg);
+        vs_config_free(cfg);
+        if (fflush(stdout) != 0) {
+                fprintf(stderr, "virtsnap check: cannot write output: %s\n", strerror(errno));
+                return VS_EXIT_FAILURE;
+        }
+        return VS_EXIT_OK;
+}

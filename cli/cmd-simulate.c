@@ -1,0 +1,335 @@
+/* virtsnap simulate: what will a policy leave behind?  Runs one policy's
+ * schedule and retention over simulated days for one domain, with no
+ * hypervisor, and prints the snapshots kept at the end, the peak number held
+ * at once and how many were created and removed.
+ *
+ * It does what the daemon does at every firing: take a snapshot at the
+ * schedule's instant (vs_schedule_next in the file's time zone), then prune
+ * with now = that instant (vs_retention_apply; nothing is pinned).  The peak
+ * is counted between the two, when the disks carry the most.  The policy's
+ * jitter is ignored: the daemon fires each domain a fixed offset in
+ * [0, jitter) after the schedule's instant, which shifts every snapshot of a
+ * domain by the same amount and so changes what is kept only when the offset
+ * carries a snapshot across a bucket boundary (a late "50 23 * * *" with a
+ * 20m jitter lands on the next day).  With prune: false nothing is removed. */
+#include <errno.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli-config.h"
+#include "commands.h"
+#include "duration.h"
+#include "policy.h"
+#include "retention.h"
+#include "schedule.h"
+#include "timefmt.h"
+#include "tz.h"
+#include "vs-config.h"
+
+#define SIM_DEFAULT_DAYS 90
+#define SIM_MAX_DAYS 36500        /* 100 years */
+#define SIM_MAX_SNAPSHOTS 1000000 /* firings in one simulation */
+
+static void
+simulate_usage(FILE *out)
+{
+        fprintf(out,
+                "usage: virtsnap simulate [-c FILE] --policy NAME [--days N] [--start TIME] [--json]\n"
+                "\n"
+                "Simulate one policy for one domain, with no hypervisor: take a snapshot\n"
+                "whenever the schedule fires (in the file's time zone) and prune right after\n"
+                "each, as the daemon does.  Print the snapshots kept at the end, newest first,\n"
+                "with the rule that keeps each (as `virtsnap retention` does), then the totals:\n"
+                "  keep 2026-03-31T00:00:00Z daily\n"
+                "  ...\n"
+                "  created 90 removed 74 kept 16 peak 17\n"
+                "peak is the most snapshots held at once (just after a snapshot is taken,\n"
+                "before the prune that follows it).  The policy's jitter is ignored (each\n"
+                "domain's snapshots come a fixed offset of less than jitter later); with\n"
+                "prune: false nothing is removed.\n"
+                "\n"
+                "options:\n"
+                "  -c, --config FILE  the policy file; default %s\n"
+                "  -p, --policy NAME  the policy to simulate (required)\n"
+                "  -d, --days N       how many days to simulate (1-%d); default %d\n"
+                "  -s, --start TIME   RFC 3339 (2026-11-27T04:00:00Z) or @EPOCH; default: now\n"
+                "  --json             one JSON object: policy, schedule, timezone, start, end,\n"
+                "                     days, prune, jitter, created, removed, peak and kept (an\n"
+                "                     array of {\"time\", \"epoch\", \"action\", \"rule\"})\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "exit status: 0 success; 1 failure (the policy file is invalid or unreadable,\n"
+                "more than %d snapshots); 2 usage error, including an unknown policy.\n",
+                VS_DEFAULT_CONFIG, SIM_MAX_DAYS, SIM_DEFAULT_DAYS, SIM_MAX_SNAPSHOTS);
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "virtsnap simulate: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'virtsnap simulate --help'.\n");
+        return VS_EXIT_USAGE;
+}
+
+static bool
+parse_days(const char *s, long *ret)
+{
+        char *end;
+        long v;
+
+        if (!s || *s < '0' || *s > '9')
+                return false;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || *end || v < 1 || v > SIM_MAX_DAYS)
+                return false;
+        *ret = v;
+        return true;
+}
+
+typedef struct sim_result {
+        vs_retention_item *items; /* held at the end, oldest first */
+        size_t n;
+        uint64_t created, removed, peak;
+} sim_result;
+
+/* 0, -ENOMEM, or -E2BIG past SIM_MAX_SNAPSHOTS firings. */
+static int
+simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_result *res)
+{
+        size_t cap = 0;
+        int64_t t;
+
+        *res = (sim_result){ 0 };
+        t = start == INT64_MIN ? INT64_MIN : vs_schedule_next(p->schedule, tz, start - 1);
+        for (; t < end; t = vs_schedule_next(p->schedule, tz, t)) {
+                size_t kept = 0;
+                int r;
+
+                if (res->created >= SIM_MAX_SNAPSHOTS)
+                        return -E2BIG;
+                if (res->n == cap) {
+                        size_t ncap = cap ? cap * 2 : 256;
+                        vs_retention_item *q = reallocarray(res->items, ncap, sizeof(*q));
+
+                        if (!q)
+                                return -ENOMEM;
+                        res->items = q;
+                        cap = ncap;
+                }
+                /* Firings are strictly increasing, so items stay oldest
+                 * first, which the engine takes without sorting. */
+                res->items[res->n++] = (vs_retention_item){
+                        .time = t, .verdict = VS_VERDICT_KEEP, .rule = VS_RULE_NONE
+                };
+                res->created++;
+                if (res->n > res->peak)
+                        res->peak = res->n;
+                if (!p->prune)
+                        continue;
+                r = vs_retention_apply(&p->retention, tz, t, res->items, res->n);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < res->n; i++)
+                        if (res->items[i].verdict != VS_VERDICT_REMOVE)
+                                res->items[kept++] = res->items[i];
+                res->removed += res->n - kept;
+                res->n = kept;
+        }
+        return 0;
+}
+
+static json_object *
+snapshot_json(const vs_retention_item *it)
+{
+        json_object *o = json_object_new_object();
+        const char *rule = vs_keep_rule_to_string(it->rule);
+        char buf[VS_TIME_BUFSZ];
+
+        json_object_object_add(o, "time", json_object_new_string(vs_time_format_utc(it->time, buf, sizeof(buf))));
+        json_object_object_add(o, "epoch", json_object_new_int64(it->time));
+        json_object_object_add(o, "action", json_object_new_string(vs_verdict_to_string(it->verdict)));
+        json_object_object_add(o, "rule", rule ? json_object_new_string(rule) : NULL);
+        return o;
+}
+
+static void
+print_json(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, long days, const sim_result *res)
+{
+        json_object *o = json_object_new_object(), *kept = json_object_new_array();
+        char buf[VS_TIME_BUFSZ];
+
+        json_object_object_add(o, "policy", json_object_new_string(p->name));
+        json_object_object_add(o, "schedule", json_object_new_string(vs_schedule_text(p->schedule)));
+        json_object_object_add(o, "timezone", json_object_new_string(vs_tz_name(tz)));
+        json_object_object_add(o, "start", json_object_new_string(vs_time_format_utc(start, buf, sizeof(buf))));
+        json_object_object_add(o, "end", json_object_new_string(vs_time_format_utc(end, buf, sizeof(buf))));
+        json_object_object_add(o, "days", json_object_new_int64(days));
+        json_object_object_add(o, "prune", json_object_new_boolean(p->prune));
+        json_object_object_add(o, "jitter", json_object_new_int64(p->jitter));
+        json_object_object_add(o, "created", json_object_new_uint64(res->created));
+        json_object_object_add(o, "removed", json_object_new_uint64(res->removed));
+        json_object_object_add(o, "peak", json_object_new_uint64(res->peak));
+        for (size_t i = res->n; i-- > 0;)
+                json_object_array_add(kept, snapshot_json(&res->items[i]));
+        json_object_object_add(o, "kept", kept);
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
+}
+
+static void
+print_text(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, long days, const sim_result *res)
+{
+        char b1[VS_TIME_BUFSZ], b2[VS_TIME_BUFSZ];
+
+        printf("policy '%s': schedule '%s' in %s, %ld day%s from %s to %s\n", p->name,
+               vs_schedule_text(p->schedule), vs_tz_name(tz), days, days == 1 ? "" : "s",
+               vs_time_format_utc(start, b1, sizeof(b1)), vs_time_format_utc(end, b2, sizeof(b2)));
+        for (size_t i = res->n; i-- > 0;) {
+                const vs_retention_item *it = &res->items[i];
+                const char *rule = vs_keep_rule_to_string(it->rule);
+
+                vs_time_format_utc(it->time, b1, sizeof(b1));
+                if (rule)
+                        printf("%s %s %s\n", vs_verdict_to_string(it->verdict), b1, rule);
+                else
+                        printf("%s %s\n", vs_verdict_to_string(it->verdict), b1);
+        }
+        printf("created %llu removed %llu kept %zu peak %llu\n", (unsigned long long)res->created,
+               (unsigned long long)res->removed, res->n, (unsigned long long)res->peak);
+}
+
+int
+vs_cmd_simulate(int argc, char **argv)
+{
+        enum { OPT_JSON = 256 };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "policy", required_argument, NULL, 'p' },
+                { "days", required_argument, NULL, 'd' },
+                { "start", required_argument, NULL, 's' },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *path = VS_DEFAULT_CONFIG, *policy_name = NULL, *start_arg = NULL;
+        long days = SIM_DEFAULT_DAYS;
+        bool json = false;
+        vs_config *cfg = NULL;
+        const vs_policy *p;
+        sim_result res = { 0 };
+        int64_t start, end;
+        int c, r, ret = VS_EXIT_OK;
+
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:p:d:s:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        path = optarg;
+                        break;
+                case 'p':
+                        policy_name = optarg;
+                        break;
+                case 'd':
+                        if (!parse_days(optarg, &days))
+                                return usage_error("--days: '%s' is not a number from 1 to %d", optarg,
+                                                   SIM_MAX_DAYS);
+                        break;
+                case 's':
+                        start_arg = optarg;
+                        break;
+                case OPT_JSON:
+                        json = true;
+                        break;
+                case 'h':
+                        simulate_usage(stdout);
+                        return VS_EXIT_OK;
+                case ':':
+                        return usage_error("%s needs an argument", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage_error("unexpected argument '%s'", argv[optind]);
+        if (!policy_name)
+                return usage_error("--policy NAME is required");
+        if (!*path)
+                return usage_error("empty file name");
+        if (start_arg) {
+                if (vs_time_parse(start_arg, &start) < 0)
+                        return usage_error("--start: invalid time '%s' (expected RFC 3339 such as "
+                                           "2026-11-27T04:00:00Z, or @EPOCH)", start_arg);
+        } else {
+                start = (int64_t)time(NULL);
+        }
+        if (__builtin_add_overflow(start, (int64_t)days * 86400, &end))
+                return usage_error("--start: '%s' is too late to simulate %ld days", start_arg, days);
+
+        if (vs_cli_load_config(path, &cfg) < 0)
+                return VS_EXIT_FAILURE;
+        p = vs_config_find_policy(cfg, policy_name);
+        if (!p) {
+                fprintf(stderr, "virtsnap simulate: %s has no policy '%s'; it has:", cfg->path, policy_name);
+                for (size_t i = 0; i < cfg->n_policies; i++)
+                        fprintf(stderr, " %s", cfg->policies[i].name);
+                fprintf(stderr, "\n");
+                ret = VS_EXIT_USAGE;
+                goto out;
+        }
+
+        if (!p->enabled)
+                fprintf(stderr, "virtsnap simulate: note: policy '%s' is disabled (enabled: false); "
+                        "simulating it anyway\n", p->name);
+        if (p->jitter > 0) {
+                char d[32];
+
+                fprintf(stderr, "virtsnap simulate: note: jitter %s ignored (a domain's snapshots come a "
+                        "fixed offset of less than that after these times)\n",
+                        vs_duration_format(p->jitter, d, sizeof(d)));
+        }
+        r = simulate(p, cfg->tz, start, end, &res);
+        if (r == -E2BIG) {
+                fprintf(stderr, "virtsnap simulate: policy '%s' takes more than %d snapshots in %ld days; "
+                        "simulate fewer days\n", p->name, SIM_MAX_SNAPSHOTS, days);
+                ret = VS_EXIT_FAILURE;
+                goto out;
+        }
+        if (r < 0) {
+                fprintf(stderr, "virtsnap simulate: out of memory\n");
+                ret = VS_EXIT_FAILURE;
+                goto out;
+        }
+        if (res.created == 0)
+                fprintf(stderr, "virtsnap simulate: schedule '%s' never fires in these %ld days\n",
+                        vs_schedule_text(p->schedule), days);
+        if (json)
+                print_json(p, cfg->tz, start, end, days, &res);
+        else
+                print_text(p, cfg->tz, start, end, days, &res);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "virtsnap simulate: write error: %s\n", strerror(errno));
+                ret = VS_EXIT_FAILURE;
+        }
+out:
+        free(res.items);
+        vs_config_free(cfg);
+        return ret;
+}

@@ -1,0 +1,251 @@
+/* Hook processes (see hooks.h).  uv_spawn with UV_PROCESS_DETACHED makes the
+ * child a session and process-group leader, so a timeout can SIGKILL the
+ * whole group (a shell script's children included) with kill(-pid).  The
+ * vs_hook lives until libuv's close callback for the process handle. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "hooks.h"
+#include "strv.h"
+
+extern char **environ;
+
+struct vs_hook {
+        uv_process_t proc;
+        vs_clock *clock;
+        vs_clock_timer *timer;
+        vs_hook_done_fn done;
+        void *data;
+        vs_hook_result res;
+        bool finished;
+        int64_t timeout_ms;
+};
+
+char *
+vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot)
+{
+        static const char *const keys[] = { "{domain}", "{policy}", "{snapshot}" };
+        const char *vals[] = { domain ? domain : "", policy ? policy : "", snapshot ? snapshot : "" };
+        size_t len = 0, cap = strlen(arg) + 1;
+        char *out = malloc(cap);
+
+        if (!out)
+                return NULL;
+        for (const char *p = arg; *p;) {
+                const char *val = NULL;
+                size_t klen = 0, vlen;
+
+                for (size_t k = 0; k < 3 && !val; k++)
+                        if (strncmp(p, keys[k], strlen(keys[k])) == 0) {
+                                val = vals[k];
+                                klen = strlen(keys[k]);
+                        }
+                if (!val) {
+                        val = p;
+                        klen = 1;
+                        vlen = 1;
+                } else {
+                        vlen = strlen(val);
+                }
+                if (len + vlen + 1 > cap) {
+                        char *n;
+
+                        cap = (len + vlen + 1) * 2;
+                        n = realloc(out, cap);
+                        if (!n) {
+                                free(out);
+                                return NULL;
+                        }
+                        out = n;
+                }
+                memcpy(out + len, val, vlen);
+                len += vlen;
+                p += klen;
+        }
+        out[len] = '\0';
+        return out;
+}
+
+static int
+env_push(char ***env, const char *key, const char *val)
+{
+        char *s;
+
+        if (asprintf(&s, "%s=%s", key, val ? val : "") < 0)
+                return -ENOMEM;
+        return vs_strv_consume(env, s);
+}
+
+static char **
+build_env(const vs_hook_request *req)
+{
+        char **env = NULL;
+
+        for (char **e = environ; e && *e; e++) {
+                if (strncmp(*e, "VIRTSNAP_", 9) == 0)
+                        continue;
+                if (vs_strv_push(&env, *e) < 0)
+                        goto fail;
+        }
+        if (env_push(&env, "VIRTSNAP_DOMAIN", req->domain) < 0 ||
+            env_push(&env, "VIRTSNAP_POLICY", req->policy) < 0 ||
+            env_push(&env, "VIRTSNAP_SNAPSHOT", req->snapshot) < 0 ||
+            env_push(&env, "VIRTSNAP_PHASE", req->phase) < 0)
+                goto fail;
+        return env;
+fail:
+        vs_strv_free(env);
+        return NULL;
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+        vs_hook *hook = h->data;
+
+        hook->done(hook->data, &hook->res);
+        free(hook);
+}
+
+static void
+on_proc_exit(uv_process_t *p, int64_t exit_status, int term_signal)
+{
+        vs_hook *hook = p->data;
+
+        hook->finished = true;
+        hook->res.exit_status = exit_status;
+        hook->res.term_signal = term_signal;
+        vs_clock_timer_free(hook->timer);
+        hook->timer = NULL;
+        uv_close((uv_handle_t *)p, on_closed);
+}
+
+static void
+on_spawn_failed_closed(uv_handle_t *h)
+{
+        free(h->data);
+}
+
+static void
+kill_group(vs_hook *hook)
+{
+        if (hook->finished || hook->proc.pid <= 0)
+                return;
+        /* The child leads its own group (UV_PROCESS_DETACHED => setsid). */
+        if (kill(-hook->proc.pid, SIGKILL) < 0)
+                kill(hook->proc.pid, SIGKILL);
+}
+
+static void
+on_timeout(void *data)
+{
+        vs_hook *hook = data;
+
+        hook->res.timed_out = true;
+        kill_group(hook);
+}
+
+void
+vs_hook_kill(vs_hook *h)
+{
+        if (!h || h->finished)
+                return;
+        h->res.killed = true;
+        kill_group(h);
+}
+
+int
+vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, void *data,
+            vs_hook **ret, vs_err *err)
+{
+        uv_process_options_t opts = { 0 };
+        uv_stdio_container_t stdio[3];
+        char **argv = NULL, **env = NULL;
+        vs_hook *hook = NULL;
+        int r;
+
+        if (!req->argv || !req->argv[0])
+                return vs_err_set(err, EINVAL, "hook", "%s hook has an empty argv", req->phase);
+        for (size_t i = 0; req->argv[i]; i++) {
+                char *a = vs_hook_expand(req->argv[i], req->domain, req->policy, req->snapshot);
+
+                if (!a || vs_strv_consume(&argv, a) < 0) {
+                        r = vs_err_set(err, ENOMEM, "hook", "out of memory");
+                        goto out;
+                }
+        }
+        env = build_env(req);
+        hook = calloc(1, sizeof(*hook));
+        if (!env || !hook) {
+                r = vs_err_set(err, ENOMEM, "hook", "out of memory");
+                goto out;
+        }
+        hook->clock = clock;
+        hook->done = done;
+        hook->data = data;
+        hook->timeout_ms = req->timeout_ms;
+        if (req->timeout_ms > 0) {
+                r = vs_clock_timer_new(clock, on_timeout, hook, &hook->timer);
+                if (r < 0) {
+                        vs_err_set(err, -r, "hook", "cannot create timer");
+                        goto out;
+                }
+        }
+
+        stdio[0].flags = UV_IGNORE;
+        stdio[1].flags = UV_INHERIT_FD;
+        stdio[1].data.fd = 2;
+        stdio[2].flags = UV_INHERIT_FD;
+        stdio[2].data.fd = 2;
+        opts.exit_cb = on_proc_exit;
+        opts.file = argv[0];
+        opts.args = argv;
+        opts.env = env;
+        opts.stdio = stdio;
+        opts.stdio_count = 3;
+        opts.flags = UV_PROCESS_DETACHED;
+        hook->proc.data = hook;
+        r = uv_spawn(vs_clock_loop(clock), &hook->proc, &opts);
+        if (r < 0) {
+                vs_err_set(err, -r, "hook", "%s hook: cannot run %s: %s", req->phase, argv[0], uv_strerror(r));
+                vs_clock_timer_free(hook->timer);
+                /* A failed uv_spawn still initialised the handle: close it. */
+                hook->done = NULL;
+                uv_close((uv_handle_t *)&hook->proc, on_spawn_failed_closed);
+                hook = NULL;
+                goto out;
+        }
+        if (hook->timer)
+                vs_clock_timer_arm(hook->timer, vs_clock_now_ms(clock) + req->timeout_ms);
+        *ret = hook;
+        hook = NULL;
+        r = 0;
+out:
+        free(hook);
+        vs_strv_free(argv);
+        vs_strv_free(env);
+        return r;
+}
+
+bool
+vs_hook_result_ok(const vs_hook_result *res)
+{
+        return !res->timed_out && !res->killed && res->term_signal == 0 && res->exit_status == 0;
+}
+
+void
+vs_hook_result_describe(const vs_hook_result *res, char *buf, size_t len)
+{
+        if (res->timed_out)
+                snprintf(buf, len, "timed out (killed)");
+        else if (res->killed)
+                snprintf(buf, len, "cancelled (killed)");
+        else if (res->term_signal)
+                snprintf(buf, len, "killed by signal %d", res->term_signal);
+        else
+                snprintf(buf, len, "exit status %lld", (long long)res->exit_status);
+}

@@ -1,0 +1,50 @@
+/* Pre and post hooks: a policy's argv run as a child process around a
+ * snapshot.  No shell: argv[0] is exec'd directly (PATH is searched), with
+ * {domain}, {policy} and {snapshot} substituted in every argument and
+ * VIRTSNAP_DOMAIN, VIRTSNAP_POLICY, VIRTSNAP_SNAPSHOT and VIRTSNAP_PHASE
+ * added to the environment.  The child gets its own process group and is
+ * killed with SIGKILL (group and all) at its timeout.  stdin is /dev/null,
+ * stdout and stderr go to the daemon's stderr.  Loop thread only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "vs-err.h"
+
+typedef struct vs_hook vs_hook;
+
+typedef struct vs_hook_request {
+        char *const *argv;          /* templates; NULL-terminated, non-empty */
+        const char *domain;
+        const char *policy;
+        const char *snapshot;
+        const char *phase;          /* "pre" or "post" */
+        int64_t timeout_ms;         /* <= 0: no timeout */
+} vs_hook_request;
+
+typedef struct vs_hook_result {
+        int64_t exit_status;        /* when it exited */
+        int term_signal;            /* when killed by a signal, else 0 */
+        bool timed_out;             /* we killed it at the timeout */
+        bool killed;                /* we killed it through vs_hook_kill */
+} vs_hook_result;
+
+/* Called once on the loop thread when the hook has finished; forget the
+ * vs_hook pointer there (it is released right after). */
+typedef void (*vs_hook_done_fn)(void *data, const vs_hook_result *res);
+
+/* 0 and the callback later, or -errno with no callback: bad request, out of
+ * memory, or the program could not be started (-ENOENT, -EACCES, ...; err
+ * says which). */
+int vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, void *data,
+                vs_hook **ret, vs_err *err);
+/* Kill the process group now (drain, cancellation); the callback follows. */
+void vs_hook_kill(vs_hook *h);
+/* True when the hook succeeded (exit 0). */
+bool vs_hook_result_ok(const vs_hook_result *res);
+/* "exit status 3", "killed by signal 9", "timed out after 2s" */
+void vs_hook_result_describe(const vs_hook_result *res, char *buf, size_t len);
+/* Substitute {domain}, {policy}, {snapshot} (other text verbatim). */
+char *vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot);

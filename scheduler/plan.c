@@ -1,0 +1,270 @@
+/* The firing plan (see plan.h): selectors x domain lists -> entries with a
+ * deadline, in an array sorted in fire order plus a binary min-heap of
+ * indices into it.  A firing pops the root and pushes it back with its next
+ * slot (O(log n) and one vs_schedule_next); the scheduler rebuilds the plan
+ * only when its inputs change (domain list, reload). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plan.h"
+
+struct vs_plan {
+        vs_plan_entry *items;
+        size_t n, cap;
+        size_t *heap;           /* indices into items; heap[0] fires first */
+        const vs_tz *tz;
+};
+
+const char *
+vs_plan_policy_uri(const vs_policy *p, const char *connect_override)
+{
+        return connect_override ? connect_override : p->connection;
+}
+
+bool
+vs_plan_domain_matches(const vs_policy *p, const vs_domain_info *d)
+{
+        bool running = d->state == VS_DOMAIN_RUNNING || d->state == VS_DOMAIN_PAUSED;
+
+        return vs_selector_match(&p->domains, d->name, d->tags, running);
+}
+
+static uint64_t
+fnv1a(uint64_t h, const char *s)
+{
+        /* Include the terminating NUL so "ab"+"c" and "a"+"bc" differ. */
+        do {
+                h ^= (unsigned char)*s;
+                h *= 0x100000001b3ULL;
+        } while (*s++);
+        return h;
+}
+
+int64_t
+vs_plan_offset(const char *conn, const char *uuid, const char *policy, int64_t jitter)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        if (jitter <= 0)
+                return 0;
+        h = fnv1a(h, conn);
+        h = fnv1a(h, uuid);
+        h = fnv1a(h, policy);
+        return (int64_t)(h % (uint64_t)jitter);
+}
+
+int64_t
+vs_plan_next_slot(const vs_schedule *s, const vs_tz *tz, int64_t offset, int64_t after)
+{
+        int64_t slot = vs_schedule_next(s, tz, after - offset);
+
+        if (slot == INT64_MAX || slot > INT64_MAX - offset)
+                return INT64_MAX;
+        return slot;
+}
+
+bool
+vs_plan_is_due(const vs_schedule *s, const vs_tz *tz, int64_t offset, bool has_last,
+               int64_t last_success, int64_t now)
+{
+        int64_t slot;
+
+        if (!has_last)
+                return vs_schedule_next(s, tz, now) != INT64_MAX;
+        slot = vs_plan_next_slot(s, tz, offset, last_success);
+        return slot != INT64_MAX && slot + offset <= now;
+}
+
+static void
+entry_clear(vs_plan_entry *e)
+{
+        free(e->conn);
+        free(e->domain);
+}
+
+void
+vs_plan_free(vs_plan *p)
+{
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n; i++)
+                entry_clear(&p->items[i]);
+        free(p->items);
+        free(p->heap);
+        free(p);
+}
+
+static int
+plan_push(vs_plan *p, const vs_plan_entry *e)
+{
+        if (p->n == p->cap) {
+                size_t cap = p->cap ? p->cap * 2 : 16;
+                vs_plan_entry *items = realloc(p->items, cap * sizeof(*items));
+
+                if (!items)
+                        return -ENOMEM;
+                p->items = items;
+                p->cap = cap;
+        }
+        p->items[p->n++] = *e;
+        return 0;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+        const vs_plan_entry *x = a, *y = b;
+        int r;
+
+        if (x->deadline != y->deadline)
+                return x->deadline < y->deadline ? -1 : 1;
+        if (x->policy_index != y->policy_index)
+                return x->policy_index < y->policy_index ? -1 : 1;
+        r = strcmp(x->domain, y->domain);
+        if (r)
+                return r;
+        r = strcmp(x->conn, y->conn);
+        return r ? r : strcmp(x->uuid, y->uuid);
+}
+
+static int
+add_entries(vs_plan *plan, const vs_plan_input *in, size_t pi, const vs_plan_conn *conn)
+{
+        const vs_policy *p = &in->cfg->policies[pi];
+
+        for (size_t d = 0; d < conn->domains->n; d++) {
+                const vs_domain_info *dom = &conn->domains->items[d];
+                vs_plan_entry e = { 0 };
+                int r;
+
+                if (!vs_plan_domain_matches(p, dom))
+                        continue;
+                e.offset = vs_plan_offset(conn->uri, dom->uuid, p->name, p->jitter);
+                e.slot = vs_plan_next_slot(p->schedule, in->cfg->tz, e.offset, in->after);
+                if (e.slot == INT64_MAX)
+                        continue;
+                e.deadline = e.slot + e.offset;
+                e.policy = p;
+                e.policy_index = pi;
+                memcpy(e.uuid, dom->uuid, sizeof(e.uuid));
+                e.uuid[sizeof(e.uuid) - 1] = '\0';
+                e.conn = strdup(conn->uri);
+                e.domain = strdup(dom->name);
+                if (!e.conn || !e.domain) {
+                        entry_clear(&e);
+                        return -ENOMEM;
+                }
+                r = plan_push(plan, &e);
+                if (r < 0) {
+                        entry_clear(&e);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static bool
+heap_less(const vs_plan *p, size_t a, size_t b)
+{
+        return entry_cmp(&p->items[p->heap[a]], &p->items[p->heap[b]]) < 0;
+}
+
+static void
+heap_swap(vs_plan *p, size_t a, size_t b)
+{
+        size_t t = p->heap[a];
+
+        p->heap[a] = p->heap[b];
+        p->heap[b] = t;
+}
+
+static void
+heap_down(vs_plan *p, size_t i)
+{
+        for (;;) {
+                size_t l = 2 * i + 1, r = l + 1, m = i;
+
+                if (l < p->n && heap_less(p, l, m))
+                        m = l;
+                if (r < p->n && heap_less(p, r, m))
+                        m = r;
+                if (m == i)
+                        return;
+                heap_swap(p, i, m);
+                i = m;
+        }
+}
+
+int
+vs_plan_build(const vs_plan_input *in, vs_plan **ret)
+{
+        vs_plan *plan = calloc(1, sizeof(*plan));
+        int r;
+
+        if (!plan)
+                return -ENOMEM;
+        plan->tz = in->cfg->tz;
+        for (size_t pi = 0; pi < in->cfg->n_policies; pi++) {
+                const vs_policy *p = &in->cfg->policies[pi];
+                const char *uri = vs_plan_policy_uri(p, in->connect_override);
+
+                if (in->only_policy && strcmp(in->only_policy, p->name) != 0)
+                        continue;
+                for (size_t c = 0; c < in->n_conns; c++) {
+                        if (!in->conns[c].domains || strcmp(in->conns[c].uri, uri) != 0)
+                                continue;
+                        r = add_entries(plan, in, pi, &in->conns[c]);
+                        if (r < 0) {
+                                vs_plan_free(plan);
+                                return r;
+                        }
+                }
+        }
+        if (plan->n > 1)
+                qsort(plan->items, plan->n, sizeof(*plan->items), entry_cmp);
+        /* A sorted array is already a valid min-heap. */
+        plan->heap = calloc(plan->n ? plan->n : 1, sizeof(*plan->heap));
+        if (!plan->heap) {
+                vs_plan_free(plan);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < plan->n; i++)
+                plan->heap[i] = i;
+        *ret = plan;
+        return 0;
+}
+
+size_t
+vs_plan_size(const vs_plan *p)
+{
+        return p ? p->n : 0;
+}
+
+const vs_plan_entry *
+vs_plan_entry_at(const vs_plan *p, size_t i)
+{
+        return p && i < p->n ? &p->items[i] : NULL;
+}
+
+int64_t
+vs_plan_next_deadline(const vs_plan *p)
+{
+        return p && p->n > 0 ? p->items[p->heap[0]].deadline : INT64_MAX;
+}
+
+bool
+vs_plan_pop(vs_plan *p, int64_t now, vs_plan_entry *ret)
+{
+        vs_plan_entry *e;
+
+        if (!p || p->n == 0 || p->items[p->heap[0]].deadline > now)
+                return false;
+        e = &p->items[p->heap[0]];
+        *ret = *e;
+        e->slot = vs_plan_next_slot(e->policy->schedule, p->tz, e->offset, now);
+        /* A schedule that never fires again sinks to the bottom for good. */
+        e->deadline = e->slot == INT64_MAX ? INT64_MAX : e->slot + e->offset;
+        heap_down(p, 0);
+        return true;
+}

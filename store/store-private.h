@@ -1,0 +1,65 @@
+/* What the store's source files share and nobody else sees: the vs_store
+ * struct, SQLite result codes turned into -errno plus a vs_err, and small
+ * statement helpers.  Only store/ includes this (and <sqlite3.h>); unit tests
+ * use the vs__ test hooks at the bottom. */
+#pragma once
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+#include "vs-err.h"
+
+struct vs_store {
+        sqlite3 *db;
+        char *path;
+        bool read_only;
+        int version;
+};
+
+/* The live states: a snapshot that exists, or may, in the hypervisor.  This
+ * exact text is the WHERE of the partial index snapshots_live, and queries
+ * must repeat it verbatim for the planner to pick that index. */
+#define VS__LIVE "state IN ('creating','present','deleting')"
+
+/* Map an SQLite result code to -errno and fill err ("sqlite", "what: message").
+ * rc must be an error code. */
+int vs__store_fail(vs_store *s, int rc, vs_err *err, const char *what);
+
+/* Prepare constant SQL; on failure fill err and return -errno. */
+int vs__store_prepare(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err);
+/* Bind text or NULL. */
+int vs__bind_text(sqlite3_stmt *st, int idx, const char *v);
+/* Run a statement that returns no rows (SQLITE_DONE expected). */
+int vs__store_step_done(vs_store *s, sqlite3_stmt *st, vs_err *err, const char *what);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  rollback never fails (it is the
+ * cleanup path) and is a no-op outside a transaction. */
+int vs__store_begin(vs_store *s, vs_err *err);
+int vs__store_commit(vs_store *s, vs_err *err);
+void vs__store_rollback(vs_store *s);
+
+/* Column helpers: text may be NULL. */
+static inline const char *
+vs__col_text(sqlite3_stmt *st, int i)
+{
+        return (const char *)sqlite3_column_text(st, i);
+}
+
+/* ---- test hooks (tests/unit/test-store.c) -------------------------------- */
+
+/* Create a fresh database at path migrated only up to `version` (< current),
+ * to test migrations from older schemas. */
+int vs__store_create_at_version(const char *path, int version, vs_err *err);
+/* Cap the database's size in pages, to provoke SQLITE_FULL ("disk full"). */
+int vs__store_set_max_pages(vs_store *s, unsigned pages);
+/* EXPLAIN QUERY PLAN of one of the store's queries, rows joined by '\n'.
+ * which: "history-domain", "history-uuid", "history-all", "history-policy",
+ * "events-domain", "events-all", "series", "held", "last-success",
+ * "reconcile".  Caller frees *ret. */
+int vs__store_explain(vs_store *s, const char *which, char **ret, vs_err *err);
+/* Run raw SQL (tests only: corrupting a row on purpose, counting rows). */
+int vs__store_exec(vs_store *s, const char *sql, vs_err *err);
+/* First column of the first row of sql as an integer. */
+int vs__store_query_int(vs_store *s, const char *sql, int64_t *ret, vs_err *err);

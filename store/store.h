@@ -1,0 +1,285 @@
+/* The history store: one SQLite database that says what virtsnap did, is
+ * doing, and owns, so that it never loses track of a snapshot across crashes
+ * and users can answer audit questions years later.
+ *
+ * Two tables matter.  `snapshots` has one row per attempt, and its state is
+ * an intent log: the row is committed in `creating` before the hypervisor is
+ * asked to create, and in `deleting` before it is asked to delete, so a crash
+ * at any point leaves a row saying what was in flight.  `events` is an
+ * append-only log of every decision.  Times are UTC Unix seconds.
+ *
+ *                 begin_create           finish_create
+ *      (none) ----------------> creating -------------> present <---------+
+ *        |                        |  fail_create          | begin_delete  |
+ *        | record_skipped         v                       v               | deferred,
+ *        +--------> skipped     failed                 deleting ----------+ undeletable,
+ *                                                          | deleted        failed
+ *      reconcile: creating -> present | failed             v
+ *                 deleting -> deleted | present         deleted
+ *                 present  -> vanished;  owned, no row -> present (adopted)
+ *
+ * Threads: a vs_store is used by one thread at a time (the daemon's loop
+ * thread).  Readers (the CLI's query commands) open read-only and never take
+ * a write transaction; the database is in WAL mode, so they never block the
+ * daemon's writes. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vs-err.h"
+
+/* The schema this build writes; older ones are migrated on a read-write open. */
+#define VS_STORE_SCHEMA_VERSION 2
+
+typedef struct vs_store vs_store;
+
+typedef enum vs_store_flags {
+        VS_STORE_READ_ONLY = 1 << 0, /* never creates, migrates or writes */
+} vs_store_flags;
+
+typedef enum vs_snap_state {
+        VS_SNAP_CREATING,
+        VS_SNAP_PRESENT,
+        VS_SNAP_FAILED,
+        VS_SNAP_DELETING,
+        VS_SNAP_DELETED,
+        VS_SNAP_VANISHED,
+        VS_SNAP_SKIPPED,
+} vs_snap_state;
+
+typedef enum vs_event_kind {
+        VS_EVENT_CREATED,
+        VS_EVENT_FAILED,       /* a create failed */
+        VS_EVENT_SKIPPED,
+        VS_EVENT_PRUNED,       /* message: the retention rule outcome */
+        VS_EVENT_DEFERRED,
+        VS_EVENT_UNDELETABLE,
+        VS_EVENT_DELETE_FAILED,
+        VS_EVENT_VANISHED,
+        VS_EVENT_ADOPTED,
+        VS_EVENT_RECOVERED,    /* reconcile: an interrupted create had happened */
+        VS_EVENT_INTERRUPTED,  /* reconcile: an interrupted create had not */
+        VS_EVENT_RESTORED,     /* reconcile: an interrupted delete had not happened */
+        VS_EVENT_PINNED,
+        VS_EVENT_UNPINNED,
+        VS_EVENT_RELOADED,
+        VS_EVENT_STARTED,      /* daemon lifecycle */
+        VS_EVENT_STOPPED,
+        VS_EVENT_CANCELLED,
+        VS_EVENT_NOTICE,       /* anything else worth keeping */
+        VS_EVENT_N_KINDS,
+} vs_event_kind;
+
+const char *vs_snap_state_to_string(vs_snap_state s);
+int vs_snap_state_from_string(const char *s); /* -1 if unknown */
+const char *vs_event_kind_to_string(vs_event_kind k);
+int vs_event_kind_from_string(const char *s); /* -1 if unknown */
+
+/* Open (and for read-write, create and migrate) the database at path, or
+ * ":memory:".  Read-write: missing directories are created 0700 and a new
+ * file 0600 (existing ones are never chmod'ed); WAL, busy timeout, foreign
+ * keys.  Errors, with err->msg saying which:
+ *   -ENOENT   read-only and there is no database at path
+ *   -EINVAL   not an SQLite file, or an SQLite file that is not virtsnap's
+ *             (its bytes are left untouched)
+ *   -EBADMSG  corrupt
+ *   -EPROTO   "database was written by a newer virtsnap (schema N > M)", or
+ *             read-only on an older schema that needs a migration
+ *   -EACCES, -EROFS, -ENOSPC, -EBUSY, -EIO, -ENOMEM */
+int vs_store_open(const char *path, unsigned flags, vs_store **ret, vs_err *err);
+void vs_store_free(vs_store *s);
+/* The database's schema version (after migration, for read-write opens). */
+int vs_store_schema_version(const vs_store *s);
+
+/* ---- intent log (daemon) ------------------------------------------------- */
+
+/* What a create attempt is about.  Strings are copied; type and snapshot may
+ * be NULL. */
+typedef struct vs_store_attempt {
+        const char *connection;   /* libvirt URI */
+        const char *domain_uuid;
+        const char *domain_name;
+        const char *policy;
+        const char *snapshot;     /* the intended name */
+        const char *type;         /* "internal", "disk-only", "external" */
+        bool quiesce;             /* quiesce requested */
+        int64_t scheduled;        /* the slot this attempt serves */
+        int64_t started;
+} vs_store_attempt;
+
+/* Commit a `creating` row (call before the hypervisor is asked); *ret_id is
+ * the row to finish. */
+int vs_store_begin_create(vs_store *s, const vs_store_attempt *a, int64_t *ret_id, vs_err *err);
+/* creating -> present, and a `created` event.  name: the name the backend
+ * actually used (NULL = as intended); consistency: "quiesced", "crash",
+ * "memory", ...; created: the snapshot's creation time (0 = finished). */
+int vs_store_finish_create(vs_store *s, int64_t id, const char *name, const char *consistency,
+                           int64_t created, int64_t finished, vs_err *err);
+/* creating -> failed with the error (code, domain and message are kept), and
+ * a `failed` event. */
+int vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t finished, vs_err *err);
+/* A firing that did not run (previous job still running, ...): a `skipped`
+ * row and event.  *ret_id may be NULL. */
+int vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reason,
+                            int64_t *ret_id, vs_err *err);
+
+/* present -> deleting (call before the hypervisor is asked).  -ESTALE if the
+ * row is not present, -EPERM if it is pinned. */
+int vs_store_begin_delete(vs_store *s, int64_t id, int64_t now, vs_err *err);
+
+typedef enum vs_store_delete_outcome {
+        VS_STORE_DELETED,       /* -> deleted, event pruned (reason) */
+        VS_STORE_DEFERRED,      /* -> present, event deferred */
+        VS_STORE_UNDELETABLE,   /* -> present and flagged, event undeletable */
+        VS_STORE_DELETE_FAILED, /* -> present, event delete-failed */
+} vs_store_delete_outcome;
+
+/* Finish a delete.  reason: for DELETED the retention outcome ("keep_last 2
+ * exceeded"), kept as the row's delete reason; why: for the others, the
+ * error (may be NULL). */
+int vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
+                           const char *reason, const vs_err *why, int64_t now, vs_err *err);
+
+typedef struct vs_store_event {
+        int64_t time;
+        vs_event_kind kind;
+        const char *connection;   /* each may be NULL */
+        const char *domain_uuid;
+        const char *domain_name;
+        const char *policy;
+        const char *snapshot;
+        const char *message;
+} vs_store_event;
+
+int vs_store_append_event(vs_store *s, const vs_store_event *ev, vs_err *err);
+
+/* ---- retention and catch-up input (daemon) ------------------------------- */
+
+typedef struct vs_store_held {
+        int64_t id;
+        char *name;
+        int64_t created;
+        bool pinned;
+} vs_store_held;
+
+typedef struct vs_store_held_list {
+        vs_store_held *items;
+        size_t n;
+} vs_store_held_list;
+
+/* The `present` snapshots of (connection, domain, policy), newest first. */
+int vs_store_list_present(vs_store *s, const char *connection, const char *domain_uuid,
+                          const char *policy, vs_store_held_list *ret, vs_err *err);
+void vs_store_held_list_clear(vs_store_held_list *l);
+
+/* The newest successful create of (connection, domain, policy): its slot and
+ * creation time.  -ENOENT if there never was one. */
+int vs_store_last_success(vs_store *s, const char *connection, const char *domain_uuid,
+                          const char *policy, int64_t *ret_scheduled, int64_t *ret_created,
+                          vs_err *err);
+
+/* ---- pins (CLI) ---------------------------------------------------------- */
+
+/* Pin or unpin every live (creating/present/deleting) row of the snapshot
+ * named `snapshot` in a domain given by name or UUID, with a pinned/unpinned
+ * event.  *ret_changed (may be NULL): rows whose pin state changed (a second
+ * pin only updates the reason).  -ENOENT: no such live snapshot. */
+int vs_store_pin(vs_store *s, const char *domain, const char *snapshot, const char *reason,
+                 int64_t now, unsigned *ret_changed, vs_err *err);
+int vs_store_unpin(vs_store *s, const char *domain, const char *snapshot, int64_t now,
+                   unsigned *ret_changed, vs_err *err);
+
+/* ---- reconcile ------------------------------------------------------------ */
+
+/* One snapshot as the hypervisor lists it (converted from vs_snapshot_info). */
+typedef struct vs_store_observed {
+        const char *name;
+        const char *owner_policy;  /* virtsnap's ownership marker; NULL = foreign */
+        int64_t creation_time;
+        const char *type;          /* may be NULL */
+} vs_store_observed;
+
+typedef struct vs_store_reconcile_summary {
+        unsigned recovered;    /* creating -> present */
+        unsigned interrupted;  /* creating -> failed */
+        unsigned deleted;      /* deleting -> deleted */
+        unsigned restored;     /* deleting -> present */
+        unsigned vanished;     /* present -> vanished */
+        unsigned adopted;      /* owned, no live row -> present */
+        unsigned foreign;      /* seen, not virtsnap's: never recorded */
+} vs_store_reconcile_summary;
+
+/* Bring the rows of one domain in line with what the hypervisor has, in one
+ * transaction, with an event per change.  Idempotent: a second call with the
+ * same list changes nothing.  ret may be NULL. */
+int vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
+                       const char *domain_name, const vs_store_observed *observed, size_t n,
+                       int64_t now, vs_store_reconcile_summary *ret, vs_err *err);
+
+/* ---- audit queries (CLI) -------------------------------------------------- */
+
+typedef struct vs_store_filter {
+        const char *domain;   /* name or UUID; NULL = any */
+        const char *policy;   /* NULL = any */
+        const char *state;    /* history: a vs_snap_state name; events: a kind */
+        int64_t since;        /* inclusive; INT64_MIN = unbounded */
+        int64_t until;        /* inclusive; INT64_MAX = unbounded */
+        int64_t limit;        /* 0 = no limit */
+} vs_store_filter;
+
+/* One attempt as the audit queries return it; optional values carry has_*. */
+typedef struct vs_store_row {
+        int64_t id;
+        const char *connection, *domain_uuid, *domain_name, *policy, *snapshot;
+        const char *type;          /* may be NULL */
+        bool quiesce;
+        const char *consistency;   /* may be NULL */
+        vs_snap_state state;
+        int64_t scheduled, started;
+        bool has_finished, has_created, has_deleted;
+        int64_t finished, created, deleted;
+        const char *delete_reason; /* may be NULL */
+        bool has_error;
+        int error_code, error_domain;
+        const char *error_message; /* may be NULL */
+        bool pinned, undeletable;
+        const char *pin_reason;    /* may be NULL */
+} vs_store_row;
+
+typedef struct vs_store_event_row {
+        int64_t id;
+        int64_t time;
+        const char *kind;
+        const char *connection, *domain_uuid, *domain_name, *policy, *snapshot, *message; /* may be NULL */
+} vs_store_event_row;
+
+/* One (connection, domain, policy) series. */
+typedef struct vs_store_series {
+        const char *connection, *domain_uuid, *domain_name, *policy;
+        bool has_success;
+        int64_t last_success;      /* creation time of the newest successful create */
+        bool has_attempt;
+        vs_snap_state last_state;  /* of the newest non-skipped attempt */
+        int64_t last_attempt;      /* its start */
+        const char *last_error;    /* the newest attempt's error if it failed, else NULL */
+        unsigned held, pinned, undeletable;
+} vs_store_series;
+
+/* Callbacks see rows valid only during the call; returning non-zero stops
+ * the query, and the query returns that value. */
+typedef int (*vs_store_row_cb)(const vs_store_row *row, void *userdata);
+typedef int (*vs_store_event_cb)(const vs_store_event_row *row, void *userdata);
+typedef int (*vs_store_series_cb)(const vs_store_series *series, void *userdata);
+
+/* Attempts, newest first (by start time); since/until filter the start time. */
+int vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb,
+                           void *userdata, vs_err *err);
+/* Events, newest first; state filters the kind. */
+int vs_store_query_events(vs_store *s, const vs_store_filter *f, vs_store_event_cb cb,
+                          void *userdata, vs_err *err);
+/* Every series, ordered by domain name, policy, connection; f may be NULL
+ * (domain and policy apply; the rest is ignored). */
+int vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb cb,
+                          void *userdata, vs_err *err);

@@ -1,0 +1,204 @@
+/* The one hypervisor interface.
+ *
+ * Everything virtsnap asks of a hypervisor goes through a vs_virt: a small
+ * table of operations (virt-backend.h) with a libvirt implementation
+ * (virt-libvirt.c) and an in-memory fake for fault injection in tests
+ * (tests/fakes/virt-fake.c).  Only virt/ includes <libvirt/libvirt.h>.
+ *
+ * Threads: one vs_virt (one libvirt connection) is shared by the loop thread
+ * and worker threads.  Blocking calls (create, delete, list_snapshots) are
+ * made from worker threads only; errors are per call (vs_err), never a
+ * process-wide "last error".  Events are delivered on the libuv loop thread.
+ *
+ * Ownership: every *_info/result struct returned through ret_* belongs to
+ * the caller and is released with its matching *_clear or *_free function.
+ *
+ * Events: main starts libvirt's event loop once (vs_virt_events_start,
+ * before the first connection is opened); a vs_virt_watch then delivers
+ * domain and connection events on the libuv loop thread.  When the
+ * connection dies (close callback, keepalive, or a call failing with a
+ * transient connection error), vs_virt_alive turns false; the scheduler calls
+ * vs_virt_reconnect from a worker, waiting vs_virt_reconnect_delay between
+ * attempts, and re-lists domains afterwards because events may have been
+ * missed. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "policy.h"
+#include "vs-err.h"
+
+typedef struct vs_virt vs_virt;
+
+typedef enum vs_domain_state {
+        VS_DOMAIN_RUNNING,
+        VS_DOMAIN_PAUSED,
+        VS_DOMAIN_SHUTOFF,
+        VS_DOMAIN_OTHER,
+} vs_domain_state;
+
+typedef struct vs_domain_info {
+        char *name;
+        char uuid[37];
+        vs_domain_state state;
+        bool persistent;
+        char **tags;            /* from <tags> in urn:virtsnap:1 metadata; NULL if none */
+} vs_domain_info;
+
+typedef struct vs_domain_list {
+        vs_domain_info *items;
+        size_t n;
+} vs_domain_list;
+
+/* What a snapshot guarantees about the data in it. */
+typedef enum vs_consistency {
+        VS_CONSISTENCY_NONE,      /* not created */
+        VS_CONSISTENCY_QUIESCED,  /* guest filesystems frozen by the agent */
+        VS_CONSISTENCY_CRASH,     /* disks only, as after a power cut */
+        VS_CONSISTENCY_MEMORY,    /* a checkpoint including RAM */
+} vs_consistency;
+
+typedef struct vs_snapshot_info {
+        char *name;
+        char *parent;           /* NULL for a root */
+        int64_t creation_time;  /* UTC seconds */
+        char *state;            /* libvirt's: running, shutoff, disk-snapshot, ... */
+        bool external;          /* any disk external */
+        bool has_memory;        /* internal with RAM, or external memory file */
+        bool current;
+        char *description;
+        char *owner_policy;     /* from virtsnap's ownership marker; NULL = foreign */
+        char **disk_files;      /* external overlay files; NULL if none */
+        char *memory_file;      /* external memory file, or NULL */
+} vs_snapshot_info;
+
+typedef struct vs_snapshot_tree {
+        vs_snapshot_info *items;
+        size_t n;
+} vs_snapshot_tree;
+
+typedef struct vs_create_request {
+        const char *domain;             /* name */
+        const char *policy;             /* owner written into the marker */
+        const vs_snapshot_spec *spec;   /* type, quiesce, disks, overlay_dir, timeout, atomic */
+        const char *name;               /* expanded template; made unique by the backend */
+        const char *description;        /* expanded; the backend appends the marker */
+} vs_create_request;
+
+typedef struct vs_create_result {
+        char *name;                     /* the name actually used */
+        vs_consistency consistency;
+        bool quiesce_fell_back;         /* preferred quiesce failed, retried without */
+        vs_err quiesce_err;             /* why it fell back */
+        char **disk_files;
+        char *memory_file;
+} vs_create_result;
+
+typedef enum vs_delete_outcome {
+        VS_DELETE_DELETED,
+        VS_DELETE_DEFERRED,     /* not possible now (shut-off chain); retry later */
+        VS_DELETE_UNDELETABLE,  /* libvirt cannot delete it (mixed chains) */
+        VS_DELETE_FAILED,
+        VS_DELETE_REFUSED,      /* not owned by virtsnap: never touched */
+        VS_DELETE_MISSING,      /* no such snapshot (already gone): nothing done */
+} vs_delete_outcome;
+
+typedef struct vs_delete_result {
+        char *name;
+        vs_delete_outcome outcome;
+        vs_err err;             /* for undeletable/failed/deferred: why */
+} vs_delete_result;
+
+typedef struct vs_delete_results {
+        vs_delete_result *items;
+        size_t n;
+} vs_delete_results;
+
+/* Open a connection ("qemu:///system", "qemu+ssh://h/system", "test:///default").
+ * Silences libvirt's default error printing and enables keepalive when an
+ * event loop runs (vs_virt_events_start). */
+int vs_virt_open_libvirt(const char *uri, vs_virt **ret, vs_err *err);
+void vs_virt_free(vs_virt *v);
+const char *vs_virt_uri(const vs_virt *v);
+
+int vs_virt_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err);
+int vs_virt_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret,
+                            vs_err *err);
+int vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
+/* Delete the named snapshots of domain, planning the calls from the tree. */
+int vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names,
+                             vs_delete_results *ret, vs_err *err);
+
+void vs_domain_list_clear(vs_domain_list *l);
+void vs_snapshot_tree_clear(vs_snapshot_tree *t);
+void vs_create_result_clear(vs_create_result *r);
+void vs_delete_results_clear(vs_delete_results *r);
+
+/* A policy selector against a domain; "running" means active (running or paused). */
+bool vs_domain_matches(const vs_selector *sel, const vs_domain_info *d);
+
+const char *vs_consistency_to_string(vs_consistency c);
+const char *vs_delete_outcome_to_string(vs_delete_outcome o);
+const char *vs_domain_state_to_string(vs_domain_state s);
+
+/* ---- Connection health ---------------------------------------------------- */
+
+/* False once the connection is known dead (close callback, or a call that
+ * failed because the link is gone).  Cheap, any thread. */
+bool vs_virt_alive(vs_virt *v);
+/* Open a fresh connection to the same URI and move watches over to it.
+ * Blocking: call from a worker.  0, or -errno with err (transient when the
+ * hypervisor is still unreachable). */
+int vs_virt_reconnect(vs_virt *v, vs_err *err);
+/* Milliseconds to wait before reconnect attempt number `attempt` (0-based):
+ * 1 s doubling to a 60 s ceiling. */
+uint64_t vs_virt_reconnect_delay_ms(unsigned attempt);
+
+/* ---- Events ----------------------------------------------------------------- */
+
+/* libvirt's default event loop on its own thread.  Owned by main: start it
+ * once, before the first vs_virt_open_libvirt, and stop it after the last
+ * vs_virt_free.  Only one may exist per process (libvirt's event
+ * implementation is process-wide). */
+typedef struct vs_virt_events vs_virt_events;
+int vs_virt_events_start(vs_virt_events **ret, vs_err *err);
+void vs_virt_events_stop(vs_virt_events *ev);
+
+typedef enum vs_virt_event_type {
+        VS_VIRT_EVENT_DEFINED,          /* new or updated persistent definition */
+        VS_VIRT_EVENT_UNDEFINED,
+        VS_VIRT_EVENT_STARTED,
+        VS_VIRT_EVENT_SUSPENDED,
+        VS_VIRT_EVENT_RESUMED,
+        VS_VIRT_EVENT_STOPPED,
+        VS_VIRT_EVENT_AGENT_CONNECTED,
+        VS_VIRT_EVENT_AGENT_DISCONNECTED,
+        VS_VIRT_EVENT_CONNECTION_CLOSED, /* reason: libvirt's close reason */
+        VS_VIRT_EVENT_RESYNC,           /* events were dropped (queue full): re-list */
+} vs_virt_event_type;
+
+typedef struct vs_virt_event {
+        vs_virt_event_type type;
+        const char *domain;     /* NULL for connection events */
+        const char *uuid;       /* NULL for connection events */
+        int reason;             /* libvirt's event detail or close reason */
+} vs_virt_event;
+
+/* Called on the loop thread; ev is valid for the call only. */
+typedef void (*vs_virt_event_fn)(const vs_virt_event *ev, void *userdata);
+
+/* Deliver v's events to fn on `loop` (call on the loop thread).  One watch
+ * per vs_virt.  Needs vs_virt_events_start for the libvirt backend
+ * (-ENOTSUP otherwise).  vs_virt_watch_stop (loop thread) stops delivery at
+ * once and frees the watch when libuv has closed its handle; stop it before
+ * vs_virt_free and before the loop ends. */
+typedef struct vs_virt_watch vs_virt_watch;
+int vs_virt_watch_start(vs_virt *v, uv_loop_t *loop, vs_virt_event_fn fn, void *userdata,
+                        vs_virt_watch **ret, vs_err *err);
+void vs_virt_watch_stop(vs_virt_watch *w);
+
+const char *vs_virt_event_type_to_string(vs_virt_event_type t);
