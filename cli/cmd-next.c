@@ -199,7 +199,10 @@ vs_cmd_next(int argc, char **argv)
                                 printf("%s  %s\n", ubuf, lbuf);
                         }
                 }
-                if (json) {
+                if (json && n == 0) {
+                        puts("[]");
+                        json_object_put(arr);
+                } else if (json) {
                         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
                                                                          JSON_C_TO_STRING_SPACED |
                                                                          JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -23,6 +23,8 @@
 
 /* The same limits as the policy file's. */
 #define KEEP_MAX VS_POLICY_MAX_KEEP
+/* Snapshots read from stdin (a host has thousands; this is memory's bound). */
+#define INPUT_MAX 10000000
 
 static void
 retention_usage(FILE *out)
@@ -133,6 +135,10 @@ parse_line(char *line, input *in, char *errbuf, size_t errlen)
         }
         if (word && (tok = strtok_r(NULL, sep, &save))) {
                 snprintf(errbuf, errlen, "unexpected '%.64s' after 'pinned'", tok);
+                return -EINVAL;
+        }
+        if (in->n >= INPUT_MAX) {
+                snprintf(errbuf, errlen, "more than %d snapshots", INPUT_MAX);
                 return -EINVAL;
         }
         if (in->n == in->cap) {

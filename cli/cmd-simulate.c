@@ -36,6 +36,9 @@
 #define SIM_DEFAULT_DAYS 90
 #define SIM_MAX_DAYS 36500        /* 100 years */
 #define SIM_MAX_SNAPSHOTS 1000000 /* firings in one simulation */
+/* Snapshots passed to retention, summed over all firings: bounds the time a
+ * simulation takes (a few seconds) when a policy holds thousands at once. */
+#define SIM_MAX_WORK (UINT64_C(300) * 1000 * 1000)
 
 static void
 simulate_usage(FILE *out)
@@ -65,8 +68,9 @@ simulate_usage(FILE *out)
                 "                     array of {\"time\", \"epoch\", \"action\", \"rule\"})\n"
                 "  -h, --help         this help\n"
                 "\n"
-                "exit status: 0 success; 1 failure (the policy file is invalid or unreadable,\n"
-                "more than %d snapshots); 2 usage error, including an unknown policy.\n",
+                "exit status: 0 success; 1 failure (the policy file is invalid or unreadable;\n"
+                "the simulation is too large: more than %d snapshots, or so many held at\n"
+                "once that it would take minutes); 2 usage error, including an unknown policy.\n",
                 VS_DEFAULT_CONFIG, SIM_MAX_DAYS, SIM_DEFAULT_DAYS, SIM_MAX_SNAPSHOTS);
 }
 
@@ -108,15 +112,17 @@ typedef struct sim_result {
         uint64_t created, removed, peak;
 } sim_result;
 
-/* 0, -ENOMEM, or -E2BIG past SIM_MAX_SNAPSHOTS firings. */
+/* 0, -ENOMEM, or -E2BIG past SIM_MAX_SNAPSHOTS firings or SIM_MAX_WORK. */
 static int
 simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_result *res)
 {
+        uint64_t work = 0;
         size_t cap = 0;
         int64_t t;
 
         *res = (sim_result){ 0 };
-        t = start == INT64_MIN ? INT64_MIN : vs_schedule_next(p->schedule, tz, start - 1);
+        /* A firing exactly at start counts. */
+        t = vs_schedule_next(p->schedule, tz, start == INT64_MIN ? start : start - 1);
         for (; t < end; t = vs_schedule_next(p->schedule, tz, t)) {
                 size_t kept = 0;
                 int r;
@@ -142,6 +148,9 @@ simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_re
                         res->peak = res->n;
                 if (!p->prune)
                         continue;
+                work += res->n;
+                if (work > SIM_MAX_WORK)
+                        return -E2BIG;
                 r = vs_retention_apply(&p->retention, tz, t, res->items, res->n);
                 if (r < 0)
                         return r;
@@ -307,8 +316,9 @@ vs_cmd_simulate(int argc, char **argv)
         }
         r = simulate(p, cfg->tz, start, end, &res);
         if (r == -E2BIG) {
-                fprintf(stderr, "virtsnap simulate: policy '%s' takes more than %d snapshots in %ld days; "
-                        "simulate fewer days\n", p->name, SIM_MAX_SNAPSHOTS, days);
+                fprintf(stderr, "virtsnap simulate: policy '%s' over %ld days is too large to simulate "
+                        "(more than %d snapshots, or too many held at once); simulate fewer days\n",
+                        p->name, days, SIM_MAX_SNAPSHOTS);
                 ret = VS_EXIT_FAILURE;
                 goto out;
         }

@@ -11,20 +11,17 @@
  * hooks.  Types, ranges and defaults are documented in policies.example.yaml;
  * keep both in step.
  *
- * Hostile input is bounded before libyaml sees it (VS_POLICY_MAX_BYTES) and
- * while the tree is built (depth, aliases: yaml-tree.c), and the walk itself
- * is linear in the tree apart from the per-policy checks, which are bounded
- * by VS_POLICY_MAX_POLICIES. */
+ * Reading the file and turning a tree into a verdict is policy-load.c's
+ * job; hostile input is bounded there (size) and in yaml-tree.c (depth,
+ * aliases).  The walk itself is linear in the tree apart from the per-policy
+ * checks, which are bounded by VS_POLICY_MAX_POLICIES. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cleanup.h"
 #include "duration.h"
@@ -32,7 +29,7 @@
 #include "strv.h"
 #include "template.h"
 #include "timefmt.h"
-#include "yaml-tree.h"
+#include "policy-private.h"
 
 #define DEFAULT_CONNECTION "qemu:///system"
 #define DEFAULT_DATABASE "/var/lib/virtsnap/history.db"
@@ -47,6 +44,7 @@
  * `virtsnap check` is deterministic): 2026-01-01T00:00:00Z. */
 #define SAMPLE_START INT64_C(1767225600)
 #define SAMPLE_FIRINGS 128
+#define SAMPLE_SPAN (INT64_C(3) * 366 * 86400)
 #define SAMPLE_DST_FIRINGS 300
 
 typedef enum key_type {
@@ -785,16 +783,18 @@ cmp_sample(const void *a, const void *b)
         return r ? r : (x->t > y->t) - (x->t < y->t);
 }
 
-/* Firings of the schedule from `from` on: at most max, none past `until`. */
+/* Firings of the schedule from `from` on: at most max, and none past
+ * `until` once min have been taken (a leap-day schedule fires rarely). */
 static size_t
-sample_firings(const vs_policy *p, const vs_tz *tz, int64_t from, int64_t until, size_t max, int64_t *out)
+sample_firings(const vs_policy *p, const vs_tz *tz, int64_t from, int64_t until, size_t min, size_t max,
+               int64_t *out)
 {
         size_t n = 0;
         int64_t t = from - 1;
 
         while (n < max) {
                 t = vs_schedule_next(p->schedule, tz, t);
-                if (t == INT64_MAX || t > until)
+                if (t == INT64_MAX || (t > until && n >= min))
                         break;
                 out[n++] = t;
         }
@@ -802,7 +802,8 @@ sample_firings(const vs_policy *p, const vs_tz *tz, int64_t from, int64_t until,
 }
 
 /* Do the names the template gives at the sampled firings collide?  The
- * samples are the first SAMPLE_FIRINGS firings after SAMPLE_START and, for
+ * samples are the first SAMPLE_FIRINGS firings after SAMPLE_START (within
+ * SAMPLE_SPAN, but at least two) and, for
  * {local:...} templates, the firings around the zone's next two offset
  * changes (a repeated wall-clock hour is the classic trap). */
 static void
@@ -814,7 +815,7 @@ check_schedule_vs_names(walk *w, const vs_policy *p, const vs_ynode *tmpl_node, 
         size_t n, ns = 0;
         char a[VS_TIME_BUFSZ], b[VS_TIME_BUFSZ], g1[32], g2[32];
 
-        n = sample_firings(p, tz, SAMPLE_START, INT64_MAX, SAMPLE_FIRINGS, times);
+        n = sample_firings(p, tz, SAMPLE_START, SAMPLE_START + SAMPLE_SPAN, 2, SAMPLE_FIRINGS, times);
         for (size_t i = 1; i < n; i++)
                 if (times[i] - times[i - 1] < min_gap)
                         min_gap = times[i] - times[i - 1];
@@ -829,7 +830,7 @@ check_schedule_vs_names(walk *w, const vs_policy *p, const vs_ynode *tmpl_node, 
                         tr = vs_tz_next_transition(tz, tr);
                         if (tr == INT64_MAX)
                                 break;
-                        n += sample_firings(p, tz, tr - 3 * 3600, tr + 3 * 3600, SAMPLE_DST_FIRINGS, times + n);
+                        n += sample_firings(p, tz, tr - 3 * 3600, tr + 3 * 3600, 0, SAMPLE_DST_FIRINGS, times + n);
                 }
         }
         for (size_t i = 0; i < n; i++) {
@@ -996,83 +997,25 @@ vs_config_override_connection(vs_config *cfg, const char *uri)
         return 0;
 }
 
-void
-vs_diags_clear(vs_diags *d)
-{
-        if (!d)
-                return;
-        for (size_t i = 0; i < d->n; i++) {
-                free(d->items[i].file);
-                free(d->items[i].message);
-        }
-        free(d->items);
-        d->items = NULL;
-        d->n = 0;
-}
-
+/* Build a config from a parsed tree: defaults, then the schema walk.  Every
+ * problem goes to ctx; the caller judges validity by ctx->count.  0 with
+ * *ret set (even when problems were found), or -ENOMEM. */
 int
-vs_diag_format(const vs_diag *d, char *buf, size_t len)
+vs__config_build(vs_diag_ctx *ctx, const vs_ynode *root, const char *name, vs_config **ret)
 {
-        if (d->line > 0)
-                return snprintf(buf, len, "%s:%d:%d: %s", d->file, d->line, d->column, d->message);
-        return snprintf(buf, len, "%s: %s", d->file, d->message);
-}
-
-/* Diagnostics in file order (stable: problems found at one node keep the
- * order they were found in); the "too many problems" line stays last. */
-static void
-sort_diags(vs_diags *d, size_t from, bool capped)
-{
-        size_t end = capped && d->n > from ? d->n - 1 : d->n;
-
-        for (size_t i = from + 1; i < end; i++) {
-                vs_diag x = d->items[i];
-                size_t j = i;
-
-                while (j > from && (d->items[j - 1].line > x.line ||
-                                    (d->items[j - 1].line == x.line && d->items[j - 1].column > x.column))) {
-                        d->items[j] = d->items[j - 1];
-                        j--;
-                }
-                d->items[j] = x;
-        }
-}
-
-static int
-load(vs_diag_ctx *ctx, const char *name, const char *text, size_t len, vs_config **ret)
-{
-        vs_ynode *root = NULL;
-        vs_config *cfg;
-        walk w = { .d = ctx };
-        size_t before = ctx->count, first = ctx->diags->n;
+        vs_config *cfg = calloc(1, sizeof(*cfg));
+        walk w = { .d = ctx, .cfg = cfg };
         int r;
 
-        if (len > VS_POLICY_MAX_BYTES) {
-                vs__diag(ctx, 0, 0, "file too large (%zu bytes; at most %d)", len, VS_POLICY_MAX_BYTES);
-                return ctx->oom ? -ENOMEM : -EFBIG;
-        }
-        r = vs__ytree_parse(ctx, text, len, &root);
-        if (r < 0)
-                return ctx->oom ? -ENOMEM : r;
-        if (!root) {
-                vs__diag(ctx, 1, 1, "the file is empty (expected a mapping with 'policies')");
-                return ctx->oom ? -ENOMEM : -EINVAL;
-        }
-        cfg = calloc(1, sizeof(*cfg));
-        if (!cfg) {
-                vs__ytree_free(root);
+        if (!cfg)
                 return -ENOMEM;
-        }
-        w.cfg = cfg;
         cfg->path = dup_or_oom(&w, name);
         apply_defaults(&w, &top_table, cfg);
 
         if (root->kind == VS_YNODE_MAP) {
                 /* The zone must be known before the policies are walked
                  * (timezone is walked first; policies is "late"). */
-                const vs_ynode *tzn = map_get(root, "timezone");
-
-                if (!tzn) {
+                if (!map_get(root, "timezone")) {
                         vs_err e = { 0 };
 
                         r = vs_tz_load(NULL, &cfg->tz, &e);
@@ -1084,122 +1027,16 @@ load(vs_diag_ctx *ctx, const char *name, const char *text, size_t len, vs_config
                 }
                 walk_map(&w, root, &top_table, cfg);
         } else if (root->kind != VS_YNODE_INVALID) {
-                if (vs__ynode_is_null(root))
-                        vs__diag(ctx, root->line, root->column, "the file is empty (expected a mapping with 'policies')");
+                if (vs__ynode_is_null(root)) /* "---" alone: the null sits at the "..." */
+                        vs__diag(ctx, 1, 1, "the file is empty (expected a mapping with 'policies')");
                 else
                         vs__diag(ctx, root->line, root->column, "the top level must be a mapping, not %s",
                                  vs__ynode_describe(root));
         }
-        vs__ytree_free(root);
-        sort_diags(ctx->diags, first, ctx->count > VS_YAML_MAX_DIAGS);
-
         if (w.oom || ctx->oom) {
                 vs_config_free(cfg);
                 return -ENOMEM;
         }
-        if (ctx->count > before) {
-                vs_config_free(cfg);
-                return -EINVAL;
-        }
         *ret = cfg;
         return 0;
-}
-
-int
-vs_config_load_string(const char *name, const char *text, size_t len, vs_config **ret, vs_diags *diags)
-{
-        vs_diags local = { 0 };
-        vs_diag_ctx ctx = { .file = name ? name : "<string>", .diags = diags ? diags : &local };
-        int r = load(&ctx, ctx.file, text, len, ret);
-
-        vs_diags_clear(&local);
-        return r;
-}
-
-static int
-read_file(vs_diag_ctx *ctx, const char *path, char **ret, size_t *ret_len)
-{
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
-        int fd, r = 0;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                r = -errno;
-                vs__diag(ctx, 0, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                vs__diag(ctx, 0, 0, "cannot read: %s", strerror(-r));
-                goto out;
-        }
-        if (S_ISDIR(st.st_mode)) {
-                r = -EISDIR;
-                vs__diag(ctx, 0, 0, "is a directory, not a policy file");
-                goto out;
-        }
-        if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-                r = -EINVAL;
-                vs__diag(ctx, 0, 0, "not a regular file");
-                goto out;
-        }
-        if (S_ISREG(st.st_mode) && st.st_size > VS_POLICY_MAX_BYTES) {
-                r = -EFBIG;
-                vs__diag(ctx, 0, 0, "file too large (%lld bytes; at most %d)", (long long)st.st_size,
-                         VS_POLICY_MAX_BYTES);
-                goto out;
-        }
-        /* Blocking reads from here on (O_NONBLOCK only kept open() of a
-         * FIFO from waiting for a writer). */
-        (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-        buf = malloc(VS_POLICY_MAX_BYTES + 2);
-        if (!buf) {
-                r = -ENOMEM;
-                goto out;
-        }
-        for (;;) {
-                ssize_t k = read(fd, buf + len, VS_POLICY_MAX_BYTES + 1 - len);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        r = -errno;
-                        vs__diag(ctx, 0, 0, "cannot read: %s", strerror(-r));
-                        goto out;
-                }
-                if (k == 0)
-                        break;
-                len += (size_t)k;
-                if (len > VS_POLICY_MAX_BYTES) {
-                        r = -EFBIG;
-                        vs__diag(ctx, 0, 0, "file too large (more than %d bytes)", VS_POLICY_MAX_BYTES);
-                        goto out;
-                }
-        }
-        buf[len] = '\0';
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-out:
-        close(fd);
-        return r;
-}
-
-int
-vs_config_load(const char *path, vs_config **ret, vs_diags *diags)
-{
-        vs_diags local = { 0 };
-        vs_diag_ctx ctx = { .file = path, .diags = diags ? diags : &local };
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-        int r;
-
-        r = read_file(&ctx, path, &buf, &len);
-        if (r == 0)
-                r = load(&ctx, path, buf, len, ret);
-        if (r < 0 && ctx.oom)
-                r = -ENOMEM;
-        vs_diags_clear(&local);
-        return r;
 }

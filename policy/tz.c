@@ -404,15 +404,17 @@ vs_tz_next_transition(const vs_tz *tz, int64_t t)
          * rule with DST all year never changes, so give up after a few. */
         for (int k = 0; k < 4; k++) {
                 n = rule_changes(&tz->rule, t, c);
-                for (size_t i = 0; i < n; i++) {
+                /* The window's last instant is not judged: a change paired
+                 * with it at the same instant may lie past the window. */
+                for (size_t i = 0; i < n && c[i].at < c[n - 1].at; i++) {
                         if (c[i].at <= t)
                                 continue;
-                        if (i + 1 < n && c[i + 1].at == c[i].at)
+                        if (c[i + 1].at == c[i].at)
                                 continue; /* several changes at one instant: judge the last */
                         if ((c[i].dst ? tz->rule.dst_off : tz->rule.std_off) != cur)
                                 return c[i].at;
                 }
-                t = c[n - 1].at;
+                t = c[n - 1].at - 1;
                 if (t >= TZ_T_LIMIT)
                         return INT64_MAX;
         }

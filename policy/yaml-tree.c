@@ -142,13 +142,16 @@ report_parser_error(vs_diag_ctx *ctx, const yaml_parser_t *p, const char *buf, s
         int line, column;
 
         if (p->error == YAML_READER_ERROR) {
+                char value[16] = "";
+
                 offset_position(buf, len, p->problem_offset, &line, &column);
+                if (p->problem_value >= 0) /* -1: the input ended */
+                        snprintf(value, sizeof(value), " (#x%X)", (unsigned)p->problem_value);
                 if (strstr(p->problem ? p->problem : "", "UTF-8"))
-                        vs__diag(ctx, line, column, "invalid UTF-8: %s (#x%X); the file must be UTF-8 text",
-                                 p->problem, (unsigned)p->problem_value);
+                        vs__diag(ctx, line, column, "invalid UTF-8: %s%s; the file must be UTF-8 text", p->problem,
+                                 value);
                 else
-                        vs__diag(ctx, line, column, "%s (#x%X)", p->problem ? p->problem : "unreadable input",
-                                 (unsigned)p->problem_value);
+                        vs__diag(ctx, line, column, "%s%s", p->problem ? p->problem : "unreadable input", value);
                 return;
         }
         line = (int)p->problem_mark.line + 1;
@@ -235,6 +238,12 @@ vs__ytree_parse(vs_diag_ctx *ctx, const char *buf, size_t len, vs_ynode **ret)
         bool done = false;
         int r = 0;
 
+        /* A UTF-8 byte order mark is harmless; libyaml only skips it when
+         * it detects the encoding itself, which we do not let it do. */
+        if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+                buf += 3;
+                len -= 3;
+        }
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
         yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);

@@ -47,6 +47,15 @@ vs__col_text(sqlite3_stmt *st, int i)
         return (const char *)sqlite3_column_text(st, i);
 }
 
+/* An event about snapshot row id, naming it as the row now does. */
+int vs__store_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, const char *message,
+                        vs_err *err);
+
+/* SQL shared between the API and vs__store_explain. */
+extern const char vs__sql_held[];
+extern const char vs__sql_last_success[];
+extern const char vs__sql_reconcile[];
+
 /* ---- test hooks (tests/unit/test-store.c) -------------------------------- */
 
 /* Create a fresh database at path migrated only up to `version` (< current),

@@ -259,7 +259,6 @@ fail:
 static int
 step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected, vs_err *err)
 {
-        int64_t cur;
         int r;
 
         r = vs__store_step_done(s, st, err, "updating an attempt");
@@ -285,7 +284,6 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
                 else
                         r = vs__store_fail(s, rc, err, "reading an attempt");
                 sqlite3_finalize(q);
-                (void)cur;
                 return r;
         }
 }
@@ -367,15 +365,15 @@ fail:
 }
 
 int
-vs_store_begin_delete(vs_store *s, int64_t id, int64_t now, vs_err *err)
+vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err)
 {
         static const char sql[] =
-                "UPDATE snapshots SET state = 'deleting' WHERE id = ?1 AND state = 'present' AND pinned = 0";
+                "UPDATE snapshots SET state = 'deleting', delete_reason = ?2"
+                " WHERE id = ?1 AND state = 'present' AND pinned = 0";
         static const char pinned_sql[] = "SELECT pinned FROM snapshots WHERE id = ?1 AND state = 'present'";
         sqlite3_stmt *st;
         int r, rc;
 
-        (void)now;
         r = check_writable(s, err);
         if (r < 0)
                 return r;
@@ -383,6 +381,7 @@ vs_store_begin_delete(vs_store *s, int64_t id, int64_t now, vs_err *err)
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, id);
+        vs__bind_text(st, 2, reason);
         r = vs__store_step_done(s, st, err, "updating an attempt");
         sqlite3_finalize(st);
         if (r < 0 || sqlite3_changes(s->db) == 1)
@@ -408,11 +407,14 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
                        const vs_err *why, int64_t now, vs_err *err)
 {
         static const char deleted_sql[] =
-                "UPDATE snapshots SET state = 'deleted', deleted = ?2, delete_reason = ?3, undeletable = 0"
+                "UPDATE snapshots SET state = 'deleted', deleted = ?2,"
+                " delete_reason = coalesce(?3, delete_reason), undeletable = 0"
                 " WHERE id = ?1 AND state = 'deleting'";
         static const char kept_sql[] =
-                "UPDATE snapshots SET state = 'present', undeletable = ?2"
+                "UPDATE snapshots SET state = 'present', undeletable = ?2, delete_reason = NULL"
                 " WHERE id = ?1 AND state = 'deleting'";
+        static const char reason_sql[] = "SELECT delete_reason FROM snapshots WHERE id = ?1";
+        _cleanup_free_ char *stored_reason = NULL;
         const char *msg = why && why->msg[0] ? why->msg : reason;
         vs_event_kind kind;
         sqlite3_stmt *st;
@@ -455,6 +457,16 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
         sqlite3_finalize(st);
         if (r < 0)
                 goto fail;
+        if (outcome == VS_STORE_DELETED && !reason) {
+                r = vs__store_prepare(s, reason_sql, &st, err);
+                if (r < 0)
+                        goto fail;
+                sqlite3_bind_int64(st, 1, id);
+                if (sqlite3_step(st) == SQLITE_ROW && vs__col_text(st, 0))
+                        stored_reason = strdup(vs__col_text(st, 0));
+                sqlite3_finalize(st);
+                msg = stored_reason;
+        }
         r = insert_row_event(s, id, kind, now, msg, err);
         if (r < 0)
                 goto fail;
@@ -603,11 +615,14 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                 if (n == cap) {
                         size_t ncap = cap ? 2 * cap : 4;
                         int64_t *ni = realloc(ids, ncap * sizeof(*ni));
+                        bool *nw;
 
-                        if (ni)
-                                ids = ni;
-                        bool *nw = ni ? realloc(was, ncap * sizeof(*nw)) : NULL;
-
+                        if (!ni) {
+                                r = vs_err_set(err, ENOMEM, "store", "out of memory");
+                                goto fail;
+                        }
+                        ids = ni;
+                        nw = realloc(was, ncap * sizeof(*nw));
                         if (!nw) {
                                 r = vs_err_set(err, ENOMEM, "store", "out of memory");
                                 goto fail;
@@ -630,6 +645,8 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                                snapshot, domain);
                 goto fail;
         }
+        /* Unpinning an unpinned snapshot changes nothing; pinning a pinned
+         * one updates its reason, and that is worth an event. */
         for (size_t i = 0; i < n; i++) {
                 if (!pin && !was[i])
                         continue;
@@ -644,8 +661,6 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                 st = NULL;
                 if (r < 0)
                         goto fail;
-                if (pin == was[i] && !pin)
-                        continue;
                 if (pin != was[i])
                         changed++;
                 r = insert_row_event(s, ids[i], pin ? VS_EVENT_PINNED : VS_EVENT_UNPINNED, now,

@@ -125,9 +125,11 @@ int vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t fin
 int vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reason,
                             int64_t *ret_id, vs_err *err);
 
-/* present -> deleting (call before the hypervisor is asked).  -ESTALE if the
- * row is not present, -EPERM if it is pinned. */
-int vs_store_begin_delete(vs_store *s, int64_t id, int64_t now, vs_err *err);
+/* present -> deleting (call before the hypervisor is asked).  reason: the
+ * retention outcome ("keep_last 2 exceeded"), kept as the delete reason so
+ * that a delete interrupted by a crash and finished by reconcile still says
+ * why.  -ESTALE if the row is not present, -EPERM if it is pinned. */
+int vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err);
 
 typedef enum vs_store_delete_outcome {
         VS_STORE_DELETED,       /* -> deleted, event pruned (reason) */
@@ -136,9 +138,10 @@ typedef enum vs_store_delete_outcome {
         VS_STORE_DELETE_FAILED, /* -> present, event delete-failed */
 } vs_store_delete_outcome;
 
-/* Finish a delete.  reason: for DELETED the retention outcome ("keep_last 2
- * exceeded"), kept as the row's delete reason; why: for the others, the
- * error (may be NULL). */
+/* Finish a delete.  reason: for DELETED, the delete reason if it differs
+ * from begin_delete's (NULL keeps that one); the pruned event carries it.
+ * why: for the others, the error (may be NULL); the row's delete reason is
+ * cleared since the snapshot stays. */
 int vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
                            const char *reason, const vs_err *why, int64_t now, vs_err *err);
 

@@ -61,8 +61,7 @@ vs__reap_stale_runs() {
                 [ -f "$dir/run/libvirt/libvirtd.pid" ] || continue
                 pid=$(cat "$dir/run/libvirt/libvirtd.pid" 2>/dev/null)
                 # (a killed libvirtd may linger as a zombie: that counts as gone)
-                if [ -n "$pid" ] && grep -qs libvirtd "/proc/$pid/comm" \
-                        && ! ps -o stat= -p "$pid" 2>/dev/null | grep -q Z; then
+                if vs__alive "$pid" && grep -qs libvirtd "/proc/$pid/comm"; then
                         continue
                 fi
                 vs_log "removing stale run directory $dir"
@@ -108,21 +107,49 @@ EOF
         trap vs_e2e_teardown EXIT
         trap 'exit 130' INT TERM
 
-        # exec all the way down, so that $! is libvirtd's own pid.
-        (vs__exec_as_user libvirtd --timeout=1800 >"$VS_E2E_DIR/libvirtd.out" 2>&1) &
-        export VS_E2E_LIBVIRTD_PID=$!
         export VS_E2E_URI="qemu+unix:///session?socket=$VS_E2E_DIR/run/libvirt/libvirt-sock"
-        local i
+        vs_libvirtd_start
+        vs_log "libvirtd pid $(vs_libvirtd_pid) in $VS_E2E_DIR, URI $VS_E2E_URI"
+}
+
+# The test user's libvirtd: start it (again: QEMUs that outlived it are picked
+# up again), its pid, and stop it (--kill: SIGKILL, as in a crash).  Cases may
+# restart it; teardown finds the current one through $VS_E2E_DIR/libvirtd.pid.
+vs_libvirtd_start() {
+        local pid i
+        # exec all the way down, so that $! is libvirtd's own pid.
+        (vs__exec_as_user libvirtd --timeout=1800 >>"$VS_E2E_DIR/libvirtd.out" 2>&1) &
+        pid=$!
+        echo "$pid" >"$VS_E2E_DIR/libvirtd.pid"
         for i in $(seq 200); do
-                [ -S "$VS_E2E_DIR/run/libvirt/libvirt-sock" ] && vs_virsh uri >/dev/null 2>&1 && break
-                kill -0 "$VS_E2E_LIBVIRTD_PID" 2>/dev/null || break
+                [ -S "$VS_E2E_DIR/run/libvirt/libvirt-sock" ] && vs_virsh uri >/dev/null 2>&1 && return 0
+                kill -0 "$pid" 2>/dev/null || break
                 sleep 0.05
         done
-        vs_virsh uri >/dev/null 2>&1 || {
-                VS_E2E_FAILED=1
-                vs_die "libvirtd for $VS_E2E_USER did not come up"
-        }
-        vs_log "libvirtd pid $VS_E2E_LIBVIRTD_PID in $VS_E2E_DIR, URI $VS_E2E_URI"
+        VS_E2E_FAILED=1
+        vs_die "libvirtd for $VS_E2E_USER did not come up"
+}
+
+vs_libvirtd_pid() {
+        cat "$VS_E2E_DIR/libvirtd.pid" 2>/dev/null
+}
+
+vs_libvirtd_stop() {
+        local pid i sig=TERM
+        [ "${1:-}" = --kill ] && sig=KILL
+        pid=$(vs_libvirtd_pid)
+        [ -n "$pid" ] || return 0
+        kill -s "$sig" "$pid" 2>/dev/null || return 0
+        for i in $(seq 100); do
+                vs__alive "$pid" || return 0
+                sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+}
+
+# A pid that exists and is no zombie.
+vs__alive() {
+        [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! ps -o stat= -p "$1" 2>/dev/null | grep -q Z
 }
 
 vs_e2e_dump_logs() {
@@ -140,7 +167,7 @@ vs_e2e_dump_logs() {
 # Kill exactly what this run started: the libvirtd we spawned, then any QEMU
 # still running from our run directory (each found by pid).
 vs_e2e_teardown() {
-        local rc=$? pid i
+        local rc=$? pid
         trap - EXIT
         [ -n "${VS_E2E_DIR:-}" ] || exit "$rc"
         if [ "$rc" -ne 0 ] || [ -n "${VS_E2E_FAILED:-}" ]; then
@@ -149,16 +176,11 @@ vs_e2e_teardown() {
         if [ -n "${VS_E2E_CASE_PID:-}" ]; then
                 kill "$VS_E2E_CASE_PID" 2>/dev/null || true
         fi
-        if [ -n "${VS_E2E_LIBVIRTD_PID:-}" ] && kill -0 "$VS_E2E_LIBVIRTD_PID" 2>/dev/null; then
+        if vs__alive "$(vs_libvirtd_pid)"; then
                 for pid in $(vs_virsh list --id 2>/dev/null); do
                         vs_virsh destroy "$pid" >/dev/null 2>&1 || true
                 done
-                kill "$VS_E2E_LIBVIRTD_PID" 2>/dev/null || true
-                for i in $(seq 50); do
-                        kill -0 "$VS_E2E_LIBVIRTD_PID" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -9 "$VS_E2E_LIBVIRTD_PID" 2>/dev/null || true
+                vs_libvirtd_stop
         fi
         for pid in $(pgrep -u "$VS_E2E_USER" -f "$VS_E2E_DIR" 2>/dev/null); do
                 kill -9 "$pid" 2>/dev/null || true

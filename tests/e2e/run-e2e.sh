@@ -45,6 +45,8 @@ run_case() {
                 # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ..."
                 np=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
                 nf=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test(s), listed.*/\1/p' "$log" | tail -1)
+                # no summary (the program crashed): count the tests that finished
+                [ -n "$np" ] || np=$(grep -c '^\[       OK \]' "$log")
         else
                 np=$(grep -c '^ok - ' "$log")
                 nf=$(grep -c '^not ok - ' "$log")

@@ -8,7 +8,7 @@ set -uo pipefail
 [ -n "${VS_E2E_URI:-}" ] || vs_die "run me from run-e2e.sh"
 
 # The daemon runs as the unprivileged test user, from our run directory.
-user=$(ps -o user= -p "$VS_E2E_LIBVIRTD_PID" 2>/dev/null | tr -d ' ')
+user=$(ps -o user= -p "$(vs_libvirtd_pid)" 2>/dev/null | tr -d ' ')
 vs_check_eq "libvirtd runs as vstest" "$VS_E2E_USER" "$user"
 vs_check_eq "the URI is the session socket of the run directory" \
         "$VS_E2E_URI" "$(vs_virsh uri)"

@@ -1,0 +1,842 @@
+/* The job state machine: one (domain, policy) firing from its intent row to
+ * its last record.  Every arrow is taken on the loop thread; the two boxes
+ * marked (worker) are uv_queue_work calls that only fill result fields.
+ *
+ *            start: begin_create (row `creating`, the intent)
+ *   QUEUED ─────────────────────────────┐            store error ──► DONE
+ *     │ cancel: record_skipped ──► DONE │
+ *     │                                 ▼
+ *     │               ┌──────────── PRE_HOOK (if any) ──ok──┐
+ *     │               │ fail/timeout/cancel                  ▼
+ *     │               │                           ┌──► CREATING (worker: create)
+ *     │               │                           │       │ ok: finish_create (`present`)
+ *     │               │     backoff, time left ── RETRY_WAIT  │ transient error
+ *     │               │                           ▲       │ permanent, no time, cancel:
+ *     │               ▼                           └───────┤   fail_create (`failed`)
+ *     │          fail_create ────────────────────────────►▼
+ *     │                                              POST_HOOK (when the pre hook ran or a
+ *     │                                                 │        create was attempted)
+ *     │     created, in time, prune: true, not cancelled│ otherwise
+ *     │                                                 ▼ ────────────────────► DONE
+ *     └── kind PRUNE ─────────────────────────────► PRUNING: list_present + retention,
+ *                                                   begin_delete each (`deleting`),
+ *                                                   worker: delete, finish_delete ──► DONE
+ *
+ * The job timeout (the policy's snapshot timeout) covers everything from
+ * start: it kills a pre hook, ends a retry wait, and when a create is in the
+ * worker it starts the post hook at once (so an application is never left
+ * frozen) and waits for the worker to record what really happened; nothing
+ * is pruned after it.  The create is recorded as soon as the worker reports,
+ * before the post hook, so a crash in between loses nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "hooks.h"
+#include "job.h"
+#include "retention.h"
+#include "strv.h"
+
+struct vs_job {
+        vs_job_ctx ctx;
+        vs_job_kind kind;
+        vs_virt *virt;
+        char *conn, *domain, *uuid;
+        const vs_policy *policy;
+        const vs_tz *tz;
+        int64_t scheduled;
+        vs_job_done_fn done;
+        void *data;
+
+        vs_job_state state;
+        vs_job_outcome outcome;
+        vs_err err;                 /* first failure */
+        char *name, *description;   /* as intended (expanded templates) */
+        char *created;              /* the name libvirt used */
+        int64_t row;
+        bool have_row;
+        int64_t started;            /* UTC s */
+        vs_clock_timer *timeout_timer, *retry_timer;
+        vs_hook *hook;
+        bool pre_ran, create_attempted, create_ok, create_recorded;
+        bool post_started, post_done;
+        bool timed_out, cancelled, transient_seen;
+        bool worker_busy;
+        unsigned attempts, pruned;
+
+        /* Worker I/O: written by the worker, read in the after-work callback. */
+        uv_work_t work;
+        int w_r;
+        vs_err w_err;
+        vs_create_result w_create;
+        char **w_names;
+        vs_delete_results w_delete;
+        int64_t *del_ids;           /* row per w_names[i] */
+        char **del_reasons;
+};
+
+static const char *const state_names[] = {
+        [VS_JOB_QUEUED] = "queued",       [VS_JOB_PRE_HOOK] = "pre-hook",
+        [VS_JOB_CREATING] = "creating",   [VS_JOB_RETRY_WAIT] = "retry-wait",
+        [VS_JOB_POST_HOOK] = "post-hook", [VS_JOB_PRUNING] = "pruning",
+        [VS_JOB_DONE] = "done",
+};
+
+static const char *const outcome_names[] = {
+        [VS_JOB_PENDING] = "pending",
+        [VS_JOB_SUCCEEDED] = "succeeded",
+        [VS_JOB_FAILED] = "failed",
+        [VS_JOB_CANCELLED] = "cancelled",
+};
+
+const char *
+vs_job_state_to_string(vs_job_state s)
+{
+        return s <= VS_JOB_DONE ? state_names[s] : "?";
+}
+
+const char *
+vs_job_outcome_to_string(vs_job_outcome o)
+{
+        return o <= VS_JOB_CANCELLED ? outcome_names[o] : "?";
+}
+
+static void advance(vs_job *j);
+
+static int64_t
+now_s(const vs_job *j)
+{
+        return vs_clock_now(j->ctx.clock);
+}
+
+/* Remember the first reason the job failed. */
+static void
+job_fail(vs_job *j, const vs_err *why)
+{
+        if (j->outcome != VS_JOB_FAILED) {
+                j->outcome = VS_JOB_FAILED;
+                j->err = *why;
+        }
+}
+
+static void
+job_fail_msg(vs_job *j, const char *where, const char *msg)
+{
+        vs_err e;
+
+        vs_err_set(&e, EIO, where, "%s", msg);
+        job_fail(j, &e);
+}
+
+static void
+log_store_error(vs_job *j, const char *what, const vs_err *e)
+{
+        vs_log_err(j->ctx.log, "%s/%s: cannot record %s: %s", j->domain, j->policy->name, what, e->msg);
+}
+
+static void
+record_event(vs_job *j, vs_event_kind kind, const char *snapshot, const char *msg)
+{
+        vs_store_event ev = {
+                .time = now_s(j), .kind = kind, .connection = j->conn, .domain_uuid = j->uuid,
+                .domain_name = j->domain, .policy = j->policy->name, .snapshot = snapshot,
+                .message = msg,
+        };
+        vs_err e = { 0 };
+
+        if (vs_store_append_event(j->ctx.store, &ev, &e) < 0)
+                log_store_error(j, "an event", &e);
+}
+
+static void
+finish(vs_job *j)
+{
+        j->state = VS_JOB_DONE;
+        if (j->outcome == VS_JOB_PENDING)
+                j->outcome = VS_JOB_SUCCEEDED;
+        vs_clock_timer_disarm(j->timeout_timer);
+        vs_clock_timer_disarm(j->retry_timer);
+        j->done(j, j->data);
+}
+
+/* ---- record the create ---------------------------------------------------- */
+
+/* why: the error to keep in the row (the job's first error when NULL). */
+static void
+record_create_failed(vs_job *j, const vs_err *why)
+{
+        vs_err e = { 0 };
+
+        if (!why)
+                why = &j->err;
+        if (!j->have_row || j->create_recorded)
+                return;
+        j->create_recorded = true;
+        if (vs_store_fail_create(j->ctx.store, j->row, why, now_s(j), &e) < 0)
+                log_store_error(j, "the failure", &e);
+        vs_log_err(j->ctx.log, "%s/%s: snapshot failed: %s%s%s", j->domain, j->policy->name,
+                   why->where[0] ? why->where : "", why->where[0] ? ": " : "", why->msg);
+}
+
+static void
+record_create_ok(vs_job *j)
+{
+        const char *consistency = vs_consistency_to_string(j->w_create.consistency);
+        vs_err e = { 0 };
+        int64_t t = now_s(j);
+
+        j->create_recorded = true;
+        if (vs_store_finish_create(j->ctx.store, j->row, j->created, consistency, t, t, &e) < 0)
+                log_store_error(j, "the snapshot", &e);
+        if (j->w_create.quiesce_fell_back) {
+                char msg[700];
+
+                snprintf(msg, sizeof(msg), "quiesce failed, snapshot taken without it: %s",
+                         j->w_create.quiesce_err.msg);
+                record_event(j, VS_EVENT_NOTICE, j->created, msg);
+                vs_log_warning(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, msg);
+        }
+        vs_log_info(j->ctx.log, "%s/%s: created snapshot %s (%s)%s", j->domain, j->policy->name,
+                    j->created, consistency, j->timed_out ? " after the job timed out" : "");
+}
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+static void
+on_hook_done(void *data, const vs_hook_result *res)
+{
+        vs_job *j = data;
+        bool pre = j->state == VS_JOB_PRE_HOOK;
+        char why[128], msg[256];
+
+        j->hook = NULL;
+        vs_hook_result_describe(res, why, sizeof(why));
+        if (pre) {
+                j->pre_ran = true;
+                if (!vs_hook_result_ok(res)) {
+                        snprintf(msg, sizeof(msg), "pre hook %s failed: %s", j->policy->hooks.pre[0],
+                                 j->timed_out && res->killed ? "job timed out" : why);
+                        job_fail_msg(j, "hook", msg);
+                        record_create_failed(j, NULL);
+                }
+        } else {
+                j->post_done = true;
+                if (!vs_hook_result_ok(res)) {
+                        snprintf(msg, sizeof(msg), "post hook %s failed: %s", j->policy->hooks.post[0], why);
+                        vs_log_err(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, msg);
+                        record_event(j, VS_EVENT_NOTICE, j->created ? j->created : j->name, msg);
+                        job_fail_msg(j, "hook", msg);
+                }
+        }
+        advance(j);
+}
+
+static int
+run_hook(vs_job *j, char **argv, const char *phase, vs_err *e)
+{
+        vs_hook_request req = {
+                .argv = argv, .domain = j->domain, .policy = j->policy->name,
+                .snapshot = j->created ? j->created : j->name, .phase = phase,
+                .timeout_ms = j->policy->hooks.timeout * 1000,
+        };
+        int r;
+
+        r = vs_hook_run(j->ctx.clock, &req, on_hook_done, j, &j->hook, e);
+        if (r < 0)
+                vs_log_err(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, e->msg);
+        return r < 0 ? r : 0;
+}
+
+static void
+start_post_hook(vs_job *j)
+{
+        vs_err e = { 0 };
+
+        j->post_started = true;
+        if (!j->policy->hooks.post || !(j->pre_ran || j->create_attempted)) {
+                j->post_done = true;
+                return;
+        }
+        if (run_hook(j, j->policy->hooks.post, "post", &e) < 0) {
+                record_event(j, VS_EVENT_NOTICE, j->created ? j->created : j->name, e.msg);
+                job_fail(j, &e);
+                j->post_done = true;
+        }
+}
+
+/* ---- create (worker) ------------------------------------------------------ */
+
+static void
+work_create(uv_work_t *w)
+{
+        vs_job *j = w->data;
+        vs_create_request req = {
+                .domain = j->domain, .policy = j->policy->name, .spec = &j->policy->snapshot,
+                .name = j->name, .description = j->description,
+        };
+
+        vs_err_clear(&j->w_err);
+        vs_create_result_clear(&j->w_create);
+        memset(&j->w_create, 0, sizeof(j->w_create));
+        j->w_r = vs_virt_create_snapshot(j->virt, &req, &j->w_create, &j->w_err);
+}
+
+static void
+retry_backoff_bounds(const vs_job *j, int64_t *first, int64_t *max, unsigned *attempts)
+{
+        *first = j->ctx.retry_initial_ms > 0 ? j->ctx.retry_initial_ms : 1000;
+        *max = j->ctx.retry_max_ms > 0 ? j->ctx.retry_max_ms : 30000;
+        *attempts = j->ctx.max_attempts > 0 ? j->ctx.max_attempts : 5;
+}
+
+static void
+after_create(uv_work_t *w, int status)
+{
+        vs_job *j = w->data;
+        int64_t first, max, delay, deadline;
+        unsigned max_attempts;
+
+        j->worker_busy = false;
+        if (j->w_r == 0) {
+                j->create_ok = true;
+                free(j->created);
+                j->created = strdup(j->w_create.name ? j->w_create.name : j->name);
+                record_create_ok(j);
+                advance(j);
+                return;
+        }
+        if (j->w_err.transient)
+                j->transient_seen = true;
+        retry_backoff_bounds(j, &first, &max, &max_attempts);
+        delay = first;
+        for (unsigned i = 1; i < j->attempts && delay < max; i++)
+                delay *= 2;
+        if (delay > max)
+                delay = max;
+        deadline = j->policy->snapshot.timeout > 0 ? (j->started + j->policy->snapshot.timeout) * 1000 : INT64_MAX;
+        if (j->w_err.transient && !j->cancelled && !j->timed_out && j->attempts < max_attempts &&
+            vs_clock_now_ms(j->ctx.clock) + delay < deadline) {
+                vs_log_warning(j->ctx.log, "%s/%s: transient error (attempt %u), retrying in %llds: %s",
+                               j->domain, j->policy->name, j->attempts, (long long)(delay / 1000),
+                               j->w_err.msg);
+                j->state = VS_JOB_RETRY_WAIT;
+                vs_clock_timer_arm(j->retry_timer, vs_clock_now_ms(j->ctx.clock) + delay);
+                return;
+        }
+        job_fail(j, &j->w_err);
+        record_create_failed(j, &j->w_err);
+        advance(j);
+}
+
+static void
+start_create(vs_job *j)
+{
+        int r;
+
+        j->state = VS_JOB_CREATING;
+        j->attempts++;
+        j->create_attempted = true;
+        j->worker_busy = true;
+        j->work.data = j;
+        r = uv_queue_work(vs_clock_loop(j->ctx.clock), &j->work, work_create, after_create);
+        if (r < 0) {
+                vs_err e;
+
+                j->worker_busy = false;
+                vs_err_set(&e, -r, "scheduler", "cannot queue the create: %s", uv_strerror(r));
+                job_fail(j, &e);
+                record_create_failed(j, NULL);
+                advance(j);
+        }
+}
+
+static void
+on_retry(void *data)
+{
+        vs_job *j = data;
+
+        if (j->state == VS_JOB_RETRY_WAIT)
+                start_create(j);
+}
+
+/* ---- prune ---------------------------------------------------------------- */
+
+static void
+work_delete(uv_work_t *w)
+{
+        vs_job *j = w->data;
+
+        vs_err_clear(&j->w_err);
+        j->w_r = vs_virt_delete_snapshots(j->virt, j->domain, j->w_names, &j->w_delete, &j->w_err);
+}
+
+static vs_store_delete_outcome
+store_outcome(vs_delete_outcome o)
+{
+        switch (o) {
+        case VS_DELETE_DELETED:
+                return VS_STORE_DELETED;
+        case VS_DELETE_DEFERRED:
+                return VS_STORE_DEFERRED;
+        case VS_DELETE_UNDELETABLE:
+                return VS_STORE_UNDELETABLE;
+        default:
+                return VS_STORE_DELETE_FAILED;
+        }
+}
+
+static void
+after_delete(uv_work_t *w, int status)
+{
+        vs_job *j = w->data;
+        size_t n = vs_strv_length(j->w_names);
+        int64_t t = now_s(j);
+        vs_err e = { 0 };
+
+        j->worker_busy = false;
+        for (size_t i = 0; i < n; i++) {
+                const vs_delete_result *res = NULL;
+                vs_store_delete_outcome o;
+                const vs_err *why;
+
+                for (size_t k = 0; j->w_r == 0 && k < j->w_delete.n; k++)
+                        if (j->w_delete.items[k].name && strcmp(j->w_delete.items[k].name, j->w_names[i]) == 0)
+                                res = &j->w_delete.items[k];
+                if (j->w_r < 0) {
+                        o = VS_STORE_DELETE_FAILED;
+                        why = &j->w_err;
+                } else if (!res) {
+                        o = VS_STORE_DELETE_FAILED;
+                        vs_err_set(&e, EIO, "scheduler", "the backend did not report on '%s'", j->w_names[i]);
+                        why = &e;
+                } else {
+                        o = store_outcome(res->outcome);
+                        why = &res->err;
+                }
+                if (o == VS_STORE_DELETED) {
+                        j->pruned++;
+                        vs_log_info(j->ctx.log, "%s/%s: pruned %s (%s)", j->domain, j->policy->name, j->w_names[i],
+                                    j->del_reasons[i]);
+                } else {
+                        vs_log_warning(j->ctx.log, "%s/%s: %s not deleted (%s): %s", j->domain, j->policy->name,
+                                       j->w_names[i], res ? vs_delete_outcome_to_string(res->outcome) : "failed",
+                                       why->msg);
+                        if (o == VS_STORE_DELETE_FAILED)
+                                job_fail(j, why);
+                }
+                if (vs_store_finish_delete(j->ctx.store, j->del_ids[i], o, j->del_reasons[i],
+                                           o == VS_STORE_DELETED ? NULL : why, t, &e) < 0)
+                        log_store_error(j, "a delete", &e);
+        }
+        finish(j);
+}
+
+static const char *
+rules_summary(const vs_retention_rules *r, char *buf, size_t len)
+{
+        static const char *const names[] = { "keep_last", "keep_hourly", "keep_daily",
+                                             "keep_weekly", "keep_monthly", "keep_yearly" };
+        const int counts[] = { r->keep_last, r->keep_hourly, r->keep_daily,
+                               r->keep_weekly, r->keep_monthly, r->keep_yearly };
+        size_t off = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < 6; i++)
+                if (counts[i] > 0 && off < len)
+                        off += (size_t)snprintf(buf + off, len - off, "%s%s %d", off ? ", " : "", names[i], counts[i]);
+        if (r->keep_within > 0 && off < len)
+                snprintf(buf + off, len - off, "%skeep_within %llds", off ? ", " : "", (long long)r->keep_within);
+        return buf;
+}
+
+static void
+start_prune(vs_job *j)
+{
+        vs_store_held_list held = { 0 };
+        vs_retention_item *items = NULL;
+        char rules[256], reason[320];
+        int64_t t = now_s(j);
+        vs_err e = { 0 };
+        size_t n_del = 0;
+        int r;
+
+        j->state = VS_JOB_PRUNING;
+        r = vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e);
+        if (r < 0) {
+                log_store_error(j, "(reading) the held snapshots", &e);
+                job_fail(j, &e);
+                goto done;
+        }
+        items = calloc(held.n ? held.n : 1, sizeof(*items));
+        j->del_ids = calloc(held.n ? held.n : 1, sizeof(*j->del_ids));
+        j->del_reasons = calloc(held.n + 1, sizeof(*j->del_reasons));
+        if (!items || !j->del_ids || !j->del_reasons) {
+                vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
+                job_fail(j, &e);
+                goto done;
+        }
+        for (size_t i = 0; i < held.n; i++) {
+                items[i].time = held.items[i].created;
+                items[i].pinned = held.items[i].pinned;
+        }
+        r = vs_retention_apply(&j->policy->retention, j->tz, t, items, held.n);
+        if (r < 0) {
+                vs_err_set(&e, -r, "retention", "cannot apply retention");
+                job_fail(j, &e);
+                goto done;
+        }
+        snprintf(reason, sizeof(reason), "not kept by retention (%s)",
+                 rules_summary(&j->policy->retention, rules, sizeof(rules)));
+        for (size_t i = 0; i < held.n; i++) {
+                if (items[i].verdict != VS_VERDICT_REMOVE)
+                        continue;
+                /* The intent: `deleting` is committed before libvirt is asked. */
+                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, t, &e);
+                if (r < 0) {
+                        vs_log_warning(j->ctx.log, "%s/%s: not deleting %s: %s", j->domain, j->policy->name,
+                                       held.items[i].name, e.msg);
+                        continue;
+                }
+                if (vs_strv_push(&j->w_names, held.items[i].name) < 0 ||
+                    !(j->del_reasons[n_del] = strdup(reason))) {
+                        /* Put the row back: nothing was asked of libvirt. */
+                        vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
+                        vs_store_finish_delete(j->ctx.store, held.items[i].id, VS_STORE_DELETE_FAILED, NULL, &e, t, NULL);
+                        job_fail(j, &e);
+                        break;
+                }
+                j->del_ids[n_del++] = held.items[i].id;
+        }
+        if (n_del == 0)
+                goto done;
+        j->worker_busy = true;
+        j->work.data = j;
+        r = uv_queue_work(vs_clock_loop(j->ctx.clock), &j->work, work_delete, after_delete);
+        if (r < 0) {
+                j->worker_busy = false;
+                j->w_r = vs_err_set(&j->w_err, -r, "scheduler", "cannot queue the delete: %s", uv_strerror(r));
+                free(items);
+                vs_store_held_list_clear(&held);
+                after_delete(&j->work, 0);
+                return;
+        }
+        free(items);
+        vs_store_held_list_clear(&held);
+        return;
+done:
+        free(items);
+        vs_store_held_list_clear(&held);
+        finish(j);
+}
+
+/* ---- the machine ----------------------------------------------------------- */
+
+static bool
+out_of_time(const vs_job *j)
+{
+        return j->timed_out || j->cancelled;
+}
+
+/* Take the next arrow from the current state; called after every event. */
+static void
+advance(vs_job *j)
+{
+        switch (j->state) {
+        case VS_JOB_QUEUED:
+        case VS_JOB_DONE:
+        case VS_JOB_PRUNING:
+                return;
+        case VS_JOB_PRE_HOOK:
+                if (j->hook)
+                        return;
+                if (j->outcome == VS_JOB_FAILED) {
+                        j->state = VS_JOB_POST_HOOK;
+                        break;
+                }
+                if (out_of_time(j)) {
+                        job_fail_msg(j, "scheduler", j->cancelled ? "cancelled: the daemon is stopping" : "job timed out");
+                        record_create_failed(j, NULL);
+                        j->state = VS_JOB_POST_HOOK;
+                        break;
+                }
+                start_create(j);
+                return;
+        case VS_JOB_CREATING:
+                if (j->worker_busy)
+                        return;
+                j->state = VS_JOB_POST_HOOK;
+                break;
+        case VS_JOB_RETRY_WAIT:
+                if (!out_of_time(j))
+                        return;
+                vs_clock_timer_disarm(j->retry_timer);
+                job_fail(j, &j->w_err);
+                record_create_failed(j, NULL);
+                j->state = VS_JOB_POST_HOOK;
+                break;
+        case VS_JOB_POST_HOOK:
+                break;
+        }
+        /* POST_HOOK */
+        if (!j->post_started)
+                start_post_hook(j);
+        if (!j->post_done || j->worker_busy)
+                return;
+        if (j->create_ok && !out_of_time(j) && j->policy->prune) {
+                start_prune(j);
+                return;
+        }
+        finish(j);
+}
+
+static void
+on_timeout(void *data)
+{
+        vs_job *j = data;
+
+        if (j->state == VS_JOB_DONE || j->state == VS_JOB_QUEUED)
+                return;
+        j->timed_out = true;
+        vs_log_warning(j->ctx.log, "%s/%s: job timed out after %llds (%s)", j->domain, j->policy->name,
+                       (long long)j->policy->snapshot.timeout, vs_job_state_to_string(j->state));
+        switch (j->state) {
+        case VS_JOB_PRE_HOOK:
+                vs_hook_kill(j->hook);
+                return;
+        case VS_JOB_CREATING:
+                /* The worker cannot be interrupted: resume the application now
+                 * and record the create when libvirt answers. */
+                job_fail_msg(j, "scheduler", "job timed out while creating the snapshot");
+                if (!j->post_started && j->pre_ran)
+                        start_post_hook(j);
+                return;
+        case VS_JOB_RETRY_WAIT:
+                advance(j);
+                return;
+        default:
+                return;
+        }
+}
+
+void
+vs_job_cancel(vs_job *j)
+{
+        if (j->state == VS_JOB_DONE || j->cancelled)
+                return;
+        j->cancelled = true;
+        if (j->state == VS_JOB_QUEUED) {
+                vs_store_attempt a = {
+                        .connection = j->conn, .domain_uuid = j->uuid, .domain_name = j->domain,
+                        .policy = j->policy->name, .type = vs_snap_type_to_string(j->policy->snapshot.type),
+                        .quiesce = j->policy->snapshot.quiesce != VS_QUIESCE_OFF, .scheduled = j->scheduled,
+                        .started = now_s(j),
+                };
+                vs_err e = { 0 };
+
+                if (j->kind == VS_JOB_SNAPSHOT &&
+                    vs_store_record_skipped(j->ctx.store, &a, "cancelled: the daemon was stopping", NULL, &e) < 0)
+                        log_store_error(j, "the cancellation", &e);
+                record_event(j, VS_EVENT_CANCELLED, NULL, "queued job cancelled: the daemon was stopping");
+                j->outcome = VS_JOB_CANCELLED;
+                finish(j);
+                return;
+        }
+        record_event(j, VS_EVENT_CANCELLED, j->created ? j->created : j->name,
+                     "job cancelled at the end of the shutdown grace period");
+        switch (j->state) {
+        case VS_JOB_PRE_HOOK:
+                vs_hook_kill(j->hook);
+                return;
+        case VS_JOB_CREATING:
+                if (!j->post_started && j->pre_ran)
+                        start_post_hook(j);
+                return;
+        case VS_JOB_RETRY_WAIT:
+                advance(j);
+                return;
+        default:
+                return;
+        }
+}
+
+void
+vs_job_start(vs_job *j)
+{
+        vs_store_attempt a = { 0 };
+        vs_err e = { 0 };
+        int r;
+
+        if (j->state != VS_JOB_QUEUED)
+                return;
+        j->started = now_s(j);
+        if (j->policy->snapshot.timeout > 0)
+                vs_clock_timer_arm(j->timeout_timer, (j->started + j->policy->snapshot.timeout) * 1000);
+        if (j->kind == VS_JOB_PRUNE) {
+                start_prune(j);
+                return;
+        }
+        j->state = VS_JOB_PRE_HOOK;
+        r = vs_template_expand(j->policy->snapshot.name_template, j->policy->name, j->domain, j->tz,
+                               j->started, &j->name);
+        if (r < 0) {
+                vs_err_set(&e, -r, "template", "cannot expand the snapshot name template");
+                job_fail(j, &e);
+                finish(j);
+                return;
+        }
+        if (j->policy->snapshot.description_template &&
+            vs_template_expand(j->policy->snapshot.description_template, j->policy->name, j->domain, j->tz,
+                               j->started, &j->description) < 0)
+                j->description = NULL;
+        a.connection = j->conn;
+        a.domain_uuid = j->uuid;
+        a.domain_name = j->domain;
+        a.policy = j->policy->name;
+        a.snapshot = j->name;
+        a.type = vs_snap_type_to_string(j->policy->snapshot.type);
+        a.quiesce = j->policy->snapshot.quiesce != VS_QUIESCE_OFF;
+        a.scheduled = j->scheduled;
+        a.started = j->started;
+        /* The intent row comes first: no libvirt call without it. */
+        r = vs_store_begin_create(j->ctx.store, &a, &j->row, &e);
+        if (r < 0) {
+                log_store_error(j, "the intent", &e);
+                job_fail(j, &e);
+                finish(j);
+                return;
+        }
+        j->have_row = true;
+        if (j->policy->hooks.pre && run_hook(j, j->policy->hooks.pre, "pre", &e) < 0) {
+                job_fail(j, &e);
+                record_create_failed(j, NULL);
+        } else if (!j->policy->hooks.pre) {
+                start_create(j);
+                return;
+        }
+        advance(j);
+}
+
+int
+vs_job_new(const vs_job_ctx *ctx, const vs_job_params *p, vs_job_done_fn done, void *data, vs_job **ret)
+{
+        vs_job *j = calloc(1, sizeof(*j));
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        j->ctx = *ctx;
+        j->kind = p->kind;
+        j->virt = p->virt;
+        j->policy = p->policy;
+        j->tz = p->tz;
+        j->scheduled = p->scheduled;
+        j->done = done;
+        j->data = data;
+        j->conn = strdup(p->conn);
+        j->domain = strdup(p->domain);
+        j->uuid = strdup(p->uuid);
+        if (!j->conn || !j->domain || !j->uuid) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = vs_clock_timer_new(ctx->clock, on_timeout, j, &j->timeout_timer);
+        if (r < 0)
+                goto fail;
+        r = vs_clock_timer_new(ctx->clock, on_retry, j, &j->retry_timer);
+        if (r < 0)
+                goto fail;
+        *ret = j;
+        return 0;
+fail:
+        vs_job_free(j);
+        return r;
+}
+
+void
+vs_job_free(vs_job *j)
+{
+        if (!j)
+                return;
+        vs_clock_timer_free(j->timeout_timer);
+        vs_clock_timer_free(j->retry_timer);
+        free(j->conn);
+        free(j->domain);
+        free(j->uuid);
+        free(j->name);
+        free(j->description);
+        free(j->created);
+        vs_create_result_clear(&j->w_create);
+        vs_delete_results_clear(&j->w_delete);
+        vs_strv_free(j->w_names);
+        vs_strv_free(j->del_reasons);
+        free(j->del_ids);
+        free(j);
+}
+
+vs_job_state
+vs_job_get_state(const vs_job *j)
+{
+        return j->state;
+}
+
+vs_job_outcome
+vs_job_get_outcome(const vs_job *j)
+{
+        return j->outcome;
+}
+
+vs_job_kind
+vs_job_get_kind(const vs_job *j)
+{
+        return j->kind;
+}
+
+const vs_err *
+vs_job_error(const vs_job *j)
+{
+        return &j->err;
+}
+
+const char *
+vs_job_snapshot(const vs_job *j)
+{
+        return j->created;
+}
+
+const char *
+vs_job_domain(const vs_job *j)
+{
+        return j->domain;
+}
+
+const char *
+vs_job_uuid(const vs_job *j)
+{
+        return j->uuid;
+}
+
+const char *
+vs_job_policy(const vs_job *j)
+{
+        return j->policy->name;
+}
+
+unsigned
+vs_job_attempts(const vs_job *j)
+{
+        return j->attempts;
+}
+
+unsigned
+vs_job_pruned(const vs_job *j)
+{
+        return j->pruned;
+}
+
+bool
+vs_job_saw_transient(const vs_job *j)
+{
+        return j->transient_seen;
+}

@@ -1,0 +1,91 @@
+/* The scheduler: drives snapshots and prunes on a libuv loop.
+ *
+ * One vs_scheduler serves a config's policies across every libvirt
+ * connection they name.  Per connection it keeps the domain list, a FIFO of
+ * jobs in fire order and at most max_concurrent of them running; one job per
+ * domain runs at a time, and a firing whose previous job for the same
+ * (domain, policy) is still queued or running is recorded as skipped.
+ * Deadlines come from plan.h and one clock timer is armed for the earliest.
+ * All scheduler state and every store write live on the loop thread;
+ * libvirt calls run in uv_queue_work.  Logging goes through the vs_log
+ * given (scheduler/ is allowed to log; it never prints or exits).
+ *
+ * Modes: the daemon fires on schedule until vs_scheduler_stop (SIGTERM);
+ * the one-shot modes (`run --once`, `snapshot`, `prune`) connect, run what
+ * they were asked, and close every handle, so uv_run returns. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "clock.h"
+#include "log.h"
+#include "policy.h"
+#include "store.h"
+#include "virt.h"
+#include "vs-err.h"
+
+typedef struct vs_scheduler vs_scheduler;
+
+/* How connections are opened (tests hand out fakes).  Called on a worker
+ * thread. */
+typedef int (*vs_virt_open_fn)(void *data, const char *uri, vs_virt **ret, vs_err *err);
+
+typedef struct vs_scheduler_opts {
+        uv_loop_t *loop;
+        vs_clock *clock;                /* required; borrowed */
+        vs_log *log;                    /* may be NULL; borrowed */
+        vs_store *store;                /* required; borrowed */
+        const char *config_path;        /* re-read on reload; NULL: no reload */
+        const char *connect_override;   /* --connect */
+        const char *only_policy;        /* --policy for run --once / prune */
+        vs_virt_open_fn open_virt;      /* NULL: vs_virt_open_libvirt */
+        void *open_data;
+        int64_t grace_ms;               /* drain on stop; 0 = 60 s */
+        int64_t retry_initial_ms, retry_max_ms; /* job retry backoff; 0 = defaults */
+        unsigned max_attempts;
+        bool notify;                    /* sd_notify READY/STATUS/STOPPING/WATCHDOG */
+        bool signals;                   /* SIGHUP reloads, SIGTERM/SIGINT stop */
+} vs_scheduler_opts;
+
+typedef struct vs_scheduler_stats {
+        unsigned connections, connections_up;
+        unsigned planned;               /* (domain, policy) entries */
+        unsigned running, queued;
+        unsigned long created, failed, skipped, pruned, cancelled, jobs_done;
+        unsigned long reloads, reload_failures;
+        int64_t next_deadline;          /* UTC s; INT64_MAX if none */
+} vs_scheduler_stats;
+
+/* Takes ownership of cfg (also on failure). */
+int vs_scheduler_new(const vs_scheduler_opts *o, vs_config *cfg, vs_scheduler **ret, vs_err *err);
+/* After the loop has stopped (vs_scheduler_finished). NULL-safe. */
+void vs_scheduler_free(vs_scheduler *s);
+
+/* Daemon: open every connection, reconcile, catch up, then fire on schedule. */
+int vs_scheduler_start(vs_scheduler *s);
+/* `run --once`: every due (domain, policy) once; finishes by itself. */
+int vs_scheduler_run_once(vs_scheduler *s);
+/* `snapshot DOMAIN --policy P`: one job now; finishes by itself. */
+int vs_scheduler_snapshot_now(vs_scheduler *s, const char *domain, const char *policy, vs_err *err);
+/* `prune`: a prune job for every matched (domain, policy), optionally only
+ * this policy / this domain name; finishes by itself. */
+int vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *domain, vs_err *err);
+
+/* SIGHUP: reload config_path.  An invalid file is logged with its
+ * FILE:LINE:COL problems and the old policies stay (-EINVAL); a valid one
+ * replaces them at once, while jobs in flight finish under the old one. */
+int vs_scheduler_reload(vs_scheduler *s);
+/* The same with a config already loaded (taken over). */
+int vs_scheduler_replace_config(vs_scheduler *s, vs_config *cfg);
+/* SIGTERM: start nothing new (queued jobs are recorded as cancelled), let
+ * running jobs finish within the grace period, cancel the rest, then close
+ * every handle. */
+void vs_scheduler_stop(vs_scheduler *s);
+/* Every handle closed: the loop may end and the scheduler be freed. */
+bool vs_scheduler_finished(const vs_scheduler *s);
+
+void vs_scheduler_get_stats(const vs_scheduler *s, vs_scheduler_stats *ret);
+/* The config currently in force (borrowed; changes on reload). */
+const vs_config *vs_scheduler_config(const vs_scheduler *s);
