@@ -18,7 +18,7 @@
 #define VS_POLICY_MAX_BYTES (1024 * 1024) /* larger files are refused unread */
 #define VS_POLICY_MAX_POLICIES 1000
 #define VS_POLICY_MAX_KEEP 1000000         /* keep_last .. keep_yearly */
-#define VS_POLICY_MAX_KEEP_WITHIN (INT64_C(36500) * 86400) /* keep_within: 100 years */
+#define VS_POLICY_MAX_KEEP_WITHIN (INT64_C(5200) * 7 * 86400) /* keep_within: 5200w, ~100 years */
 
 typedef enum vs_state_sel {
         VS_STATE_SEL_ANY,

@@ -25,6 +25,18 @@
 #   vs_agent_exec NAME SHELL-COMMAND      run a command in that guest (sh -c)
 #   vs_disk_cat IMAGE PATH                a file of the ext4 filesystem in a
 #                                         qcow2 image (read while in use)
+#   vs_libvirtd_stop [--kill] / vs_libvirtd_start / vs_libvirtd_pid
+#                                         stop (or crash) and restart the
+#                                         daemon; running QEMUs survive it
+#   vs_as_user CMD...                     run as vstest in the XDG environment
+#   vs_check NAME CMD... / vs_check_eq NAME EXPECTED ACTUAL / vs_case_done
+#                                         "ok - NAME" / "not ok - NAME" lines
+#                                         that run-e2e.sh counts
+#   vs_snapshot_tree DOM / vs_snapshot_parents DOM
+#                                         virsh's view of a snapshot tree
+# Root-run programs connect with VS_E2E_URI directly; the files QEMU creates
+# (overlays, memory files) belong to vstest, so an overlay_dir must be
+# writable by vstest.
 
 export VS_E2E_USER=${VS_E2E_USER:-vstest}
 VS_E2E_AGENT_TIMEOUT=${VS_E2E_AGENT_TIMEOUT:-120}

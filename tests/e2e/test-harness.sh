@@ -78,6 +78,17 @@ vs_check "a crash-consistent snapshot still works" test $? -eq 0
 vs_check_eq "tree of the agent guest" "q1
 c1" "$(vs_snapshot_tree vse2e-h-agent)"
 
+# A libvirtd crash and restart: the running guests and their snapshot
+# metadata survive it (the daemon e2e relies on this).
+old=$(vs_libvirtd_pid)
+vs_libvirtd_stop --kill
+vs_check "virsh fails while libvirtd is down" bash -c '! virsh -q -c "$VS_E2E_URI" uri 2>/dev/null'
+vs_libvirtd_start
+vs_check "libvirtd restarted with a new pid" test "$(vs_libvirtd_pid)" != "$old"
+vs_check_eq "the guest kept running" "running" "$(vs_virsh domstate vse2e-h-plain)"
+vs_check_eq "its snapshots are still known" "h1:-
+h2:h1" "$(vs_snapshot_parents vse2e-h-plain)"
+
 for d in vse2e-h-plain vse2e-h-noagent vse2e-h-agent; do
         vs_virsh destroy "$d" >/dev/null 2>&1
 done

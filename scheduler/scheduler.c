@@ -1,0 +1,1409 @@
+/* The scheduler (see scheduler.h): connections, firings, the job queue,
+ * reload and drain.
+ *
+ * A connection moves through refresh -> (reconcile) -> dispatch:
+ *   refresh    worker: open the connection if it never was, list domains;
+ *              a failure marks it down and retries with backoff (1 s .. 60 s);
+ *              the first success after a failure means "back": reconcile and
+ *              catch up again, because events and slots were missed.
+ *   reconcile  worker: list each domain's snapshots; loop: vs_store_reconcile
+ *              for every domain without a job in flight.
+ *   dispatch   loop: catch-up firings (start, reconnect), one-shot work, then
+ *              the firings popped from the plan while the refresh ran.
+ * A timer pop re-lists the connection first, so selectors are evaluated
+ * against the domains as they are at the firing.  Configs are refcounted:
+ * the plan points into the current one; a firing or job keeps the one it
+ * was made under until it is done. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "job.h"
+#include "plan.h"
+#include "scheduler.h"
+#include "strv.h"
+#include "timefmt.h"
+
+typedef struct cfg_ref {
+        vs_config *cfg;
+        unsigned refs;
+} cfg_ref;
+
+typedef struct firing {
+        char *domain;
+        char uuid[37];
+        size_t policy_index;
+        int64_t scheduled;
+        cfg_ref *cfg;
+        vs_job_kind kind;
+} firing;
+
+typedef struct sched_conn sched_conn;
+
+typedef struct sched_job {
+        vs_scheduler *s;
+        sched_conn *conn;
+        vs_job *job;
+        cfg_ref *cfg;
+        bool running;
+} sched_job;
+
+struct sched_conn {
+        vs_scheduler *s;
+        char *uri;
+        vs_virt *virt;
+        bool up, failed_once;
+        bool busy;                  /* a refresh or reconcile worker in flight */
+        bool refresh_again;
+        bool reconcile_pending, catch_up_pending;
+        bool wanted;                /* one-shot: this connection has work */
+        bool oneshot_done;
+        bool listed;
+        vs_domain_list domains;
+        vs_clock_timer *retry_timer;
+        int64_t backoff_ms;
+
+        firing *pending;
+        size_t n_pending, cap_pending;
+        sched_job **jobs;           /* queued and running, in fire order */
+        size_t n_jobs, cap_jobs;
+        unsigned running;
+        bool pumping, pump_again;
+
+        /* Worker I/O. */
+        uv_work_t work;
+        int w_r;
+        vs_err w_err;
+        vs_virt *w_virt;
+        vs_domain_list w_domains;
+        char **w_rec_names;
+        char **w_rec_uuids;
+        vs_snapshot_tree *w_trees;
+        int *w_tree_r;
+        size_t w_n_rec;
+};
+
+typedef enum sched_mode {
+        MODE_IDLE,
+        MODE_DAEMON,
+        MODE_DUE,
+        MODE_SNAPSHOT,
+        MODE_PRUNE,
+} sched_mode;
+
+struct vs_scheduler {
+        vs_scheduler_opts o;
+        char *config_path, *connect_override, *only_policy;
+        char *os_domain, *os_policy;    /* one-shot targets */
+        cfg_ref *cfg;
+        sched_conn **conns;
+        size_t n_conns;
+        vs_plan *plan;
+        vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
+        uint64_t watchdog_usec;
+        int64_t watermark;
+        uv_signal_t *signals[3];
+        sched_mode mode;
+        bool stopping, closed;
+        vs_scheduler_stats st;
+};
+
+static void check_finished(vs_scheduler *s);
+static void start_refresh(sched_conn *c);
+static void pump(sched_conn *c);
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+static cfg_ref *
+cfg_ref_new(vs_config *cfg)
+{
+        cfg_ref *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        r->cfg = cfg;
+        r->refs = 1;
+        return r;
+}
+
+static cfg_ref *
+cfg_ref_get(cfg_ref *r)
+{
+        r->refs++;
+        return r;
+}
+
+static void
+cfg_ref_put(cfg_ref *r)
+{
+        if (r && --r->refs == 0) {
+                vs_config_free(r->cfg);
+                free(r);
+        }
+}
+
+static int64_t
+now_s(const vs_scheduler *s)
+{
+        return vs_clock_now(s->o.clock);
+}
+
+static void
+record_event(vs_scheduler *s, vs_event_kind kind, const char *conn, const char *msg)
+{
+        vs_store_event ev = { .time = now_s(s), .kind = kind, .connection = conn, .message = msg };
+        vs_err e = { 0 };
+
+        if (vs_store_append_event(s->o.store, &ev, &e) < 0)
+                vs_log_err(s->o.log, "cannot record an event: %s", e.msg);
+}
+
+static void
+notify_status(vs_scheduler *s)
+{
+        vs_scheduler_stats st;
+
+        if (!s->o.notify)
+                return;
+        vs_scheduler_get_stats(s, &st);
+        sd_notifyf(0,
+                   "STATUS=%u/%u connections up, %u planned, %u running, %u queued; "
+                   "%lu created, %lu failed, %lu skipped, %lu pruned",
+                   st.connections_up, st.connections, st.planned, st.running, st.queued, st.created,
+                   st.failed, st.skipped, st.pruned);
+}
+
+static const vs_policy *
+find_policy(const vs_config *cfg, const char *name, size_t *ret_index)
+{
+        for (size_t i = 0; i < cfg->n_policies; i++)
+                if (strcmp(cfg->policies[i].name, name) == 0) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return &cfg->policies[i];
+                }
+        return NULL;
+}
+
+static sched_conn *
+find_conn(vs_scheduler *s, const char *uri)
+{
+        for (size_t i = 0; i < s->n_conns; i++)
+                if (strcmp(s->conns[i]->uri, uri) == 0)
+                        return s->conns[i];
+        return NULL;
+}
+
+static const vs_domain_info *
+conn_domain_by_uuid(const sched_conn *c, const char *uuid)
+{
+        for (size_t i = 0; i < c->domains.n; i++)
+                if (strcmp(c->domains.items[i].uuid, uuid) == 0)
+                        return &c->domains.items[i];
+        return NULL;
+}
+
+static const vs_domain_info *
+conn_domain_by_name(const sched_conn *c, const char *name)
+{
+        for (size_t i = 0; i < c->domains.n; i++)
+                if (strcmp(c->domains.items[i].name, name) == 0)
+                        return &c->domains.items[i];
+        return NULL;
+}
+
+static bool
+domain_has_job(const sched_conn *c, const char *uuid, const char *policy, bool running_only)
+{
+        for (size_t i = 0; i < c->n_jobs; i++) {
+                const sched_job *sj = c->jobs[i];
+
+                if (running_only && !sj->running)
+                        continue;
+                if (strcmp(vs_job_uuid(sj->job), uuid) != 0)
+                        continue;
+                if (!policy || strcmp(vs_job_policy(sj->job), policy) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* ---- plan and timer ---------------------------------------------------------- */
+
+static void
+arm_plan_timer(vs_scheduler *s)
+{
+        int64_t d = vs_plan_next_deadline(s->plan);
+
+        if (s->stopping || s->mode != MODE_DAEMON || d == INT64_MAX) {
+                vs_clock_timer_disarm(s->plan_timer);
+                return;
+        }
+        vs_clock_timer_arm(s->plan_timer, d * 1000);
+}
+
+static void
+replan(vs_scheduler *s)
+{
+        vs_plan_conn *pc;
+        vs_plan *plan = NULL;
+        int r;
+
+        if (s->mode != MODE_DAEMON)
+                return;
+        pc = calloc(s->n_conns ? s->n_conns : 1, sizeof(*pc));
+        if (!pc) {
+                vs_log_err(s->o.log, "cannot plan: out of memory");
+                return;
+        }
+        for (size_t i = 0; i < s->n_conns; i++) {
+                pc[i].uri = s->conns[i]->uri;
+                pc[i].domains = s->conns[i]->listed ? &s->conns[i]->domains : NULL;
+        }
+        r = vs_plan_build(&(vs_plan_input){
+                                  .cfg = s->cfg->cfg,
+                                  .connect_override = s->connect_override,
+                                  .conns = pc,
+                                  .n_conns = s->n_conns,
+                                  .after = s->watermark,
+                          },
+                          &plan);
+        free(pc);
+        if (r < 0) {
+                vs_log_err(s->o.log, "cannot plan: %s", strerror(-r));
+                return;
+        }
+        vs_plan_free(s->plan);
+        s->plan = plan;
+        s->st.planned = (unsigned)vs_plan_size(plan);
+        if (vs_log_level(s->o.log) >= VS_LOG_DEBUG) {
+                for (size_t i = 0; i < vs_plan_size(plan); i++) {
+                        const vs_plan_entry *e = vs_plan_entry_at(plan, i);
+                        char buf[VS_TIME_BUFSZ];
+
+                        vs_log_debug(s->o.log, "plan: %s/%s next at %s (jitter %llds)", e->domain, e->policy->name,
+                                     vs_time_format_utc(e->deadline, buf, sizeof(buf)), (long long)e->offset);
+                }
+        }
+        arm_plan_timer(s);
+}
+
+static int
+push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_index, int64_t scheduled,
+            vs_job_kind kind)
+{
+        firing *f;
+
+        if (c->n_pending == c->cap_pending) {
+                size_t cap = c->cap_pending ? c->cap_pending * 2 : 8;
+                firing *n = realloc(c->pending, cap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                c->pending = n;
+                c->cap_pending = cap;
+        }
+        f = &c->pending[c->n_pending];
+        memset(f, 0, sizeof(*f));
+        f->domain = strdup(domain);
+        if (!f->domain)
+                return -ENOMEM;
+        snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
+        f->policy_index = policy_index;
+        f->scheduled = scheduled;
+        f->kind = kind;
+        f->cfg = cfg_ref_get(c->s->cfg);
+        c->n_pending++;
+        return 0;
+}
+
+static void
+on_plan_timer(void *data)
+{
+        vs_scheduler *s = data;
+        int64_t now = now_s(s);
+        vs_plan_entry e;
+
+        while (vs_plan_pop(s->plan, now, &e)) {
+                sched_conn *c = find_conn(s, e.conn);
+
+                if (!c)
+                        continue;
+                vs_log_debug(s->o.log, "%s/%s: fires (slot %lld)", e.domain, e.policy->name, (long long)e.slot);
+                if (push_firing(c, e.domain, e.uuid, e.policy_index, e.deadline, VS_JOB_SNAPSHOT) < 0) {
+                        vs_log_err(s->o.log, "%s/%s: firing lost: out of memory", e.domain, e.policy->name);
+                        continue;
+                }
+        }
+        if (now > s->watermark)
+                s->watermark = now;
+        /* Re-list each connection with firings, so they see today's domains. */
+        for (size_t i = 0; i < s->n_conns; i++)
+                if (s->conns[i]->n_pending > 0)
+                        start_refresh(s->conns[i]);
+        arm_plan_timer(s);
+}
+
+/* ---- jobs -------------------------------------------------------------------- */
+
+static void
+remove_job(sched_conn *c, sched_job *sj)
+{
+        for (size_t i = 0; i < c->n_jobs; i++)
+                if (c->jobs[i] == sj) {
+                        memmove(&c->jobs[i], &c->jobs[i + 1], (c->n_jobs - i - 1) * sizeof(*c->jobs));
+                        c->n_jobs--;
+                        return;
+                }
+}
+
+static void
+on_job_done(vs_job *job, void *data)
+{
+        sched_job *sj = data;
+        sched_conn *c = sj->conn;
+        vs_scheduler *s = sj->s;
+        const vs_err *e = vs_job_error(job);
+
+        switch (vs_job_get_outcome(job)) {
+        case VS_JOB_SUCCEEDED:
+                if (vs_job_get_kind(job) == VS_JOB_SNAPSHOT)
+                        s->st.created++;
+                break;
+        case VS_JOB_FAILED:
+                s->st.failed++;
+                /* A snapshot created late (after a timeout) still counts. */
+                if (vs_job_snapshot(job))
+                        s->st.created++;
+                vs_log_info(s->o.log, "%s/%s: job failed: %s", vs_job_domain(job), vs_job_policy(job), e->msg);
+                break;
+        case VS_JOB_CANCELLED:
+                s->st.cancelled++;
+                break;
+        case VS_JOB_PENDING:
+                break;
+        }
+        s->st.pruned += vs_job_pruned(job);
+        s->st.jobs_done++;
+        if (sj->running)
+                c->running--;
+        remove_job(c, sj);
+        /* A transient error may mean the connection went away: find out. */
+        if (vs_job_saw_transient(job) && s->mode == MODE_DAEMON && !s->stopping)
+                start_refresh(c);
+        vs_job_free(job);
+        cfg_ref_put(sj->cfg);
+        free(sj);
+        pump(c);
+        notify_status(s);
+        check_finished(s);
+}
+
+static int
+enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain, const char *uuid,
+            int64_t scheduled, vs_job_kind kind)
+{
+        vs_scheduler *s = c->s;
+        vs_job_ctx ctx = {
+                .clock = s->o.clock, .log = s->o.log, .store = s->o.store,
+                .retry_initial_ms = s->o.retry_initial_ms, .retry_max_ms = s->o.retry_max_ms,
+                .max_attempts = s->o.max_attempts,
+        };
+        vs_job_params params = {
+                .kind = kind, .virt = c->virt, .conn = c->uri, .domain = domain, .uuid = uuid,
+                .policy = p, .tz = cfg->cfg->tz, .scheduled = scheduled,
+        };
+        sched_job *sj;
+        int r;
+
+        if (c->n_jobs == c->cap_jobs) {
+                size_t cap = c->cap_jobs ? c->cap_jobs * 2 : 8;
+                sched_job **n = realloc(c->jobs, cap * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                c->jobs = n;
+                c->cap_jobs = cap;
+        }
+        sj = calloc(1, sizeof(*sj));
+        if (!sj)
+                return -ENOMEM;
+        r = vs_job_new(&ctx, &params, on_job_done, sj, &sj->job);
+        if (r < 0) {
+                free(sj);
+                return r;
+        }
+        sj->s = s;
+        sj->conn = c;
+        sj->cfg = cfg_ref_get(cfg);
+        c->jobs[c->n_jobs++] = sj;
+        return 0;
+}
+
+/* Start queued jobs in fire order while the connection has room; a job whose
+ * domain already has one running waits for it.  Re-entrant: a job that
+ * finishes inside vs_job_start calls back into pump. */
+static void
+pump(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+
+        if (c->pumping) {
+                c->pump_again = true;
+                return;
+        }
+        c->pumping = true;
+        do {
+                int max = s->cfg->cfg->max_concurrent > 0 ? s->cfg->cfg->max_concurrent : 1;
+                sched_job *next = NULL;
+
+                c->pump_again = false;
+                if (s->stopping || c->running >= (unsigned)max)
+                        break;
+                for (size_t i = 0; i < c->n_jobs && !next; i++)
+                        if (!c->jobs[i]->running && !domain_has_job(c, vs_job_uuid(c->jobs[i]->job), NULL, true))
+                                next = c->jobs[i];
+                if (!next)
+                        break;
+                next->running = true;
+                c->running++;
+                vs_job_start(next->job);
+                c->pump_again = true;
+        } while (c->pump_again);
+        c->pumping = false;
+}
+
+static void
+record_skip(vs_scheduler *s, sched_conn *c, const firing *f, const vs_policy *p, const char *reason)
+{
+        vs_store_attempt a = {
+                .connection = c->uri, .domain_uuid = f->uuid, .domain_name = f->domain, .policy = p->name,
+                .type = vs_snap_type_to_string(p->snapshot.type),
+                .quiesce = p->snapshot.quiesce != VS_QUIESCE_OFF, .scheduled = f->scheduled,
+                .started = now_s(s),
+        };
+        vs_err e = { 0 };
+
+        s->st.skipped++;
+        vs_log_warning(s->o.log, "%s/%s: skipped: %s", f->domain, p->name, reason);
+        if (vs_store_record_skipped(s->o.store, &a, reason, NULL, &e) < 0)
+                vs_log_err(s->o.log, "%s/%s: cannot record the skip: %s", f->domain, p->name, e.msg);
+}
+
+static void
+dispatch_pending(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        firing *pending = c->pending;
+        size_t n = c->n_pending;
+
+        /* Detach first: recording may re-enter (a job finishing at once). */
+        c->pending = NULL;
+        c->n_pending = c->cap_pending = 0;
+        for (size_t i = 0; i < n; i++) {
+                firing *f = &pending[i];
+                const vs_policy *p = &f->cfg->cfg->policies[f->policy_index];
+                const vs_domain_info *d = conn_domain_by_uuid(c, f->uuid);
+
+                if (s->stopping) {
+                        record_skip(s, c, f, p, "the daemon was stopping");
+                } else if (!d) {
+                        vs_log_info(s->o.log, "%s/%s: domain is gone; firing dropped", f->domain, p->name);
+                } else if (f->kind == VS_JOB_SNAPSHOT && s->mode == MODE_DAEMON && !vs_plan_domain_matches(p, d)) {
+                        vs_log_info(s->o.log, "%s/%s: domain no longer matches; firing dropped", f->domain, p->name);
+                } else if (domain_has_job(c, f->uuid, p->name, false)) {
+                        record_skip(s, c, f, p, "the previous job for this domain and policy is still running");
+                } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind) < 0) {
+                        vs_log_err(s->o.log, "%s/%s: cannot queue a job: out of memory", f->domain, p->name);
+                        s->st.failed++;
+                }
+                free(f->domain);
+                cfg_ref_put(f->cfg);
+        }
+        free(pending);
+        pump(c);
+        notify_status(s);
+}
+
+/* Catch-up (daemon start and reconnect) and `run --once`: one firing for
+ * every matched (domain, policy) that missed its most recent slot. */
+static void
+queue_due(sched_conn *c, bool catch_up_only)
+{
+        vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
+        int64_t now = now_s(s);
+
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+
+                if (catch_up_only && !p->catch_up)
+                        continue;
+                if (s->only_policy && strcmp(s->only_policy, p->name) != 0)
+                        continue;
+                if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) != 0)
+                        continue;
+                for (size_t d = 0; d < c->domains.n; d++) {
+                        const vs_domain_info *dom = &c->domains.items[d];
+                        int64_t sched = 0, created = 0, offset;
+                        vs_err e = { 0 };
+                        bool has;
+                        int r;
+
+                        if (!vs_plan_domain_matches(p, dom))
+                                continue;
+                        r = vs_store_last_success(s->o.store, c->uri, dom->uuid, p->name, &sched, &created, &e);
+                        if (r < 0 && r != -ENOENT) {
+                                vs_log_err(s->o.log, "%s/%s: cannot read the last success: %s", dom->name, p->name, e.msg);
+                                continue;
+                        }
+                        has = r == 0;
+                        offset = vs_plan_offset(c->uri, dom->uuid, p->name, p->jitter);
+                        if (!vs_plan_is_due(p->schedule, cfg->tz, offset, has, created > sched ? created : sched, now))
+                                continue;
+                        if (catch_up_only)
+                                vs_log_info(s->o.log, "%s/%s: catching up (%s)", dom->name, p->name,
+                                            has ? "a slot was missed" : "no snapshot yet");
+                        if (push_firing(c, dom->name, dom->uuid, pi, now, VS_JOB_SNAPSHOT) < 0)
+                                vs_log_err(s->o.log, "%s/%s: out of memory", dom->name, p->name);
+                }
+        }
+}
+
+static void
+queue_oneshot(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
+        int64_t now = now_s(s);
+
+        switch (s->mode) {
+        case MODE_DUE:
+                queue_due(c, false);
+                break;
+        case MODE_SNAPSHOT: {
+                size_t pi = 0;
+                const vs_policy *p = find_policy(cfg, s->os_policy, &pi);
+                const vs_domain_info *d = conn_domain_by_name(c, s->os_domain);
+
+                if (!d) {
+                        vs_log_err(s->o.log, "no domain '%s' on %s", s->os_domain, c->uri);
+                        s->st.failed++;
+                        break;
+                }
+                if (!vs_plan_domain_matches(p, d))
+                        vs_log_warning(s->o.log, "%s is not matched by policy %s; snapshotting it anyway", d->name,
+                                       p->name);
+                push_firing(c, d->name, d->uuid, pi, now, VS_JOB_SNAPSHOT);
+                break;
+        }
+        case MODE_PRUNE:
+                for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                        const vs_policy *p = &cfg->policies[pi];
+
+                        if (s->os_policy && strcmp(s->os_policy, p->name) != 0)
+                                continue;
+                        if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) != 0)
+                                continue;
+                        if (!p->prune) {
+                                vs_log_notice(s->o.log, "policy %s has prune: false; not pruning it", p->name);
+                                continue;
+                        }
+                        for (size_t d = 0; d < c->domains.n; d++) {
+                                const vs_domain_info *dom = &c->domains.items[d];
+
+                                if (s->os_domain && strcmp(s->os_domain, dom->name) != 0)
+                                        continue;
+                                if (!vs_plan_domain_matches(p, dom))
+                                        continue;
+                                push_firing(c, dom->name, dom->uuid, pi, now, VS_JOB_PRUNE);
+                        }
+                }
+                break;
+        default:
+                break;
+        }
+}
+
+/* ---- connections: refresh and reconcile ---------------------------------------- */
+
+static bool
+domains_equal(const vs_domain_list *a, const vs_domain_list *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++) {
+                const vs_domain_info *x = &a->items[i], *y = &b->items[i];
+                size_t nt = vs_strv_length(x->tags);
+
+                if (strcmp(x->name, y->name) != 0 || strcmp(x->uuid, y->uuid) != 0 || x->state != y->state ||
+                    nt != vs_strv_length(y->tags))
+                        return false;
+                for (size_t t = 0; t < nt; t++)
+                        if (strcmp(x->tags[t], y->tags[t]) != 0)
+                                return false;
+        }
+        return true;
+}
+
+static void
+after_connected(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+
+        if (c->catch_up_pending && s->mode == MODE_DAEMON && !s->stopping)
+                queue_due(c, true);
+        c->catch_up_pending = false;
+        if (s->mode != MODE_DAEMON && s->mode != MODE_IDLE && !c->oneshot_done) {
+                queue_oneshot(c);
+                c->oneshot_done = true;
+        }
+        dispatch_pending(c);
+        if (c->refresh_again && !s->stopping) {
+                c->refresh_again = false;
+                start_refresh(c);
+        }
+        check_finished(s);
+}
+
+static void
+work_reconcile(uv_work_t *w)
+{
+        sched_conn *c = w->data;
+
+        for (size_t i = 0; i < c->w_n_rec; i++) {
+                vs_err e = { 0 };
+
+                c->w_tree_r[i] = vs_virt_list_snapshots(c->virt, c->w_rec_names[i], &c->w_trees[i], &e);
+        }
+}
+
+static void
+reconcile_clear(sched_conn *c)
+{
+        for (size_t i = 0; i < c->w_n_rec; i++)
+                vs_snapshot_tree_clear(&c->w_trees[i]);
+        free(c->w_trees);
+        free(c->w_tree_r);
+        vs_strv_free(c->w_rec_names);
+        vs_strv_free(c->w_rec_uuids);
+        c->w_trees = NULL;
+        c->w_tree_r = NULL;
+        c->w_rec_names = c->w_rec_uuids = NULL;
+        c->w_n_rec = 0;
+}
+
+static void
+after_reconcile(uv_work_t *w, int status)
+{
+        sched_conn *c = w->data;
+        vs_scheduler *s = c->s;
+        vs_store_reconcile_summary total = { 0 };
+
+        c->busy = false;
+        for (size_t i = 0; i < c->w_n_rec; i++) {
+                vs_snapshot_tree *t = &c->w_trees[i];
+                vs_store_observed *obs;
+                vs_store_reconcile_summary sum = { 0 };
+                vs_err e = { 0 };
+
+                /* A job in flight owns its rows until it is done. */
+                if (c->w_tree_r[i] < 0 || domain_has_job(c, c->w_rec_uuids[i], NULL, true))
+                        continue;
+                obs = calloc(t->n ? t->n : 1, sizeof(*obs));
+                if (!obs)
+                        continue;
+                for (size_t k = 0; k < t->n; k++) {
+                        obs[k].name = t->items[k].name;
+                        obs[k].owner_policy = t->items[k].owner_policy;
+                        obs[k].creation_time = t->items[k].creation_time;
+                        obs[k].type = t->items[k].external ? "external" : "internal";
+                }
+                if (vs_store_reconcile(s->o.store, c->uri, c->w_rec_uuids[i], c->w_rec_names[i], obs, t->n,
+                                       now_s(s), &sum, &e) < 0)
+                        vs_log_err(s->o.log, "%s: reconcile failed: %s", c->w_rec_names[i], e.msg);
+                free(obs);
+                total.recovered += sum.recovered;
+                total.interrupted += sum.interrupted;
+                total.deleted += sum.deleted;
+                total.restored += sum.restored;
+                total.vanished += sum.vanished;
+                total.adopted += sum.adopted;
+        }
+        if (total.recovered + total.interrupted + total.deleted + total.restored + total.vanished + total.adopted)
+                vs_log_notice(s->o.log,
+                              "%s: reconciled: %u recovered, %u interrupted, %u deleted, %u restored, "
+                              "%u vanished, %u adopted",
+                              c->uri, total.recovered, total.interrupted, total.deleted, total.restored,
+                              total.vanished, total.adopted);
+        else
+                vs_log_debug(s->o.log, "%s: reconciled %zu domains, history matches libvirt", c->uri, c->w_n_rec);
+        reconcile_clear(c);
+        c->reconcile_pending = false;
+        after_connected(c);
+}
+
+/* Which domains to reconcile: all of them for the daemon, the ones a
+ * one-shot run will touch otherwise. */
+static bool
+wants_reconcile(const sched_conn *c, const vs_domain_info *d)
+{
+        const vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
+
+        if (s->mode == MODE_DAEMON)
+                return true;
+        if (s->mode == MODE_SNAPSHOT || (s->os_domain && s->mode == MODE_PRUNE))
+                return strcmp(d->name, s->os_domain) == 0;
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+                const char *only = s->mode == MODE_PRUNE ? s->os_policy : s->only_policy;
+
+                if (only && strcmp(only, p->name) != 0)
+                        continue;
+                if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) == 0 && vs_plan_domain_matches(p, d))
+                        return true;
+        }
+        return false;
+}
+
+static void
+start_reconcile(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        size_t n = 0;
+        int r;
+
+        c->w_trees = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_trees));
+        c->w_tree_r = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_tree_r));
+        if (!c->w_trees || !c->w_tree_r)
+                goto fail;
+        for (size_t i = 0; i < c->domains.n; i++) {
+                const vs_domain_info *d = &c->domains.items[i];
+
+                if (!wants_reconcile(c, d))
+                        continue;
+                if (vs_strv_push(&c->w_rec_names, d->name) < 0 || vs_strv_push(&c->w_rec_uuids, d->uuid) < 0)
+                        goto fail;
+                n++;
+        }
+        c->w_n_rec = n;
+        if (n == 0) {
+                reconcile_clear(c);
+                c->reconcile_pending = false;
+                after_connected(c);
+                return;
+        }
+        c->busy = true;
+        c->work.data = c;
+        r = uv_queue_work(s->o.loop, &c->work, work_reconcile, after_reconcile);
+        if (r == 0)
+                return;
+        c->busy = false;
+fail:
+        vs_log_err(s->o.log, "%s: cannot reconcile: out of memory", c->uri);
+        c->w_n_rec = vs_strv_length(c->w_rec_names);
+        reconcile_clear(c);
+        after_connected(c);
+}
+
+static void
+work_refresh(uv_work_t *w)
+{
+        sched_conn *c = w->data;
+        vs_scheduler *s = c->s;
+        vs_virt *v = c->virt;
+
+        vs_err_clear(&c->w_err);
+        c->w_virt = NULL;
+        memset(&c->w_domains, 0, sizeof(c->w_domains));
+        if (!v) {
+                c->w_r = s->o.open_virt ? s->o.open_virt(s->o.open_data, c->uri, &c->w_virt, &c->w_err)
+                                        : vs_virt_open_libvirt(c->uri, &c->w_virt, &c->w_err);
+                if (c->w_r < 0)
+                        return;
+                v = c->w_virt;
+        }
+        c->w_r = vs_virt_list_domains(v, &c->w_domains, &c->w_err);
+}
+
+static void
+on_conn_retry(void *data)
+{
+        sched_conn *c = data;
+
+        if (!c->s->stopping)
+                start_refresh(c);
+}
+
+static void
+after_refresh(uv_work_t *w, int status)
+{
+        sched_conn *c = w->data;
+        vs_scheduler *s = c->s;
+
+        c->busy = false;
+        if (c->w_virt)
+                c->virt = c->w_virt;
+        c->w_virt = NULL;
+        if (c->w_r < 0) {
+                if (c->up || !c->failed_once)
+                        vs_log_err(s->o.log, "%s: connection failed: %s", c->uri, c->w_err.msg);
+                if (c->up) {
+                        char msg[600];
+
+                        snprintf(msg, sizeof(msg), "connection lost: %s", c->w_err.msg);
+                        record_event(s, VS_EVENT_NOTICE, c->uri, msg);
+                }
+                c->up = false;
+                c->failed_once = true;
+                /* Whatever happened while it was away must be looked at again. */
+                c->reconcile_pending = true;
+                c->catch_up_pending = true;
+                vs_domain_list_clear(&c->w_domains);
+                if (s->mode == MODE_DAEMON && !s->stopping) {
+                        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
+                        if (c->backoff_ms > 60000)
+                                c->backoff_ms = 60000;
+                        vs_clock_timer_arm(c->retry_timer, vs_clock_now_ms(s->o.clock) + c->backoff_ms);
+                } else if (s->mode != MODE_DAEMON && !c->oneshot_done) {
+                        c->oneshot_done = true;
+                        s->st.failed++;
+                }
+                /* Firings still run on the last known domains: their jobs
+                 * fail as transient and say so in the history. */
+                dispatch_pending(c);
+                notify_status(s);
+                check_finished(s);
+                return;
+        }
+        c->backoff_ms = 0;
+        if (!c->up) {
+                char msg[256];
+
+                snprintf(msg, sizeof(msg), "%s, %zu domains", c->failed_once ? "connection is back" : "connected",
+                         c->w_domains.n);
+                vs_log_notice(s->o.log, "%s: %s", c->uri, msg);
+                if (c->failed_once)
+                        record_event(s, VS_EVENT_NOTICE, c->uri, msg);
+                c->up = true;
+        }
+        if (!c->listed || !domains_equal(&c->domains, &c->w_domains)) {
+                vs_domain_list_clear(&c->domains);
+                c->domains = c->w_domains;
+                c->listed = true;
+                replan(s);
+        } else {
+                vs_domain_list_clear(&c->w_domains);
+        }
+        memset(&c->w_domains, 0, sizeof(c->w_domains));
+        notify_status(s);
+        if (c->reconcile_pending && !s->stopping) {
+                start_reconcile(c);
+                return;
+        }
+        after_connected(c);
+}
+
+static void
+start_refresh(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        int r;
+
+        if (c->busy) {
+                c->refresh_again = true;
+                return;
+        }
+        vs_clock_timer_disarm(c->retry_timer);
+        c->busy = true;
+        c->work.data = c;
+        r = uv_queue_work(s->o.loop, &c->work, work_refresh, after_refresh);
+        if (r < 0) {
+                c->busy = false;
+                vs_log_err(s->o.log, "%s: cannot queue a refresh: %s", c->uri, uv_strerror(r));
+        }
+}
+
+static int
+ensure_conn(vs_scheduler *s, const char *uri, sched_conn **ret)
+{
+        sched_conn **n, *c = find_conn(s, uri);
+        int r;
+
+        if (c) {
+                if (ret)
+                        *ret = c;
+                return 0;
+        }
+        n = realloc(s->conns, (s->n_conns + 1) * sizeof(*n));
+        if (!n)
+                return -ENOMEM;
+        s->conns = n;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->s = s;
+        c->uri = strdup(uri);
+        r = c->uri ? vs_clock_timer_new(s->o.clock, on_conn_retry, c, &c->retry_timer) : -ENOMEM;
+        if (r < 0) {
+                free(c->uri);
+                free(c);
+                return r;
+        }
+        c->reconcile_pending = true;
+        c->catch_up_pending = true;
+        s->conns[s->n_conns++] = c;
+        if (ret)
+                *ret = c;
+        return 1;
+}
+
+/* Make a connection for every URI the policies use (one-shot: only the ones
+ * with work); start refreshing the new ones. */
+static int
+ensure_conns(vs_scheduler *s, const char *only_policy)
+{
+        const vs_config *cfg = s->cfg->cfg;
+
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const vs_policy *p = &cfg->policies[i];
+                sched_conn *c;
+                int r;
+
+                if (only_policy && strcmp(only_policy, p->name) != 0)
+                        continue;
+                r = ensure_conn(s, vs_plan_policy_uri(p, s->connect_override), &c);
+                if (r < 0)
+                        return r;
+                c->wanted = true;
+                if (r > 0)
+                        start_refresh(c);
+        }
+        return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+static void
+on_signal_closed(uv_handle_t *h)
+{
+        free(h);
+}
+
+static void
+shutdown_handles(vs_scheduler *s)
+{
+        if (s->closed)
+                return;
+        s->closed = true;
+        vs_clock_timer_free(s->plan_timer);
+        vs_clock_timer_free(s->grace_timer);
+        vs_clock_timer_free(s->watchdog_timer);
+        s->plan_timer = s->grace_timer = s->watchdog_timer = NULL;
+        for (size_t i = 0; i < s->n_conns; i++) {
+                vs_clock_timer_free(s->conns[i]->retry_timer);
+                s->conns[i]->retry_timer = NULL;
+        }
+        for (size_t i = 0; i < VS_ELEMENTSOF(s->signals); i++)
+                if (s->signals[i]) {
+                        uv_signal_stop(s->signals[i]);
+                        uv_close((uv_handle_t *)s->signals[i], on_signal_closed);
+                        s->signals[i] = NULL;
+                }
+        if (s->mode == MODE_DAEMON) {
+                char msg[160];
+
+                snprintf(msg, sizeof(msg), "daemon stopped: %lu created, %lu failed, %lu skipped, %lu cancelled",
+                         s->st.created, s->st.failed, s->st.skipped, s->st.cancelled);
+                record_event(s, VS_EVENT_STOPPED, NULL, msg);
+                vs_log_notice(s->o.log, "%s", msg);
+        }
+}
+
+static bool
+idle(const vs_scheduler *s)
+{
+        for (size_t i = 0; i < s->n_conns; i++) {
+                const sched_conn *c = s->conns[i];
+
+                if (c->busy || c->n_jobs > 0)
+                        return false;
+        }
+        return true;
+}
+
+static void
+check_finished(vs_scheduler *s)
+{
+        bool oneshot_done = s->mode != MODE_DAEMON && s->mode != MODE_IDLE;
+
+        if (s->closed)
+                return;
+        for (size_t i = 0; oneshot_done && i < s->n_conns; i++)
+                if (s->conns[i]->wanted && !s->conns[i]->oneshot_done)
+                        oneshot_done = false;
+        if ((s->stopping || oneshot_done) && idle(s))
+                shutdown_handles(s);
+}
+
+static void
+on_grace(void *data)
+{
+        vs_scheduler *s = data;
+
+        vs_log_warning(s->o.log, "grace period over: cancelling the jobs still running");
+        for (size_t i = 0; i < s->n_conns; i++) {
+                sched_conn *c = s->conns[i];
+                /* Cancelling may finish a job and shrink the array. */
+                size_t n = c->n_jobs;
+                sched_job **jobs = malloc((n ? n : 1) * sizeof(*jobs));
+
+                if (!jobs)
+                        continue;
+                memcpy(jobs, c->jobs, n * sizeof(*jobs));
+                for (size_t k = 0; k < n; k++)
+                        vs_job_cancel(jobs[k]->job);
+                free(jobs);
+        }
+}
+
+void
+vs_scheduler_stop(vs_scheduler *s)
+{
+        unsigned running = 0;
+
+        if (s->stopping || s->closed)
+                return;
+        s->stopping = true;
+        if (s->o.notify)
+                sd_notify(0, "STOPPING=1");
+        vs_clock_timer_disarm(s->plan_timer);
+        for (size_t i = 0; i < s->n_conns; i++) {
+                sched_conn *c = s->conns[i];
+                size_t n = 0;
+                sched_job **queued = calloc(c->n_jobs ? c->n_jobs : 1, sizeof(*queued));
+
+                vs_clock_timer_disarm(c->retry_timer);
+                running += c->running;
+                if (!c->busy)
+                        dispatch_pending(c);
+                if (!queued)
+                        continue;
+                for (size_t k = 0; k < c->n_jobs; k++)
+                        if (!c->jobs[k]->running)
+                                queued[n++] = c->jobs[k];
+                /* Recorded as cancelled; each finishes at once. */
+                for (size_t k = 0; k < n; k++)
+                        vs_job_cancel(queued[k]->job);
+                free(queued);
+        }
+        vs_log_notice(s->o.log, "stopping: %u jobs running, waiting up to %llds", running,
+                      (long long)(s->o.grace_ms / 1000));
+        if (running > 0 && s->grace_timer)
+                vs_clock_timer_arm(s->grace_timer, vs_clock_now_ms(s->o.clock) + s->o.grace_ms);
+        check_finished(s);
+}
+
+bool
+vs_scheduler_finished(const vs_scheduler *s)
+{
+        return s->closed;
+}
+
+static void
+on_watchdog(void *data)
+{
+        vs_scheduler *s = data;
+
+        sd_notify(0, "WATCHDOG=1");
+        vs_clock_timer_arm(s->watchdog_timer, vs_clock_now_ms(s->o.clock) + (int64_t)(s->watchdog_usec / 2000));
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+        vs_scheduler *s = h->data;
+
+        if (signum == SIGHUP) {
+                vs_log_notice(s->o.log, "SIGHUP: reloading %s", s->config_path ? s->config_path : "(no file)");
+                vs_scheduler_reload(s);
+                return;
+        }
+        vs_log_notice(s->o.log, "%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+        vs_scheduler_stop(s);
+}
+
+static int
+install_signals(vs_scheduler *s)
+{
+        static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+
+        for (size_t i = 0; i < VS_ELEMENTSOF(sigs); i++) {
+                uv_signal_t *h = calloc(1, sizeof(*h));
+                int r;
+
+                if (!h)
+                        return -ENOMEM;
+                r = uv_signal_init(s->o.loop, h);
+                if (r < 0) {
+                        free(h);
+                        return r;
+                }
+                h->data = s;
+                s->signals[i] = h;
+                r = uv_signal_start(h, on_signal, sigs[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int
+vs_scheduler_start(vs_scheduler *s)
+{
+        int r;
+
+        if (s->mode != MODE_IDLE)
+                return -EALREADY;
+        s->mode = MODE_DAEMON;
+        s->watermark = now_s(s);
+        if (s->o.signals) {
+                r = install_signals(s);
+                if (r < 0)
+                        return r;
+        }
+        if (s->o.notify && sd_watchdog_enabled(0, &s->watchdog_usec) > 0 && s->watchdog_usec >= 2000)
+                on_watchdog(s);
+        record_event(s, VS_EVENT_STARTED, NULL, "daemon started");
+        r = ensure_conns(s, NULL);
+        if (r < 0)
+                return r;
+        vs_log_notice(s->o.log, "started: %zu policies on %zu connections", s->cfg->cfg->n_policies, s->n_conns);
+        if (s->o.notify)
+                sd_notify(0, "READY=1");
+        notify_status(s);
+        check_finished(s);
+        return 0;
+}
+
+static int
+start_oneshot(vs_scheduler *s, sched_mode mode, const char *only_policy)
+{
+        int r;
+
+        if (s->mode != MODE_IDLE)
+                return -EALREADY;
+        s->mode = mode;
+        s->watermark = now_s(s);
+        r = ensure_conns(s, only_policy);
+        if (r < 0)
+                return r;
+        check_finished(s);
+        return 0;
+}
+
+int
+vs_scheduler_run_once(vs_scheduler *s)
+{
+        if (s->only_policy && !find_policy(s->cfg->cfg, s->only_policy, NULL))
+                return -ENOENT;
+        return start_oneshot(s, MODE_DUE, s->only_policy);
+}
+
+int
+vs_scheduler_snapshot_now(vs_scheduler *s, const char *domain, const char *policy, vs_err *err)
+{
+        if (!find_policy(s->cfg->cfg, policy, NULL))
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+        s->os_domain = strdup(domain);
+        s->os_policy = strdup(policy);
+        if (!s->os_domain || !s->os_policy)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        return start_oneshot(s, MODE_SNAPSHOT, policy);
+}
+
+int
+vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *domain, vs_err *err)
+{
+        if (policy && !find_policy(s->cfg->cfg, policy, NULL))
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+        if ((domain && !(s->os_domain = strdup(domain))) || (policy && !(s->os_policy = strdup(policy))))
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        return start_oneshot(s, MODE_PRUNE, policy);
+}
+
+int
+vs_scheduler_replace_config(vs_scheduler *s, vs_config *cfg)
+{
+        cfg_ref *old = s->cfg, *n = cfg_ref_new(cfg);
+        char msg[160];
+        int r;
+
+        if (!n) {
+                vs_config_free(cfg);
+                return -ENOMEM;
+        }
+        s->cfg = n;
+        /* The plan points into the config: rebuild it before the old one can go. */
+        replan(s);
+        cfg_ref_put(old);
+        r = ensure_conns(s, NULL);
+        if (r < 0)
+                return r;
+        s->st.reloads++;
+        snprintf(msg, sizeof(msg), "configuration reloaded: %zu policies", cfg->n_policies);
+        record_event(s, VS_EVENT_RELOADED, NULL, msg);
+        vs_log_notice(s->o.log, "%s", msg);
+        notify_status(s);
+        return 0;
+}
+
+int
+vs_scheduler_reload(vs_scheduler *s)
+{
+        vs_diags diags = { 0 };
+        vs_config *cfg = NULL;
+        int r;
+
+        if (s->stopping || s->closed)
+                return -ECANCELED;
+        if (!s->config_path)
+                return -ENOENT;
+        if (s->o.notify)
+                sd_notify(0, "RELOADING=1");
+        r = vs_config_load(s->config_path, &cfg, &diags);
+        if (r < 0) {
+                char msg[300];
+
+                for (size_t i = 0; i < diags.n; i++) {
+                        char line[1024];
+
+                        vs_diag_format(&diags.items[i], line, sizeof(line));
+                        vs_log_err(s->o.log, "%s", line);
+                }
+                snprintf(msg, sizeof(msg), "reload of %s rejected (%zu problems); the previous policies stay in force",
+                         s->config_path, diags.n);
+                vs_log_err(s->o.log, "%s", msg);
+                record_event(s, VS_EVENT_NOTICE, NULL, msg);
+                vs_diags_clear(&diags);
+                s->st.reload_failures++;
+                if (s->o.notify)
+                        sd_notify(0, "READY=1");
+                return r;
+        }
+        vs_diags_clear(&diags);
+        if (s->cfg->cfg->database && cfg->database && strcmp(s->cfg->cfg->database, cfg->database) != 0)
+                vs_log_warning(s->o.log, "database: changes need a restart; still using %s", s->cfg->cfg->database);
+        r = vs_scheduler_replace_config(s, cfg);
+        if (s->o.notify)
+                sd_notify(0, "READY=1");
+        return r;
+}
+
+int
+vs_scheduler_new(const vs_scheduler_opts *o, vs_config *cfg, vs_scheduler **ret, vs_err *err)
+{
+        vs_scheduler *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!s) {
+                vs_config_free(cfg);
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        }
+        s->o = *o;
+        if (s->o.grace_ms <= 0)
+                s->o.grace_ms = 60000;
+        s->cfg = cfg_ref_new(cfg);
+        if (!s->cfg) {
+                vs_config_free(cfg);
+                free(s);
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        }
+        if ((o->config_path && !(s->config_path = strdup(o->config_path))) ||
+            (o->connect_override && !(s->connect_override = strdup(o->connect_override))) ||
+            (o->only_policy && !(s->only_policy = strdup(o->only_policy)))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        s->o.config_path = s->config_path;
+        s->o.connect_override = s->connect_override;
+        s->o.only_policy = s->only_policy;
+        r = vs_clock_timer_new(o->clock, on_plan_timer, s, &s->plan_timer);
+        if (r >= 0)
+                r = vs_clock_timer_new(o->clock, on_grace, s, &s->grace_timer);
+        if (r >= 0)
+                r = vs_clock_timer_new(o->clock, on_watchdog, s, &s->watchdog_timer);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        vs_scheduler_free(s);
+        return vs_err_set(err, -r, "scheduler", "cannot create the scheduler: %s", strerror(-r));
+}
+
+void
+vs_scheduler_free(vs_scheduler *s)
+{
+        if (!s)
+                return;
+        if (!s->closed) {
+                s->mode = MODE_IDLE;
+                shutdown_handles(s);
+        }
+        for (size_t i = 0; i < s->n_conns; i++) {
+                sched_conn *c = s->conns[i];
+
+                for (size_t k = 0; k < c->n_pending; k++) {
+                        free(c->pending[k].domain);
+                        cfg_ref_put(c->pending[k].cfg);
+                }
+                free(c->pending);
+                for (size_t k = 0; k < c->n_jobs; k++) {
+                        vs_job_free(c->jobs[k]->job);
+                        cfg_ref_put(c->jobs[k]->cfg);
+                        free(c->jobs[k]);
+                }
+                free(c->jobs);
+                vs_domain_list_clear(&c->domains);
+                vs_virt_free(c->virt);
+                free(c->uri);
+                free(c);
+        }
+        free(s->conns);
+        vs_plan_free(s->plan);
+        cfg_ref_put(s->cfg);
+        free(s->config_path);
+        free(s->connect_override);
+        free(s->only_policy);
+        free(s->os_domain);
+        free(s->os_policy);
+        free(s);
+}
+
+void
+vs_scheduler_get_stats(const vs_scheduler *s, vs_scheduler_stats *ret)
+{
+        *ret = s->st;
+        ret->connections = (unsigned)s->n_conns;
+        ret->connections_up = 0;
+        ret->running = ret->queued = 0;
+        for (size_t i = 0; i < s->n_conns; i++) {
+                const sched_conn *c = s->conns[i];
+
+                ret->connections_up += c->up;
+                ret->running += c->running;
+                ret->queued += (unsigned)c->n_jobs - c->running;
+        }
+        ret->next_deadline = vs_plan_next_deadline(s->plan);
+}
+
+const vs_config *
+vs_scheduler_config(const vs_scheduler *s)
+{
+        return s->cfg->cfg;
+}
