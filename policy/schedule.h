@@ -5,9 +5,18 @@
  * OR rule); "every DURATION" firing at UTC multiples of the interval since
  * the epoch.  DST rules (wall-clock cron in a vs_tz):
  *   - hour field '*': fires at every real instant whose wall time matches;
+ *     like Vixie cron's wildcard flag this means any hour field starting
+ *     with '*', so "*" followed by a step counts too;
  *   - fixed hours: once per matching wall time (first occurrence on a
  *     fall-back day); wall times inside a spring-forward gap fire at the
- *     transition instant, several collapsing into one firing. */
+ *     transition instant, several collapsing into one firing.
+ * A day-of-month or day-of-week field is "restricted" unless it starts
+ * with '*'; only when both are restricted does the OR rule apply.  A step
+ * needs a range or '*' ("5/15" is refused: write 5-59/15); "fri-sun" is
+ * 5-7.  "@daily" etc. and "annually" are accepted as aliases.
+ *
+ * A vs_schedule is immutable after parsing; any thread may use it.  tz may
+ * be NULL for UTC. */
 #pragma once
 
 #include <stddef.h>

@@ -28,7 +28,12 @@ typedef struct vs_local_time {
 
 /* name: an IANA name ("Europe/Berlin", "UTC"), or NULL for the host's zone
  * ($TZ if set to a name, else /etc/localtime, else UTC).  Names containing
- * "..", a leading '/', or not in the database fail with -ENOENT. */
+ * "..", a leading '/', or not in the database fail with -ENOENT.
+ * Names may only use [A-Za-z0-9_+/-]; files that are not TZif, and
+ * leap-second ("right/") zones, fail with -ENOENT too; "UTC" works without
+ * a database.  For the host zone $TZ may also be ":NAME", an absolute path
+ * or a POSIX TZ string ("CET-1CEST,M3.5.0,M10.5.0/3"); an empty $TZ is UTC;
+ * an invalid $TZ fails with -ENOENT. */
 int vs_tz_load(const char *name, vs_tz **ret, vs_err *err);
 void vs_tz_free(vs_tz *tz);
 const char *vs_tz_name(const vs_tz *tz);

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "hooks.h"
+#include "policy.h"
 #include "strv.h"
 
 extern char **environ;
@@ -24,6 +25,33 @@ struct vs_hook {
         bool finished;
         int64_t timeout_ms;
 };
+
+static char *
+expand_snapshot(const char *arg, const char *snapshot)
+{
+        const char *key = "{snapshot}";
+        size_t klen = strlen(key), vlen = snapshot ? strlen(snapshot) : 0, n = 0;
+        char *out, *o;
+
+        for (const char *p = strstr(arg, key); p; p = strstr(p + klen, key))
+                n++;
+        out = malloc(strlen(arg) + n * vlen + 1);
+        if (!out)
+                return NULL;
+        o = out;
+        for (const char *p = arg; *p;) {
+                if (strncmp(p, key, klen) == 0) {
+                        if (vlen)
+                                memcpy(o, snapshot, vlen);
+                        o += vlen;
+                        p += klen;
+                } else {
+                        *o++ = *p++;
+                }
+        }
+        *o = '\0';
+        return out;
+}
 
 char *
 vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot)
@@ -67,6 +95,22 @@ vs_hook_expand(const char *arg, const char *domain, const char *policy, const ch
                 p += klen;
         }
         out[len] = '\0';
+        return out;
+}
+
+char *
+vs_hook_expand_arg(const char *arg, const char *domain, const char *policy, const char *snapshot,
+                   const vs_tz *tz, int64_t t)
+{
+        char *snap = expand_snapshot(arg, snapshot), *out = NULL;
+
+        if (!snap)
+                return NULL;
+        /* Without a zone (or with a text the engine refuses) fall back to the
+         * three placeholders a hook is promised. */
+        if (!tz || vs_template_expand(snap, policy, domain, tz, t, &out) < 0)
+                out = vs_hook_expand(snap, domain, policy, snapshot);
+        free(snap);
         return out;
 }
 
@@ -171,7 +215,8 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
         if (!req->argv || !req->argv[0])
                 return vs_err_set(err, EINVAL, "hook", "%s hook has an empty argv", req->phase);
         for (size_t i = 0; req->argv[i]; i++) {
-                char *a = vs_hook_expand(req->argv[i], req->domain, req->policy, req->snapshot);
+                char *a = vs_hook_expand_arg(req->argv[i], req->domain, req->policy, req->snapshot, req->tz,
+                                             req->time);
 
                 if (!a || vs_strv_consume(&argv, a) < 0) {
                         r = vs_err_set(err, ENOMEM, "hook", "out of memory");

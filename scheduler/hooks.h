@@ -2,7 +2,8 @@
  * snapshot.  No shell: argv[0] is exec'd directly (PATH is searched), with
  * {domain}, {policy} and {snapshot} substituted in every argument and
  * VIRTSNAP_DOMAIN, VIRTSNAP_POLICY, VIRTSNAP_SNAPSHOT and VIRTSNAP_PHASE
- * added to the environment.  The child gets its own process group and is
+ * added to the environment (arguments are policy templates: {utc:...} and
+ * friends work too).  The child gets its own process group and is
  * killed with SIGKILL (group and all) at its timeout.  stdin is /dev/null,
  * stdout and stderr go to the daemon's stderr.  Loop thread only. */
 #pragma once
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "tz.h"
 #include "vs-err.h"
 
 typedef struct vs_hook vs_hook;
@@ -21,6 +23,8 @@ typedef struct vs_hook_request {
         const char *policy;
         const char *snapshot;
         const char *phase;          /* "pre" or "post" */
+        const vs_tz *tz;            /* for {utc:...}/{local:...}/{epoch} in arguments */
+        int64_t time;
         int64_t timeout_ms;         /* <= 0: no timeout */
 } vs_hook_request;
 
@@ -48,3 +52,8 @@ bool vs_hook_result_ok(const vs_hook_result *res);
 void vs_hook_result_describe(const vs_hook_result *res, char *buf, size_t len);
 /* Substitute {domain}, {policy}, {snapshot} (other text verbatim). */
 char *vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot);
+/* A hook argument as the policy file allows it: {snapshot}, then the text
+ * template placeholders of vs_template_expand ({domain}, {policy}, {epoch},
+ * {utc:FMT}, {local:FMT}, "{{", "}}").  NULL on out of memory. */
+char *vs_hook_expand_arg(const char *arg, const char *domain, const char *policy, const char *snapshot,
+                         const vs_tz *tz, int64_t t);

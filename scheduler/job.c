@@ -36,6 +36,7 @@
 
 #include "hooks.h"
 #include "job.h"
+#include "scheduler.h"
 #include "retention.h"
 #include "strv.h"
 
@@ -239,7 +240,7 @@ run_hook(vs_job *j, char **argv, const char *phase, vs_err *e)
         vs_hook_request req = {
                 .argv = argv, .domain = j->domain, .policy = j->policy->name,
                 .snapshot = j->created ? j->created : j->name, .phase = phase,
-                .timeout_ms = j->policy->hooks.timeout * 1000,
+                .timeout_ms = j->policy->hooks.timeout * 1000, .tz = j->tz, .time = j->started,
         };
         int r;
 
@@ -456,7 +457,7 @@ start_prune(vs_job *j)
 {
         vs_store_held_list held = { 0 };
         vs_retention_item *items = NULL;
-        char rules[256], reason[320];
+        char reason[320];
         int64_t t = now_s(j);
         vs_err e = { 0 };
         size_t n_del = 0;
@@ -487,13 +488,12 @@ start_prune(vs_job *j)
                 job_fail(j, &e);
                 goto done;
         }
-        snprintf(reason, sizeof(reason), "not kept by retention (%s)",
-                 rules_summary(&j->policy->retention, rules, sizeof(rules)));
+        vs_scheduler_prune_reason(&j->policy->retention, reason, sizeof(reason));
         for (size_t i = 0; i < held.n; i++) {
                 if (items[i].verdict != VS_VERDICT_REMOVE)
                         continue;
                 /* The intent: `deleting` is committed before libvirt is asked. */
-                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, t, &e);
+                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, reason, &e);
                 if (r < 0) {
                         vs_log_warning(j->ctx.log, "%s/%s: not deleting %s: %s", j->domain, j->policy->name,
                                        held.items[i].name, e.msg);
@@ -529,6 +529,15 @@ done:
         free(items);
         vs_store_held_list_clear(&held);
         finish(j);
+}
+
+const char *
+vs_scheduler_prune_reason(const vs_retention_rules *r, char *buf, size_t len)
+{
+        char rules[256];
+
+        snprintf(buf, len, "not kept by retention (%s)", rules_summary(r, rules, sizeof(rules)));
+        return buf;
 }
 
 /* ---- the machine ----------------------------------------------------------- */
@@ -839,4 +848,16 @@ bool
 vs_job_saw_transient(const vs_job *j)
 {
         return j->transient_seen;
+}
+
+bool
+vs_job_in_flight(const vs_job *j)
+{
+        return j->worker_busy || j->hook;
+}
+
+bool
+vs_job_hook_running(const vs_job *j)
+{
+        return j->hook != NULL;
 }

@@ -91,6 +91,9 @@ const char *vs_job_policy(const vs_job *j);
 unsigned vs_job_attempts(const vs_job *j);
 /* Snapshots this job's prune deleted. */
 unsigned vs_job_pruned(const vs_job *j);
+/* A worker or a hook of this job is in flight (the loop will hear from it). */
+bool vs_job_in_flight(const vs_job *j);
+bool vs_job_hook_running(const vs_job *j);
 /* The last libvirt error was transient (the connection may be down). */
 bool vs_job_saw_transient(const vs_job *j);
 

@@ -209,7 +209,7 @@ vs_plan_build(const vs_plan_input *in, vs_plan **ret)
                 const vs_policy *p = &in->cfg->policies[pi];
                 const char *uri = vs_plan_policy_uri(p, in->connect_override);
 
-                if (in->only_policy && strcmp(in->only_policy, p->name) != 0)
+                if (!p->enabled || (in->only_policy && strcmp(in->only_policy, p->name) != 0))
                         continue;
                 for (size_t c = 0; c < in->n_conns; c++) {
                         if (!in->conns[c].domains || strcmp(in->conns[c].uri, uri) != 0)

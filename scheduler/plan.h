@@ -62,7 +62,8 @@ int64_t vs_plan_next_slot(const vs_schedule *s, const vs_tz *tz, int64_t offset,
 bool vs_plan_is_due(const vs_schedule *s, const vs_tz *tz, int64_t offset, bool has_last,
                     int64_t last_success, int64_t now);
 
-/* 0 or -ENOMEM.  Entries whose schedule never fires are left out. */
+/* 0 or -ENOMEM.  Disabled policies and entries whose schedule never fires
+ * are left out. */
 int vs_plan_build(const vs_plan_input *in, vs_plan **ret);
 void vs_plan_free(vs_plan *p);
 /* Entries in fire order as of the build: deadline, then policy order, then

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "cleanup.h"
 #include "job.h"
 #include "plan.h"
 #include "scheduler.h"
@@ -63,6 +64,7 @@ struct sched_conn {
         bool oneshot_done;
         bool listed;
         vs_domain_list domains;
+        vs_virt_watch *watch;       /* define/undefine/lifecycle/close events */
         vs_clock_timer *retry_timer;
         int64_t backoff_ms;
 
@@ -540,7 +542,7 @@ queue_due(sched_conn *c, bool catch_up_only)
         for (size_t pi = 0; pi < cfg->n_policies; pi++) {
                 const vs_policy *p = &cfg->policies[pi];
 
-                if (catch_up_only && !p->catch_up)
+                if (!p->enabled || (catch_up_only && !p->catch_up))
                         continue;
                 if (s->only_policy && strcmp(s->only_policy, p->name) != 0)
                         continue;
@@ -604,7 +606,7 @@ queue_oneshot(sched_conn *c)
                 for (size_t pi = 0; pi < cfg->n_policies; pi++) {
                         const vs_policy *p = &cfg->policies[pi];
 
-                        if (s->os_policy && strcmp(s->os_policy, p->name) != 0)
+                        if (!p->enabled || (s->os_policy && strcmp(s->os_policy, p->name) != 0))
                                 continue;
                         if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) != 0)
                                 continue;
@@ -762,7 +764,7 @@ wants_reconcile(const sched_conn *c, const vs_domain_info *d)
                 const vs_policy *p = &cfg->policies[pi];
                 const char *only = s->mode == MODE_PRUNE ? s->os_policy : s->only_policy;
 
-                if (only && strcmp(only, p->name) != 0)
+                if (!p->enabled || (only && strcmp(only, p->name) != 0))
                         continue;
                 if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) == 0 && vs_plan_domain_matches(p, d))
                         return true;
@@ -826,6 +828,10 @@ work_refresh(uv_work_t *w)
                 if (c->w_r < 0)
                         return;
                 v = c->w_virt;
+        } else if (!vs_virt_alive(v)) {
+                c->w_r = vs_virt_reconnect(v, &c->w_err);
+                if (c->w_r < 0)
+                        return;
         }
         c->w_r = vs_virt_list_domains(v, &c->w_domains, &c->w_err);
 }
@@ -839,6 +845,52 @@ on_conn_retry(void *data)
                 start_refresh(c);
 }
 
+/* Domain events change what the selectors match: re-list (a refresh while
+ * one runs is coalesced into one more).  A closed connection is re-listed
+ * too, which reconnects it. */
+static void
+on_virt_event(const vs_virt_event *ev, void *userdata)
+{
+        sched_conn *c = userdata;
+        vs_scheduler *s = c->s;
+
+        vs_log_debug(s->o.log, "%s: event %s %s", c->uri, vs_virt_event_type_to_string(ev->type),
+                     ev->domain ? ev->domain : "");
+        if (s->stopping || s->mode != MODE_DAEMON)
+                return;
+        switch (ev->type) {
+        case VS_VIRT_EVENT_AGENT_CONNECTED:
+        case VS_VIRT_EVENT_AGENT_DISCONNECTED:
+        case VS_VIRT_EVENT_SUSPENDED:
+        case VS_VIRT_EVENT_RESUMED:
+                /* Snapshots themselves pause and resume domains. */
+                return;
+        case VS_VIRT_EVENT_CONNECTION_CLOSED:
+                vs_log_warning(s->o.log, "%s: connection closed (reason %d)", c->uri, ev->reason);
+                start_refresh(c);
+                return;
+        default:
+                start_refresh(c);
+                return;
+        }
+}
+
+static void
+start_watch(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        vs_err e = { 0 };
+        int r;
+
+        if (c->watch || s->mode != MODE_DAEMON)
+                return;
+        r = vs_virt_watch_start(c->virt, s->o.loop, on_virt_event, c, &c->watch, &e);
+        if (r == -ENOTSUP)
+                vs_log_debug(s->o.log, "%s: no events; domains are re-listed at each firing", c->uri);
+        else if (r < 0)
+                vs_log_warning(s->o.log, "%s: cannot watch events: %s", c->uri, e.msg);
+}
+
 static void
 after_refresh(uv_work_t *w, int status)
 {
@@ -846,8 +898,11 @@ after_refresh(uv_work_t *w, int status)
         vs_scheduler *s = c->s;
 
         c->busy = false;
-        if (c->w_virt)
+        if (c->w_virt) {
                 c->virt = c->w_virt;
+                if (!s->stopping)
+                        start_watch(c);
+        }
         c->w_virt = NULL;
         if (c->w_r < 0) {
                 if (c->up || !c->failed_once)
@@ -974,7 +1029,7 @@ ensure_conns(vs_scheduler *s, const char *only_policy)
                 sched_conn *c;
                 int r;
 
-                if (only_policy && strcmp(only_policy, p->name) != 0)
+                if (!p->enabled || (only_policy && strcmp(only_policy, p->name) != 0))
                         continue;
                 r = ensure_conn(s, vs_plan_policy_uri(p, s->connect_override), &c);
                 if (r < 0)
@@ -1007,6 +1062,8 @@ shutdown_handles(vs_scheduler *s)
         for (size_t i = 0; i < s->n_conns; i++) {
                 vs_clock_timer_free(s->conns[i]->retry_timer);
                 s->conns[i]->retry_timer = NULL;
+                vs_virt_watch_stop(s->conns[i]->watch);
+                s->conns[i]->watch = NULL;
         }
         for (size_t i = 0; i < VS_ELEMENTSOF(s->signals); i++)
                 if (s->signals[i]) {
@@ -1217,8 +1274,12 @@ vs_scheduler_run_once(vs_scheduler *s)
 int
 vs_scheduler_snapshot_now(vs_scheduler *s, const char *domain, const char *policy, vs_err *err)
 {
-        if (!find_policy(s->cfg->cfg, policy, NULL))
+        const vs_policy *p = find_policy(s->cfg->cfg, policy, NULL);
+
+        if (!p)
                 return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+        if (!p->enabled)
+                return vs_err_set(err, EPERM, "scheduler", "policy '%s' is disabled (enabled: false)", policy);
         s->os_domain = strdup(domain);
         s->os_policy = strdup(policy);
         if (!s->os_domain || !s->os_policy)
@@ -1391,13 +1452,18 @@ vs_scheduler_get_stats(const vs_scheduler *s, vs_scheduler_stats *ret)
         *ret = s->st;
         ret->connections = (unsigned)s->n_conns;
         ret->connections_up = 0;
-        ret->running = ret->queued = 0;
+        ret->running = ret->queued = ret->in_flight = ret->hooks_running = 0;
         for (size_t i = 0; i < s->n_conns; i++) {
                 const sched_conn *c = s->conns[i];
 
                 ret->connections_up += c->up;
                 ret->running += c->running;
                 ret->queued += (unsigned)c->n_jobs - c->running;
+                ret->in_flight += c->busy;
+                for (size_t k = 0; k < c->n_jobs; k++) {
+                        ret->in_flight += vs_job_in_flight(c->jobs[k]->job);
+                        ret->hooks_running += vs_job_hook_running(c->jobs[k]->job);
+                }
         }
         ret->next_deadline = vs_plan_next_deadline(s->plan);
 }

@@ -53,6 +53,8 @@ typedef struct vs_scheduler_stats {
         unsigned connections, connections_up;
         unsigned planned;               /* (domain, policy) entries */
         unsigned running, queued;
+        unsigned in_flight;             /* workers and hooks the loop waits for */
+        unsigned hooks_running;
         unsigned long created, failed, skipped, pruned, cancelled, jobs_done;
         unsigned long reloads, reload_failures;
         int64_t next_deadline;          /* UTC s; INT64_MAX if none */
@@ -89,3 +91,7 @@ bool vs_scheduler_finished(const vs_scheduler *s);
 void vs_scheduler_get_stats(const vs_scheduler *s, vs_scheduler_stats *ret);
 /* The config currently in force (borrowed; changes on reload). */
 const vs_config *vs_scheduler_config(const vs_scheduler *s);
+
+/* Why a prune removes a snapshot: "not kept by retention (keep_last 2, ...)"
+ * (the history's delete reason; also what `prune --dry-run` shows). */
+const char *vs_scheduler_prune_reason(const vs_retention_rules *r, char *buf, size_t len);

@@ -455,6 +455,15 @@ store_open(const char *path, unsigned flags, int target, vs_store **ret, vs_err 
          * SQLITE_CORRUPT here means the file is damaged, and nothing has
          * been written to it. */
         r = read_version(s, &s->version, err);
+        if (r == -EROFS) {
+                /* WAL needs the -shm file even to read; say which file. */
+                r = vs_err_set(err, EROFS, path,
+                               ro ? "cannot read: WAL needs %s-shm and it cannot be created (read-only "
+                                    "directory or file system; try as the daemon's user)"
+                                  : "cannot write: read-only file, directory or file system (%s)",
+                               path);
+                goto fail;
+        }
         if (r < 0)
                 goto fail;
         if (s->version > VS_STORE_SCHEMA_VERSION) {

@@ -589,7 +589,7 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                 "SELECT id, pinned FROM snapshots"
                 " WHERE (domain_name = ?1 OR domain_uuid = ?1) AND snapshot = ?2 AND " VS__LIVE
                 " ORDER BY id";
-        static const char pin_sql[] = "UPDATE snapshots SET pinned = 1, pin_reason = ?2 WHERE id = ?1";
+        static const char pin_sql[] = "UPDATE snapshots SET pinned = 1, pin_reason = coalesce(?2, pin_reason) WHERE id = ?1";
         static const char unpin_sql[] = "UPDATE snapshots SET pinned = 0, pin_reason = NULL WHERE id = ?1";
         _cleanup_free_ int64_t *ids = NULL;
         _cleanup_free_ bool *was = NULL;

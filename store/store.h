@@ -188,7 +188,8 @@ int vs_store_last_success(vs_store *s, const char *connection, const char *domai
 /* Pin or unpin every live (creating/present/deleting) row of the snapshot
  * named `snapshot` in a domain given by name or UUID, with a pinned/unpinned
  * event.  *ret_changed (may be NULL): rows whose pin state changed (a second
- * pin only updates the reason).  -ENOENT: no such live snapshot. */
+ * pin only updates the reason, or keeps it when reason is NULL).  -ENOENT:
+ * no such live snapshot. */
 int vs_store_pin(vs_store *s, const char *domain, const char *snapshot, const char *reason,
                  int64_t now, unsigned *ret_changed, vs_err *err);
 int vs_store_unpin(vs_store *s, const char *domain, const char *snapshot, int64_t now,

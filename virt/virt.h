@@ -18,7 +18,7 @@
  * domain and connection events on the libuv loop thread.  When the
  * connection dies (close callback, keepalive, or a call failing with a
  * transient connection error), vs_virt_alive turns false; the scheduler calls
- * vs_virt_reconnect from a worker, waiting vs_virt_reconnect_delay between
+ * vs_virt_reconnect from a worker, waiting vs_virt_reconnect_delay_ms between
  * attempts, and re-lists domains afterwards because events may have been
  * missed. */
 #pragma once
@@ -70,7 +70,7 @@ typedef struct vs_snapshot_info {
         bool external;          /* any disk external */
         bool has_memory;        /* internal with RAM, or external memory file */
         bool current;
-        char *description;
+        char *description;      /* without the ownership marker line; NULL if empty */
         char *owner_policy;     /* from virtsnap's ownership marker; NULL = foreign */
         char **disk_files;      /* external overlay files; NULL if none */
         char *memory_file;      /* external memory file, or NULL */
@@ -126,10 +126,24 @@ void vs_virt_free(vs_virt *v);
 const char *vs_virt_uri(const vs_virt *v);
 
 int vs_virt_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err);
+/* Create a snapshot.  The name is checked ([A-Za-z0-9._-]{1,64}, no leading
+ * '.') and made unique (-2, -3, ...); overlays go to
+ * <overlay_dir or the image's dir>/<image-base>.<name> and the memory file
+ * to <overlay_dir or the first image's dir>/<domain>.<name>.mem, never over
+ * an existing file (local URIs).  A stopped domain's external snapshot is a
+ * disk-only one.  Quiesce applies to disk-only snapshots of running domains,
+ * with the agent's response time bounded to min(timeout, 30 s).  On failure
+ * err carries libvirt's code/domain and whether it is transient. */
 int vs_virt_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret,
                             vs_err *err);
 int vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
-/* Delete the named snapshots of domain, planning the calls from the tree. */
+/* Delete the named snapshots of domain, planning the calls from the tree
+ * (virt/delete-plan.h).  0 with one result per distinct name, in request
+ * order, whatever each outcome; -errno only when nothing could be tried (no
+ * such domain, connection lost while listing).  UNDELETABLE is judged
+ * against the tree as it is now: it may change once other snapshots go or
+ * the domain stops (e.g. an external snapshot whose internal parent was
+ * deleted), so re-plan rather than retry the same call. */
 int vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names,
                              vs_delete_results *ret, vs_err *err);
 
@@ -192,8 +206,8 @@ typedef struct vs_virt_event {
 typedef void (*vs_virt_event_fn)(const vs_virt_event *ev, void *userdata);
 
 /* Deliver v's events to fn on `loop` (call on the loop thread).  One watch
- * per vs_virt.  Needs vs_virt_events_start for the libvirt backend
- * (-ENOTSUP otherwise).  vs_virt_watch_stop (loop thread) stops delivery at
+ * per vs_virt.  The libvirt backend needs vs_virt_events_start first; a
+ * backend without events gives -ENOTSUP.  vs_virt_watch_stop (loop thread) stops delivery at
  * once and frees the watch when libuv has closed its handle; stop it before
  * vs_virt_free and before the loop ends. */
 typedef struct vs_virt_watch vs_virt_watch;

@@ -132,6 +132,7 @@ vs_libvirtd_start() {
         # exec all the way down, so that $! is libvirtd's own pid.
         (vs__exec_as_user libvirtd --timeout=1800 >>"$VS_E2E_DIR/libvirtd.out" 2>&1) &
         pid=$!
+        disown "$pid" 2>/dev/null || true
         echo "$pid" >"$VS_E2E_DIR/libvirtd.pid"
         for i in $(seq 200); do
                 [ -S "$VS_E2E_DIR/run/libvirt/libvirt-sock" ] && vs_virsh uri >/dev/null 2>&1 && return 0

@@ -52,6 +52,11 @@ typedef struct vs_fake {
         bool blocked[VS_FAKE_N_OPS];
         unsigned waiting[VS_FAKE_N_OPS];
         unsigned calls[VS_FAKE_N_OPS];
+        unsigned refs;              /* vs_virt_free drops one */
+        bool dead;                  /* the connection is gone until reconnected */
+        bool unreachable;           /* reconnects fail while set */
+        unsigned reconnects;
+        vs_virt_watch *watch;
 } vs_fake;
 
 static const char *const op_names[VS_FAKE_N_OPS] = {
@@ -96,6 +101,12 @@ op_enter(vs_fake *f, vs_fake_op op, vs_err *err)
                 pthread_cond_wait(&f->cond, &f->lock);
         f->waiting[op]--;
         f->calls[op]++;
+        if (f->dead) {
+                vs_err_set(err, ECONNRESET, "fake", "%s: connection is down", op_names[op]);
+                if (err)
+                        err->transient = true;
+                return -ECONNRESET;
+        }
         if (ft->always || (ft->count > 0 && ft->skip == 0)) {
                 if (!ft->always)
                         ft->count--;
@@ -314,6 +325,13 @@ fake_free(vs_virt *v)
 {
         vs_fake *f = fake_of(v);
 
+        pthread_mutex_lock(&f->lock);
+        if (--f->refs > 0) {
+                pthread_mutex_unlock(&f->lock);
+                return;
+        }
+        pthread_mutex_unlock(&f->lock);
+
         for (size_t i = 0; i < f->n_doms; i++)
                 domain_clear(&f->doms[i]);
         free(f->doms);
@@ -323,6 +341,59 @@ fake_free(vs_virt *v)
         free(f);
 }
 
+static bool
+fake_alive(vs_virt *v)
+{
+        vs_fake *f = fake_of(v);
+        bool alive;
+
+        pthread_mutex_lock(&f->lock);
+        alive = !f->dead;
+        pthread_mutex_unlock(&f->lock);
+        return alive;
+}
+
+static int
+fake_reconnect(vs_virt *v, vs_err *err)
+{
+        vs_fake *f = fake_of(v);
+        int r = 0;
+
+        pthread_mutex_lock(&f->lock);
+        f->reconnects++;
+        if (f->unreachable) {
+                r = vs_err_set(err, ECONNREFUSED, "fake", "reconnect: hypervisor unreachable");
+                if (err)
+                        err->transient = true;
+        } else {
+                f->dead = false;
+        }
+        pthread_mutex_unlock(&f->lock);
+        return r;
+}
+
+static int
+fake_watch(vs_virt *v, vs_virt_watch *w, vs_err *err)
+{
+        vs_fake *f = fake_of(v);
+
+        pthread_mutex_lock(&f->lock);
+        f->watch = w;
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+}
+
+static void
+fake_unwatch(vs_virt *v, vs_virt_watch *w)
+{
+        vs_fake *f = fake_of(v);
+
+        pthread_mutex_lock(&f->lock);
+        if (f->watch == w)
+                f->watch = NULL;
+        pthread_mutex_unlock(&f->lock);
+}
+
 static const vs_virt_ops fake_ops = {
         .name = "fake",
         .list_domains = fake_list_domains,
@@ -330,7 +401,38 @@ static const vs_virt_ops fake_ops = {
         .list_snapshots = fake_list_snapshots,
         .delete_snapshots = fake_delete,
         .free = fake_free,
+        .alive = fake_alive,
+        .reconnect = fake_reconnect,
+        .watch = fake_watch,
+        .unwatch = fake_unwatch,
 };
+
+void
+vs_fake_set_down(vs_virt *v, bool down)
+{
+        vs_fake *f = fake_of(v);
+
+        pthread_mutex_lock(&f->lock);
+        f->unreachable = down;
+        if (down && !f->dead) {
+                f->dead = true;
+                if (f->watch)
+                        vs__virt_watch_post(f->watch, VS_VIRT_EVENT_CONNECTION_CLOSED, NULL, NULL, 0);
+        }
+        pthread_mutex_unlock(&f->lock);
+}
+
+unsigned
+vs_fake_reconnects(vs_virt *v)
+{
+        vs_fake *f = fake_of(v);
+        unsigned n;
+
+        pthread_mutex_lock(&f->lock);
+        n = f->reconnects;
+        pthread_mutex_unlock(&f->lock);
+        return n;
+}
 
 int
 vs_fake_new(const char *uri, vs_virt **ret)
@@ -339,14 +441,13 @@ vs_fake_new(const char *uri, vs_virt **ret)
 
         if (!f)
                 return -ENOMEM;
-        f->base.ops = &fake_ops;
-        f->base.uri = strdup(uri);
-        if (!f->base.uri) {
+        if (vs__virt_init(&f->base, &fake_ops, uri) < 0) {
                 free(f);
                 return -ENOMEM;
         }
         pthread_mutex_init(&f->lock, NULL);
         pthread_cond_init(&f->cond, NULL);
+        f->refs = 1;
         *ret = &f->base;
         return 0;
 }
@@ -372,6 +473,8 @@ vs_fake_add_domain(vs_virt *v, const char *name, const char *uuid, vs_domain_sta
         snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
         d->state = state;
         d->tags = tags ? vs_strv_copy(tags) : NULL;
+        if (f->watch)
+                vs__virt_watch_post(f->watch, VS_VIRT_EVENT_DEFINED, name, uuid, 0);
 out:
         pthread_mutex_unlock(&f->lock);
         return r;
@@ -387,6 +490,8 @@ vs_fake_remove_domain(vs_virt *v, const char *name)
         pthread_mutex_lock(&f->lock);
         d = find_domain(f, name);
         if (d) {
+                if (f->watch)
+                        vs__virt_watch_post(f->watch, VS_VIRT_EVENT_UNDEFINED, d->name, d->uuid, 0);
                 domain_clear(d);
                 memmove(d, d + 1, (f->n_doms - (size_t)(d - f->doms) - 1) * sizeof(*d));
                 f->n_doms--;
@@ -562,4 +667,15 @@ vs_fake_last_created(vs_virt *v, const char *domain)
                 s = strdup(d->last_created);
         pthread_mutex_unlock(&f->lock);
         return s;
+}
+
+vs_virt *
+vs_fake_ref(vs_virt *v)
+{
+        vs_fake *f = fake_of(v);
+
+        pthread_mutex_lock(&f->lock);
+        f->refs++;
+        pthread_mutex_unlock(&f->lock);
+        return v;
 }

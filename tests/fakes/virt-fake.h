@@ -6,7 +6,9 @@
  * fail the Nth next call (and `count` calls after it) with a chosen errno and
  * vs_err (transient or permanent), or make calls block until the test
  * releases them, so overlap, concurrency limits and timeouts are testable
- * without sleeping.  Thread-safe: the ops run on libuv worker threads while
+ * without sleeping.  It also plays a connection that goes down and comes
+ * back (alive/reconnect) and posts define/undefine/close events to a watch.
+ * Thread-safe: the ops run on libuv worker threads while
  * the test thread inspects and steers the fake. */
 #pragma once
 
@@ -24,7 +26,9 @@ typedef enum vs_fake_op {
 } vs_fake_op;
 
 int vs_fake_new(const char *uri, vs_virt **ret);
-/* vs_virt_free() releases it (ops->free). */
+/* Another reference (a test hands one to a scheduler and keeps one, so the
+ * same hypervisor outlives a daemon "restart"); vs_virt_free drops one. */
+vs_virt *vs_fake_ref(vs_virt *v);
 
 /* Domains.  tags may be NULL. */
 int vs_fake_add_domain(vs_virt *v, const char *name, const char *uuid, vs_domain_state state,
@@ -50,6 +54,12 @@ void vs_fake_release(vs_virt *v, vs_fake_op op);
 /* Wait (on a condition variable, no sleeping) until n calls of op are
  * waiting in the fake; returns immediately when they already are. */
 void vs_fake_wait_blocked(vs_virt *v, vs_fake_op op, unsigned n);
+
+/* down: the connection dies (vs_virt_alive false, every call fails with a
+ * transient error, watchers get CONNECTION_CLOSED) and reconnects fail;
+ * !down: the next reconnect succeeds. */
+void vs_fake_set_down(vs_virt *v, bool down);
+unsigned vs_fake_reconnects(vs_virt *v);
 
 /* Completed + failed calls of op so far. */
 unsigned vs_fake_calls(vs_virt *v, vs_fake_op op);

@@ -1,0 +1,174 @@
+/* vs_cli_run_scheduler: the frame around the scheduler for daemon, run,
+ * snapshot and prune (see cli-sched.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "cli-config.h"
+#include "cli-sched.h"
+#include "cli-store.h"
+#include "commands.h"
+#include "lockfile.h"
+#include "log.h"
+
+int
+vs_cli_parse_log_level(const char *cmd, const char *s)
+{
+        int l = vs_log_level_from_string(s);
+
+        if (l < 0)
+                fprintf(stderr, "virtsnap %s: unknown log level '%s' (err, warning, notice, info, debug)\n", cmd, s);
+        return l;
+}
+
+int
+vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, void *data), void *data,
+                     bool fail_on_jobs)
+{
+        vs_virt_events *events = NULL;
+        vs_scheduler *s = NULL;
+        vs_config *cfg = NULL;
+        vs_store *store = NULL;
+        vs_clock *clock = NULL;
+        vs_log *log = NULL;
+        vs_scheduler_stats st = { 0 };
+        const char *database;
+        uv_loop_t loop;
+        bool loop_ok = false;
+        vs_err err = { 0 };
+        int lock_fd = -1, rc = VS_EXIT_FAILURE, r;
+
+        if (vs_cli_load_config(a->config, &cfg) < 0) {
+                fprintf(stderr, "virtsnap %s: cannot load the policy file\n", a->cmd);
+                return VS_EXIT_FAILURE;
+        }
+        database = a->database ? a->database : cfg->database ? cfg->database : VS_DEFAULT_DATABASE;
+        /* One virtsnap acting on a database at a time: the daemon and the
+         * one-shot commands all reconcile and prune. */
+        if (strcmp(database, ":memory:") != 0) {
+                r = vs_store_open(database, 0, &store, &err);
+                if (r < 0) {
+                        fprintf(stderr, "virtsnap %s: %s: %s\n", a->cmd, database, err.msg[0] ? err.msg : strerror(-r));
+                        goto out;
+                }
+                r = vs_lockfile_acquire(database, &lock_fd, &err);
+                if (r < 0) {
+                        fprintf(stderr, "virtsnap %s: %s\n", a->cmd, err.msg);
+                        goto out;
+                }
+        } else {
+                r = vs_store_open(database, 0, &store, &err);
+                if (r < 0) {
+                        fprintf(stderr, "virtsnap %s: %s: %s\n", a->cmd, database, err.msg);
+                        goto out;
+                }
+        }
+        log = vs_log_new(stderr, a->log_level, getenv("JOURNAL_STREAM") != NULL);
+        if (!log || uv_loop_init(&loop) < 0) {
+                fprintf(stderr, "virtsnap %s: out of memory\n", a->cmd);
+                goto out;
+        }
+        loop_ok = true;
+        if (vs_clock_new_real(&loop, &clock) < 0) {
+                fprintf(stderr, "virtsnap %s: out of memory\n", a->cmd);
+                goto out;
+        }
+        if (a->daemon && vs_virt_events_start(&events, &err) < 0)
+                vs_log_warning(log, "libvirt events unavailable (%s); domains are re-listed at each firing", err.msg);
+        r = vs_scheduler_new(&(vs_scheduler_opts){
+                                     .loop = &loop,
+                                     .clock = clock,
+                                     .log = log,
+                                     .store = store,
+                                     .config_path = a->daemon ? cfg->path : NULL,
+                                     .connect_override = a->connect,
+                                     .only_policy = a->only_policy,
+                                     .notify = a->daemon,
+                                     .signals = a->daemon,
+                             },
+                             cfg, &s, &err);
+        cfg = NULL;
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: %s\n", a->cmd, err.msg);
+                goto out;
+        }
+        r = start(s, data);
+        if (r != 0) {
+                rc = r;
+                vs_scheduler_stop(s);
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        vs_scheduler_get_stats(s, &st);
+        if (r == 0)
+                rc = fail_on_jobs && st.failed > 0 ? VS_EXIT_FAILURE : VS_EXIT_OK;
+out:
+        vs_scheduler_free(s);
+        if (loop_ok) {
+                /* Close callbacks of whatever the scheduler released. */
+                uv_run(&loop, UV_RUN_DEFAULT);
+                uv_loop_close(&loop);
+        }
+        vs_virt_events_stop(events);
+        vs_clock_free(clock);
+        vs_log_free(log);
+        vs_store_free(store);
+        vs_lockfile_release(lock_fd);
+        vs_config_free(cfg);
+        return rc;
+}
+
+int
+vs_cli_retention_preview(vs_store *store, const vs_config *cfg, const vs_policy *p, const char *uri,
+                         const char *uuid, int64_t now, vs_cli_preview *ret, vs_err *err)
+{
+        vs_cli_preview pv = { 0 };
+        int r;
+
+        r = vs_store_list_present(store, uri, uuid, p->name, &pv.held, err);
+        if (r < 0)
+                return r;
+        pv.items = calloc(pv.held.n ? pv.held.n : 1, sizeof(*pv.items));
+        if (!pv.items) {
+                vs_store_held_list_clear(&pv.held);
+                return vs_err_set(err, ENOMEM, "cli", "out of memory");
+        }
+        for (size_t i = 0; i < pv.held.n; i++) {
+                pv.items[i].time = pv.held.items[i].created;
+                pv.items[i].pinned = pv.held.items[i].pinned;
+        }
+        r = vs_retention_apply(&p->retention, cfg->tz, now, pv.items, pv.held.n);
+        if (r < 0) {
+                vs_cli_preview_clear(&pv);
+                return vs_err_set(err, -r, "retention", "cannot apply retention");
+        }
+        *ret = pv;
+        return 0;
+}
+
+void
+vs_cli_preview_clear(vs_cli_preview *p)
+{
+        vs_store_held_list_clear(&p->held);
+        free(p->items);
+        p->items = NULL;
+}
+
+void
+vs_cli_preview_describe(const vs_policy *p, const vs_retention_item *it, const char **ret_verdict, char *reason,
+                        size_t len)
+{
+        *ret_verdict = vs_verdict_to_string(it->verdict);
+        switch (it->verdict) {
+        case VS_VERDICT_KEEP:
+                snprintf(reason, len, "%s", vs_keep_rule_to_string(it->rule));
+                break;
+        case VS_VERDICT_PINNED:
+                snprintf(reason, len, "pinned: invisible to retention");
+                break;
+        case VS_VERDICT_REMOVE:
+                vs_scheduler_prune_reason(&p->retention, reason, len);
+                break;
+        }
+}

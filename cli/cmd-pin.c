@@ -1,0 +1,141 @@
+/* virtsnap pin (and, through vs_cli_pin_main, unpin): mark a snapshot so that retention never prunes it
+ * (pinned snapshots are invisible to retention), or release it.  Both open
+ * the database read-write for one short transaction; the daemon's writes
+ * wait for it at most the busy timeout. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-store.h"
+#include "commands.h"
+
+#define PIN_REASON_MAX 4096
+
+static void
+pin_usage(FILE *out, bool pin)
+{
+        if (pin)
+                fprintf(out,
+                        "usage: virtsnap pin DOMAIN SNAPSHOT [--reason TEXT] [-c FILE] [--database PATH]\n"
+                        "\n"
+                        "Pin a snapshot: retention never prunes it and ignores it when counting.\n"
+                        "DOMAIN is a name or a UUID.  Pinning a pinned snapshot updates its reason.\n"
+                        "\n"
+                        "options:\n"
+                        "  -r, --reason TEXT  why (kept in the history and the event log; at most\n"
+                        "                     %d bytes)\n",
+                        PIN_REASON_MAX);
+        else
+                fprintf(out,
+                        "usage: virtsnap unpin DOMAIN SNAPSHOT [-c FILE] [--database PATH]\n"
+                        "\n"
+                        "Release a pinned snapshot to retention again.  DOMAIN is a name or a UUID.\n"
+                        "\n"
+                        "options:\n");
+        fprintf(out,
+                "  -c, --config FILE  policy file whose database: to use\n"
+                "      --database PATH\n"
+                "                     the history database (overrides the policy file's)\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "exit status: 0 success; 1 no such snapshot in the history, or the database\n"
+                "cannot be written; 2 usage error.\n");
+}
+
+static int
+usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "virtsnap %s: ", cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'virtsnap %s --help'.\n", cmd);
+        return VS_EXIT_USAGE;
+}
+
+int
+vs_cli_pin_main(int argc, char **argv, bool pin)
+{
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "database", required_argument, NULL, 'D' },
+                { "reason", required_argument, NULL, 'r' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *cmd = pin ? "pin" : "unpin", *reason = NULL, *domain, *snapshot;
+        vs_cli_db_opts db = { .cmd = cmd };
+        vs_store *s = NULL;
+        vs_err err = { 0 };
+        unsigned changed = 0;
+        int64_t now;
+        int c, r;
+
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, pin ? ":c:r:h" : ":c:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        db.config = optarg;
+                        break;
+                case 'D':
+                        db.database = optarg;
+                        break;
+                case 'r':
+                        if (!pin)
+                                return usage_error(cmd, "unknown option '--reason'");
+                        if (strlen(optarg) > PIN_REASON_MAX)
+                                return usage_error(cmd, "--reason: longer than %d bytes", PIN_REASON_MAX);
+                        reason = optarg;
+                        break;
+                case 'h':
+                        pin_usage(stdout, pin);
+                        return VS_EXIT_OK;
+                case ':':
+                        return usage_error(cmd, "%s needs an argument", argv[optind - 1]);
+                default:
+                        return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (argc - optind < 2)
+                return usage_error(cmd, "missing DOMAIN or SNAPSHOT");
+        if (argc - optind > 2)
+                return usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+        domain = argv[optind];
+        snapshot = argv[optind + 1];
+        if (vs_cli_now(&now) < 0) {
+                fprintf(stderr, "virtsnap %s: $VIRTSNAP_NOW is not a TIME\n", cmd);
+                return VS_EXIT_USAGE;
+        }
+        if (vs_cli_open_store(&db, &s, NULL) < 0)
+                return VS_EXIT_FAILURE;
+        r = pin ? vs_store_pin(s, domain, snapshot, reason, now, &changed, &err)
+                : vs_store_unpin(s, domain, snapshot, now, &changed, &err);
+        vs_store_free(s);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: %s\n", cmd, err.msg[0] ? err.msg : strerror(-r));
+                return VS_EXIT_FAILURE;
+        }
+        if (pin)
+                printf(changed ? "pinned %s of %s\n" : "%s of %s was already pinned; reason updated\n",
+                       snapshot, domain);
+        else
+                printf(changed ? "unpinned %s of %s\n" : "%s of %s was not pinned\n", snapshot, domain);
+        if (fflush(stdout) != 0)
+                return VS_EXIT_FAILURE;
+        return VS_EXIT_OK;
+}
+
+int
+vs_cmd_pin(int argc, char **argv)
+{
+        return vs_cli_pin_main(argc, argv, true);
+}

@@ -1,0 +1,201 @@
+/* virtsnap prune: apply retention now, or show what it would do. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli-config.h"
+#include "cli-sched.h"
+#include "cli-store.h"
+#include "commands.h"
+#include "log.h"
+#include "timefmt.h"
+#include "vs-config.h"
+
+typedef struct prune_req {
+        const char *policy, *domain;
+} prune_req;
+
+static void
+prune_usage(FILE *out)
+{
+        fprintf(out,
+                "usage: virtsnap prune [--policy P] [--domain D] [--dry-run] [-c FILE] [--connect URI]\n"
+                "                      [--database PATH] [--log-level LEVEL]\n"
+                "\n"
+                "Apply retention now to every (domain, policy) the policies match (only P, only\n"
+                "domain D when given): virtsnap's own unpinned snapshots that no rule keeps are\n"
+                "deleted, knowing libvirt's snapshot tree, and every delete is recorded.\n"
+                "Policies with prune: false are left alone.\n"
+                "\n"
+                "options:\n"
+                "  --dry-run           change nothing: print each snapshot's verdict and reason\n"
+                "  -p, --policy P      only this policy\n"
+                "  -d, --domain D      only this domain (name)\n"
+                "  -c, --config FILE   the policy file (default %s)\n"
+                "  --connect URI       use this libvirt URI for every policy\n"
+                "  --database PATH     the history database (default: the file's database:)\n"
+                "  --log-level LEVEL   err, warning, notice, info (default) or debug\n"
+                "  -h, --help          this help\n"
+                "\n"
+                "--dry-run prints one line per snapshot held:\n"
+                "  VERDICT  DOMAIN  POLICY  SNAPSHOT  CREATED  REASON\n"
+                "\n"
+                "exit status: 0 success; 1 failure (a delete failed, no connection); 2 usage error.\n",
+                VS_DEFAULT_CONFIG);
+}
+
+static int
+start_prune(vs_scheduler *s, void *data)
+{
+        const prune_req *q = data;
+        vs_err e = { 0 };
+
+        if (vs_scheduler_prune_now(s, q->policy, q->domain, &e) < 0) {
+                fprintf(stderr, "virtsnap prune: %s\n", e.msg);
+                return VS_EXIT_USAGE;
+        }
+        return 0;
+}
+
+static int
+dry_run(const vs_cli_sched_args *a, const prune_req *q)
+{
+        vs_cli_db_opts dbo = { .cmd = "prune", .config = a->config, .database = a->database,
+                               .flags = VS_STORE_READ_ONLY };
+        vs_config *cfg = NULL;
+        vs_store *store = NULL;
+        int64_t now;
+        int rc = VS_EXIT_OK;
+        bool found_policy = !q->policy;
+
+        if (vs_cli_now(&now) < 0) {
+                fprintf(stderr, "virtsnap prune: $VIRTSNAP_NOW is not a TIME\n");
+                return VS_EXIT_USAGE;
+        }
+        if (vs_cli_open_store(&dbo, &store, &cfg) < 0)
+                return VS_EXIT_FAILURE;
+        if (!cfg && vs_cli_load_config(a->config, &cfg) < 0) {
+                vs_store_free(store);
+                return VS_EXIT_FAILURE;
+        }
+        printf("%-7s %-20s %-16s %-40s %-21s %s\n", "VERDICT", "DOMAIN", "POLICY", "SNAPSHOT", "CREATED", "REASON");
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+                const char *uri = a->connect ? a->connect : p->connection;
+                vs_domain_list doms = { 0 };
+                vs_virt *v = NULL;
+                vs_err e = { 0 };
+
+                if (q->policy && strcmp(q->policy, p->name) != 0)
+                        continue;
+                found_policy = true;
+                if (!p->enabled || !p->prune)
+                        continue;
+                if (vs_virt_open_libvirt(uri, &v, &e) < 0 || vs_virt_list_domains(v, &doms, &e) < 0) {
+                        fprintf(stderr, "virtsnap prune: %s: %s\n", uri, e.msg);
+                        vs_virt_free(v);
+                        rc = VS_EXIT_FAILURE;
+                        continue;
+                }
+                for (size_t d = 0; d < doms.n; d++) {
+                        const vs_domain_info *dom = &doms.items[d];
+                        vs_cli_preview pv = { 0 };
+
+                        if ((q->domain && strcmp(q->domain, dom->name) != 0) || !vs_domain_matches(&p->domains, dom))
+                                continue;
+                        if (vs_cli_retention_preview(store, cfg, p, uri, dom->uuid, now, &pv, &e) < 0) {
+                                fprintf(stderr, "virtsnap prune: %s/%s: %s\n", dom->name, p->name, e.msg);
+                                rc = VS_EXIT_FAILURE;
+                                continue;
+                        }
+                        for (size_t i = 0; i < pv.held.n; i++) {
+                                char when[VS_TIME_BUFSZ], reason[320];
+                                const char *verdict;
+
+                                vs_cli_preview_describe(p, &pv.items[i], &verdict, reason, sizeof(reason));
+                                printf("%-7s %-20s %-16s %-40s %-21s %s\n", verdict, dom->name, p->name,
+                                       pv.held.items[i].name,
+                                       vs_time_format_utc(pv.held.items[i].created, when, sizeof(when)), reason);
+                        }
+                        vs_cli_preview_clear(&pv);
+                }
+                vs_domain_list_clear(&doms);
+                vs_virt_free(v);
+        }
+        if (!found_policy) {
+                fprintf(stderr, "virtsnap prune: no policy named '%s'\n", q->policy);
+                rc = VS_EXIT_USAGE;
+        }
+        vs_config_free(cfg);
+        vs_store_free(store);
+        return rc;
+}
+
+int
+vs_cmd_prune(int argc, char **argv)
+{
+        enum { OPT_CONNECT = 256, OPT_DATABASE, OPT_LOG_LEVEL, OPT_DRY_RUN };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "policy", required_argument, NULL, 'p' },
+                { "domain", required_argument, NULL, 'd' },
+                { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+                { "connect", required_argument, NULL, OPT_CONNECT },
+                { "database", required_argument, NULL, OPT_DATABASE },
+                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        vs_cli_sched_args a = { .cmd = "prune", .log_level = VS_LOG_INFO };
+        prune_req q = { 0 };
+        bool dry = false;
+        int c;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, ":c:p:d:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        a.config = optarg;
+                        break;
+                case 'p':
+                        q.policy = optarg;
+                        break;
+                case 'd':
+                        q.domain = optarg;
+                        break;
+                case OPT_DRY_RUN:
+                        dry = true;
+                        break;
+                case OPT_CONNECT:
+                        a.connect = optarg;
+                        break;
+                case OPT_DATABASE:
+                        a.database = optarg;
+                        break;
+                case OPT_LOG_LEVEL:
+                        a.log_level = vs_cli_parse_log_level("prune", optarg);
+                        if (a.log_level < 0)
+                                return VS_EXIT_USAGE;
+                        break;
+                case 'h':
+                        prune_usage(stdout);
+                        return VS_EXIT_OK;
+                case ':':
+                        fprintf(stderr, "virtsnap prune: %s needs an argument\nTry 'virtsnap prune --help'.\n",
+                                argv[optind - 1]);
+                        return VS_EXIT_USAGE;
+                default:
+                        fprintf(stderr, "virtsnap prune: unknown option '%s'\nTry 'virtsnap prune --help'.\n",
+                                argv[optind - 1]);
+                        return VS_EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "virtsnap prune: unexpected argument '%s'\nTry 'virtsnap prune --help'.\n",
+                        argv[optind]);
+                return VS_EXIT_USAGE;
+        }
+        if (dry)
+                return dry_run(&a, &q);
+        return vs_cli_run_scheduler(&a, start_prune, &q, true);
+}

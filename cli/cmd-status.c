@@ -1,0 +1,207 @@
+/* virtsnap status: one row per (domain, policy) series: when it last
+ * succeeded and how long ago, how many snapshots it holds and pins, its last
+ * error, when it is next due (with the policy file), and a health word. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "cli-store.h"
+#include "commands.h"
+#include "health.h"
+#include "output.h"
+
+enum {
+        COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_HEALTH, COL_LAST_SUCCESS, COL_AGE,
+        COL_HELD, COL_PINNED, COL_UNDELETABLE, COL_NEXT_DUE, COL_LAST_ERROR,
+};
+
+static const vs_column columns[] = {
+        [COL_CONNECTION] = { "connection", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
+        [COL_DOMAIN] = { "domain", VS_COL_TEXT, 0 },
+        [COL_DOMAIN_UUID] = { "domain_uuid", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
+        [COL_POLICY] = { "policy", VS_COL_TEXT, 0 },
+        [COL_HEALTH] = { "health", VS_COL_TEXT, 0 },
+        [COL_LAST_SUCCESS] = { "last_success", VS_COL_TIME, 0 },
+        [COL_AGE] = { "age", VS_COL_DURATION, 0 },
+        [COL_HELD] = { "held", VS_COL_INT, 0 },
+        [COL_PINNED] = { "pinned", VS_COL_INT, 0 },
+        [COL_UNDELETABLE] = { "undeletable", VS_COL_INT, 0 },
+        [COL_NEXT_DUE] = { "next_due", VS_COL_TIME, 0 },
+        [COL_LAST_ERROR] = { "last_error", VS_COL_TEXT, 0 },
+};
+
+static void
+status_usage(FILE *out)
+{
+        fprintf(out,
+                "usage: virtsnap status [-c FILE] [--database PATH] [--domain D] [--policy P]\n"
+                "                       [--format table|json|csv]\n"
+                "\n"
+                "One row per (domain, policy) in the history: the last successful snapshot\n"
+                "and its age, snapshots held and pinned, undeletable ones, the last error,\n"
+                "the next due time (when the policy file is known) and a health word:\n"
+                "  never    no snapshot ever succeeded\n"
+                "  failing  the newest attempt failed\n"
+                "  late     the last success is older than 1.5 x the policy's schedule interval\n"
+                "  ok       otherwise (also when the policy is not in the policy file)\n"
+                "\n"
+                "options:\n"
+                "  -c, --config FILE  policy file: schedules for next due and lateness, and\n"
+                "                     its database:\n"
+                "      --database PATH\n"
+                "                     the history database (overrides the policy file's)\n"
+                "  -d, --domain D     only domain D (a name or a UUID)\n"
+                "  -p, --policy P     only policy P\n"
+                "  -f, --format F     table (aligned, local times), json or csv (UTC RFC 3339,\n"
+                "                     ages in seconds)\n"
+                "  -h, --help         this help\n"
+                "\n"
+                "The database is found as for `virtsnap history`.  $VIRTSNAP_NOW (a TIME)\n"
+                "replaces the clock.\n"
+                "\n"
+                "exit status: 0 success; 1 the database or policy file cannot be read;\n"
+                "2 usage error.\n");
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "virtsnap status: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'virtsnap status --help'.\n");
+        return VS_EXIT_USAGE;
+}
+
+typedef struct status_ctx {
+        vs_table *t;
+        const vs_config *cfg;
+        int64_t now;
+} status_ctx;
+
+static int
+add_series(const vs_store_series *se, void *userdata)
+{
+        status_ctx *c = userdata;
+        vs_table *t = c->t;
+        vs_judgement j;
+        int e;
+
+        vs_cli_judge(se, c->cfg, c->now, 0, &j);
+        e = vs_table_add_row(t);
+        if (e)
+                return -ENOMEM;
+        e |= vs_table_set_text(t, COL_CONNECTION, se->connection);
+        e |= vs_table_set_text(t, COL_DOMAIN, se->domain_name);
+        e |= vs_table_set_text(t, COL_DOMAIN_UUID, se->domain_uuid);
+        e |= vs_table_set_text(t, COL_POLICY, se->policy);
+        e |= vs_table_set_text(t, COL_HEALTH, vs_health_to_string(j.health));
+        if (se->has_success) {
+                e |= vs_table_set_int(t, COL_LAST_SUCCESS, se->last_success);
+                e |= vs_table_set_int(t, COL_AGE, j.age);
+        }
+        e |= vs_table_set_int(t, COL_HELD, se->held);
+        e |= vs_table_set_int(t, COL_PINNED, se->pinned);
+        e |= vs_table_set_int(t, COL_UNDELETABLE, se->undeletable);
+        if (j.has_next)
+                e |= vs_table_set_int(t, COL_NEXT_DUE, j.next_due);
+        e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_error);
+        return e ? -ENOMEM : 0;
+}
+
+int
+vs_cmd_status(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "database", required_argument, NULL, 'D' },
+                { "domain", required_argument, NULL, 'd' },
+                { "policy", required_argument, NULL, 'p' },
+                { "format", required_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        vs_cli_db_opts db = { .cmd = "status", .flags = VS_STORE_READ_ONLY };
+        vs_store_filter filter = { .since = INT64_MIN, .until = INT64_MAX };
+        status_ctx ctx = { 0 };
+        vs_config *cfg = NULL;
+        vs_store *s = NULL;
+        vs_tz *tz = NULL;
+        vs_err err = { 0 };
+        int format = VS_FORMAT_TABLE, c, r, ret = VS_EXIT_FAILURE;
+
+        optind = 1;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":c:d:p:f:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        db.config = optarg;
+                        break;
+                case 'D':
+                        db.database = optarg;
+                        break;
+                case 'd':
+                        filter.domain = optarg;
+                        break;
+                case 'p':
+                        filter.policy = optarg;
+                        break;
+                case 'f':
+                        format = vs_format_from_string(optarg);
+                        if (format < 0)
+                                return usage_error("--format: '%s' is not table, json or csv", optarg);
+                        break;
+                case 'h':
+                        status_usage(stdout);
+                        return VS_EXIT_OK;
+                case ':':
+                        return usage_error("%s needs an argument", argv[optind - 1]);
+                default:
+                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (optind < argc)
+                return usage_error("unexpected argument '%s'", argv[optind]);
+        if (vs_cli_now(&ctx.now) < 0) {
+                fprintf(stderr, "virtsnap status: $VIRTSNAP_NOW is not a TIME\n");
+                return VS_EXIT_USAGE;
+        }
+        if (vs_cli_open_store(&db, &s, &cfg) < 0)
+                return VS_EXIT_FAILURE;
+        ctx.cfg = cfg;
+        ctx.t = vs_table_new(columns, VS_ELEMENTSOF(columns));
+        if (!ctx.t) {
+                fprintf(stderr, "virtsnap status: out of memory\n");
+                goto out;
+        }
+        r = vs_store_query_series(s, &filter, add_series, &ctx, &err);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap status: %s: %s\n", err.where[0] ? err.where : "status",
+                        err.msg[0] ? err.msg : strerror(-r));
+                goto out;
+        }
+        if (format == VS_FORMAT_TABLE && vs_tz_load(NULL, &tz, &err) < 0)
+                fprintf(stderr, "virtsnap status: %s; showing UTC\n", err.msg);
+        r = vs_table_print(ctx.t, format, tz, stdout);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap status: write error: %s\n", strerror(-r));
+                goto out;
+        }
+        ret = VS_EXIT_OK;
+out:
+        vs_tz_free(tz);
+        vs_table_free(ctx.t);
+        vs_config_free(cfg);
+        vs_store_free(s);
+        return ret;
+}

@@ -1,0 +1,1281 @@
+/* Unit tests for scheduler/: the plan (pure), hooks (real processes), and
+ * the daemon's behaviour driven through the fake hypervisor
+ * (tests/fakes/virt-fake.c), an in-memory store and a fake clock.  Nothing
+ * sleeps: time moves only through vs_clock_advance, blocked libvirt calls are
+ * awaited on the fake's condition variable, and the loop is run until no
+ * worker or hook is in flight. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "clock.h"
+#include "hooks.h"
+#include "lockfile.h"
+#include "plan.h"
+#include "policy.h"
+#include "scheduler.h"
+#include "store.h"
+#include "strv.h"
+#include "timefmt.h"
+#include "fakes/virt-fake.h"
+
+#define URI "fake:///a"
+#define UUID_A "00000000-0000-0000-0000-00000000000a"
+#define UUID_B "00000000-0000-0000-0000-00000000000b"
+#define UUID_C "00000000-0000-0000-0000-00000000000c"
+#define UUID_D "00000000-0000-0000-0000-00000000000d"
+#define UUID_E "00000000-0000-0000-0000-00000000000e"
+
+/* 2026-01-05T10:00:00Z, a Monday. */
+#define T0 INT64_C(1767607200)
+
+/* ---- fixture ---------------------------------------------------------------- */
+
+typedef struct fx {
+        uv_loop_t loop;
+        vs_clock *clock;
+        vs_store *store;
+        vs_virt *fake;          /* our reference; the scheduler gets its own */
+        vs_scheduler *s;
+        char dir[64];
+        char cfg_path[128];
+        char hook_log[128];
+        int64_t grace_ms;
+        bool signals;
+} fx;
+
+static int
+open_fake(void *data, const char *uri, vs_virt **ret, vs_err *err)
+{
+        fx *f = data;
+
+        if (strcmp(uri, URI) != 0)
+                return vs_err_set(err, ECONNREFUSED, "fake", "no hypervisor at %s", uri);
+        *ret = vs_fake_ref(f->fake);
+        return 0;
+}
+
+static vs_config *
+load_config(const char *yaml)
+{
+        vs_diags diags = { 0 };
+        vs_config *cfg = NULL;
+        int r = vs_config_load_string("test.yaml", yaml, strlen(yaml), &cfg, &diags);
+
+        for (size_t i = 0; i < diags.n; i++) {
+                char line[1024];
+
+                vs_diag_format(&diags.items[i], line, sizeof(line));
+                fprintf(stderr, "%s\n", line);
+        }
+        vs_diags_clear(&diags);
+        assert_int_equal(r, 0);
+        return cfg;
+}
+
+static fx *
+fx_new(int64_t start)
+{
+        fx *f = calloc(1, sizeof(*f));
+        vs_err e = { 0 };
+
+        assert_non_null(f);
+        assert_int_equal(uv_loop_init(&f->loop), 0);
+        assert_int_equal(vs_clock_new_fake(&f->loop, start * 1000, &f->clock), 0);
+        assert_int_equal(vs_store_open(":memory:", 0, &f->store, &e), 0);
+        assert_int_equal(vs_fake_new(URI, &f->fake), 0);
+        vs_fake_set_time(f->fake, start);
+        snprintf(f->dir, sizeof(f->dir), "/tmp/vs-sched-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->cfg_path, sizeof(f->cfg_path), "%s/policies.yaml", f->dir);
+        snprintf(f->hook_log, sizeof(f->hook_log), "%s/hooks.log", f->dir);
+        return f;
+}
+
+/* Run the loop until nothing the loop waits for is in flight. */
+static void
+settle(fx *f)
+{
+        vs_scheduler_stats st;
+
+        for (;;) {
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+                if (!f->s)
+                        return;
+                vs_scheduler_get_stats(f->s, &st);
+                if (st.in_flight == 0)
+                        return;
+                uv_run(&f->loop, UV_RUN_ONCE);
+        }
+}
+
+/* Move the fake clock to an absolute instant (UTC s) and let work finish. */
+static void
+advance_to(fx *f, int64_t t)
+{
+        int64_t now = vs_clock_now_ms(f->clock);
+
+        assert_true(t * 1000 >= now);
+        vs_clock_advance(f->clock, t * 1000 - now);
+        vs_fake_set_time(f->fake, t);
+        settle(f);
+}
+
+static void
+advance_by(fx *f, int64_t secs)
+{
+        advance_to(f, vs_clock_now(f->clock) + secs);
+}
+
+static void
+fx_scheduler(fx *f, const char *yaml, const char *path)
+{
+        vs_scheduler_opts o = {
+                .loop = &f->loop, .clock = f->clock, .store = f->store, .open_virt = open_fake,
+                .open_data = f, .config_path = path, .grace_ms = f->grace_ms, .signals = f->signals,
+        };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_scheduler_new(&o, load_config(yaml), &f->s, &e), 0);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+        FILE *fp = fopen(path, "w");
+
+        assert_non_null(fp);
+        fputs(text, fp);
+        fclose(fp);
+}
+
+/* Stop the scheduler (if any), close everything, keep store and fake. */
+static void
+fx_stop_scheduler(fx *f)
+{
+        if (!f->s)
+                return;
+        vs_scheduler_stop(f->s);
+        settle(f);
+        assert_true(vs_scheduler_finished(f->s));
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        vs_scheduler_free(f->s);
+        f->s = NULL;
+}
+
+static void
+fx_free(fx *f)
+{
+        char cmd[160];
+
+        fx_stop_scheduler(f);
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        assert_int_equal(uv_loop_close(&f->loop), 0);
+        vs_clock_free(f->clock);
+        vs_store_free(f->store);
+        vs_virt_free(f->fake);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+        assert_int_equal(system(cmd), 0);
+        free(f);
+}
+
+/* ---- history helpers ------------------------------------------------------------ */
+
+typedef struct count_ctx {
+        const char *state;
+        const char *policy;
+        const char *domain;
+        unsigned n;
+        char last_error[512];
+        char last_snapshot[128];
+} count_ctx;
+
+static int
+count_row(const vs_store_row *row, void *userdata)
+{
+        count_ctx *c = userdata;
+
+        if (c->state && strcmp(vs_snap_state_to_string(row->state), c->state) != 0)
+                return 0;
+        if (c->policy && strcmp(row->policy, c->policy) != 0)
+                return 0;
+        if (c->domain && strcmp(row->domain_name, c->domain) != 0)
+                return 0;
+        if (c->n == 0) {
+                snprintf(c->last_error, sizeof(c->last_error), "%s", row->error_message ? row->error_message : "");
+                snprintf(c->last_snapshot, sizeof(c->last_snapshot), "%s", row->snapshot ? row->snapshot : "");
+        }
+        c->n++;
+        return 0;
+}
+
+static unsigned
+rows(fx *f, const char *state, const char *domain)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX };
+        count_ctx c = { .state = state, .domain = domain };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_history(f->store, &flt, count_row, &c, &e), 0);
+        return c.n;
+}
+
+/* The newest row in `state` (its error message, or "" ). */
+static count_ctx
+newest_row(fx *f, const char *state, const char *domain)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX };
+        count_ctx c = { .state = state, .domain = domain };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_history(f->store, &flt, count_row, &c, &e), 0);
+        return c;
+}
+
+typedef struct ev_ctx {
+        const char *kind;
+        unsigned n;
+        char last_message[512];
+} ev_ctx;
+
+static int
+count_event(const vs_store_event_row *row, void *userdata)
+{
+        ev_ctx *c = userdata;
+
+        if (strcmp(row->kind, c->kind) != 0)
+                return 0;
+        if (c->n == 0)
+                snprintf(c->last_message, sizeof(c->last_message), "%s", row->message ? row->message : "");
+        c->n++;
+        return 0;
+}
+
+static ev_ctx
+events(fx *f, const char *kind)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX };
+        ev_ctx c = { .kind = kind };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_events(f->store, &flt, count_event, &c, &e), 0);
+        return c;
+}
+
+static void
+add_domains(fx *f, unsigned n)
+{
+        static const char *const names[] = { "dom-a", "dom-b", "dom-c", "dom-d", "dom-e" };
+        static const char *const uuids[] = { UUID_A, UUID_B, UUID_C, UUID_D, UUID_E };
+
+        for (unsigned i = 0; i < n; i++)
+                assert_int_equal(vs_fake_add_domain(f->fake, names[i], uuids[i], VS_DOMAIN_RUNNING, NULL), 0);
+}
+
+static vs_scheduler_stats
+stats(fx *f)
+{
+        vs_scheduler_stats st;
+
+        vs_scheduler_get_stats(f->s, &st);
+        return st;
+}
+
+/* Run the loop until n jobs exist (running or queued); the refresh that
+ * precedes them is in flight, so the loop always has something to wait for. */
+static void
+run_until_jobs(fx *f, unsigned n)
+{
+        while (stats(f).running + stats(f).queued < n)
+                uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+/* ---- plan (pure) -------------------------------------------------------------- */
+
+static void
+test_plan_offsets(void **state)
+{
+        int64_t a = vs_plan_offset(URI, UUID_A, "p", 600);
+        int64_t b = vs_plan_offset(URI, UUID_B, "p", 600);
+
+        (void)state;
+        /* Stable: the same inputs always give the same offset. */
+        assert_int_equal(a, vs_plan_offset(URI, UUID_A, "p", 600));
+        assert_true(a >= 0 && a < 600);
+        assert_true(b >= 0 && b < 600);
+        assert_int_not_equal(a, b);
+        /* Each part of the key matters. */
+        assert_int_not_equal(a, vs_plan_offset("fake:///b", UUID_A, "p", 600));
+        assert_int_not_equal(a, vs_plan_offset(URI, UUID_A, "q", 600));
+        assert_int_equal(vs_plan_offset(URI, UUID_A, "p", 0), 0);
+        assert_int_equal(vs_plan_offset(URI, UUID_A, "p", 1), 0);
+        /* Spread: 1000 domains over 60 s use most of the range. */
+        {
+                bool seen[60] = { false };
+                unsigned distinct = 0;
+
+                for (int i = 0; i < 1000; i++) {
+                        char uuid[40];
+                        int64_t o;
+
+                        snprintf(uuid, sizeof(uuid), "00000000-0000-0000-0000-%012d", i);
+                        o = vs_plan_offset(URI, uuid, "p", 60);
+                        assert_true(o >= 0 && o < 60);
+                        if (!seen[o]) {
+                                seen[o] = true;
+                                distinct++;
+                        }
+                }
+                assert_int_equal(distinct, 60);
+        }
+}
+
+static void
+test_plan_slots_and_due(void **state)
+{
+        vs_config *cfg = load_config("timezone: UTC\n"
+                                     "policies:\n"
+                                     "  - name: p\n"
+                                     "    schedule: hourly\n"
+                                     "    retention: {keep_last: 2}\n");
+        const vs_schedule *h = cfg->policies[0].schedule;
+
+        (void)state;
+        /* 10:00:00 exactly: the 10:00 slot has fired, next is 11:00. */
+        assert_int_equal(vs_plan_next_slot(h, cfg->tz, 0, T0), T0 + 3600);
+        /* With a 5 min offset, at 10:03 the 10:00 slot (deadline 10:05) is still ahead. */
+        assert_int_equal(vs_plan_next_slot(h, cfg->tz, 300, T0 + 180), T0);
+        assert_int_equal(vs_plan_next_slot(h, cfg->tz, 300, T0 + 300), T0 + 3600);
+
+        /* Never succeeded: due. */
+        assert_true(vs_plan_is_due(h, cfg->tz, 0, false, 0, T0 + 60));
+        /* Succeeded at 10:00:30, now 10:59: nothing missed. */
+        assert_false(vs_plan_is_due(h, cfg->tz, 0, true, T0 + 30, T0 + 3540));
+        /* Now 11:00: the 11:00 slot is owed. */
+        assert_true(vs_plan_is_due(h, cfg->tz, 0, true, T0 + 30, T0 + 3600));
+        /* Offset 5 min: 11:04 is before the 11:05 deadline. */
+        assert_false(vs_plan_is_due(h, cfg->tz, 300, true, T0 + 330, T0 + 3600 + 240));
+        assert_true(vs_plan_is_due(h, cfg->tz, 300, true, T0 + 330, T0 + 3600 + 300));
+        /* Three slots missed is still one "due". */
+        assert_true(vs_plan_is_due(h, cfg->tz, 0, true, T0 - 3 * 3600, T0 + 1));
+        vs_config_free(cfg);
+}
+
+static void
+test_plan_build_and_pop(void **state)
+{
+        vs_config *cfg = load_config("timezone: UTC\n"
+                                     "policies:\n"
+                                     "  - name: hourly\n"
+                                     "    schedule: hourly\n"
+                                     "    jitter: 10m\n"
+                                     "    retention: {keep_last: 2}\n"
+                                     "  - name: only-b\n"
+                                     "    domains: {include: [dom-b]}\n"
+                                     "    schedule: every 15m\n"
+                                     "    retention: {keep_last: 2}\n"
+                                     "  - name: off\n"
+                                     "    enabled: false\n"
+                                     "    schedule: every 1m\n"
+                                     "    retention: {keep_last: 2}\n");
+        vs_domain_info doms[3] = {
+                { .name = "dom-a", .uuid = UUID_A, .state = VS_DOMAIN_RUNNING },
+                { .name = "dom-b", .uuid = UUID_B, .state = VS_DOMAIN_SHUTOFF },
+                { .name = "dom-c", .uuid = UUID_C, .state = VS_DOMAIN_RUNNING },
+        };
+        vs_domain_list list = { .items = doms, .n = 3 };
+        vs_plan_conn conn = { .uri = URI, .domains = &list };
+        vs_plan *plan = NULL;
+        vs_plan_entry e;
+        int64_t prev = INT64_MIN;
+
+        (void)state;
+        assert_int_equal(vs_plan_build(&(vs_plan_input){ .cfg = cfg, .connect_override = URI, .conns = &conn,
+                                                       .n_conns = 1, .after = T0 },
+                                       &plan),
+                         0);
+        /* 3 domains x hourly + dom-b x only-b; the disabled policy has none. */
+        assert_int_equal(vs_plan_size(plan), 4);
+        for (size_t i = 0; i < vs_plan_size(plan); i++) {
+                const vs_plan_entry *x = vs_plan_entry_at(plan, i);
+
+                assert_true(x->deadline >= prev);
+                prev = x->deadline;
+                assert_int_equal(x->deadline, x->slot + x->offset);
+                assert_true(x->deadline > T0);
+                if (strcmp(x->policy->name, "hourly") == 0) {
+                        assert_int_equal(x->offset, vs_plan_offset(URI, x->uuid, "hourly", 600));
+                        /* 10:00 + offset has passed unless... it is strictly after T0. */
+                        assert_int_equal(x->slot, x->offset > 0 ? T0 : T0 + 3600);
+                } else {
+                        assert_string_equal(x->domain, "dom-b");
+                        assert_int_equal(x->offset, 0);
+                        assert_int_equal(x->slot, T0 + 900);
+                }
+        }
+        /* Popping hands entries out in deadline order and moves each on. */
+        assert_false(vs_plan_pop(plan, T0, &e));
+        prev = INT64_MIN;
+        for (int i = 0; i < 4; i++) {
+                int64_t d = vs_plan_next_deadline(plan);
+
+                assert_true(d <= T0 + 3600 + 600);
+                assert_true(vs_plan_pop(plan, d, &e));
+                assert_int_equal(e.deadline, d);
+                assert_true(d >= prev);
+                prev = d;
+        }
+        /* Now the hourly entries are an hour later, only-b's 15 min later. */
+        assert_true(vs_plan_next_deadline(plan) > T0 + 900);
+        vs_plan_free(plan);
+        vs_config_free(cfg);
+}
+
+/* ---- hooks (real processes) --------------------------------------------------- */
+
+typedef struct hook_ctx {
+        bool done;
+        vs_hook_result res;
+} hook_ctx;
+
+static void
+on_hook(void *data, const vs_hook_result *res)
+{
+        hook_ctx *h = data;
+
+        h->done = true;
+        h->res = *res;
+}
+
+static void
+test_hook_expand(void **state)
+{
+        char *s;
+
+        (void)state;
+        s = vs_hook_expand("x{domain}-{policy}/{snapshot}{nope}", "web-01", "hourly", "snap1");
+        assert_string_equal(s, "xweb-01-hourly/snap1{nope}");
+        free(s);
+        s = vs_hook_expand_arg("{snapshot}@{utc:%Y}", "d", "p", "s1", NULL, T0);
+        assert_string_equal(s, "s1@{utc:%Y}");
+        free(s);
+}
+
+static void
+test_hook_env_and_status(void **state)
+{
+        fx *f = fx_new(T0);
+        char *argv[] = { "/bin/sh", "-c",
+                         "test \"$VIRTSNAP_DOMAIN $VIRTSNAP_POLICY $VIRTSNAP_SNAPSHOT $VIRTSNAP_PHASE\" = "
+                         "'web-01 hourly snap-1 pre' && test \"$1\" = web-01 && exit 7",
+                         "sh", "{domain}", NULL };
+        vs_hook_request req = { .argv = argv, .domain = "web-01", .policy = "hourly", .snapshot = "snap-1",
+                                .phase = "pre", .timeout_ms = 10000 };
+        char *missing[] = { "/nonexistent/hook", NULL };
+        hook_ctx h = { 0 };
+        vs_hook *hook = NULL;
+        vs_err e = { 0 };
+        char why[64];
+
+        (void)state;
+        assert_int_equal(vs_hook_run(f->clock, &req, on_hook, &h, &hook, &e), 0);
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        assert_true(h.done);
+        /* Exit 7 proves every variable and the argument were as expected. */
+        assert_int_equal(h.res.exit_status, 7);
+        assert_false(vs_hook_result_ok(&h.res));
+        vs_hook_result_describe(&h.res, why, sizeof(why));
+        assert_string_equal(why, "exit status 7");
+
+        req.argv = missing;
+        assert_int_equal(vs_hook_run(f->clock, &req, on_hook, &h, &hook, &e), -ENOENT);
+        assert_non_null(strstr(e.msg, "/nonexistent/hook"));
+        fx_free(f);
+}
+
+static void
+test_hook_timeout_kills_group(void **state)
+{
+        fx *f = fx_new(T0);
+        char *argv[] = { "/bin/sh", "-c", "sleep 30 & sleep 30; echo never", NULL };
+        vs_hook_request req = { .argv = argv, .domain = "d", .policy = "p", .snapshot = "s",
+                                .phase = "pre", .timeout_ms = 2000 };
+        hook_ctx h = { 0 };
+        vs_hook *hook = NULL;
+        vs_err e = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_hook_run(f->clock, &req, on_hook, &h, &hook, &e), 0);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        vs_clock_advance(f->clock, 1999);
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        assert_false(h.done);
+        vs_clock_advance(f->clock, 1);
+        uv_run(&f->loop, UV_RUN_DEFAULT);
+        assert_true(h.done);
+        assert_true(h.res.timed_out);
+        assert_int_equal(h.res.term_signal, SIGKILL);
+        fx_free(f);
+}
+
+/* ---- scheduler ------------------------------------------------------------------ */
+
+static const char *const base_yaml =
+        "connection: " URI "\n"
+        "timezone: UTC\n"
+        "max_concurrent: 2\n"
+        "policies:\n"
+        "  - name: p\n"
+        "    schedule: hourly\n"
+        "    jitter: 10m\n"
+        "    catch_up: false\n"
+        "    snapshot: {type: internal, timeout: 5m}\n"
+        "    retention: {keep_last: 2}\n";
+
+static void
+test_fire_order_and_jitter(void **state)
+{
+        fx *f = fx_new(T0 + 3000); /* 10:50 */
+        const char *names[3] = { "dom-a", "dom-b", "dom-c" };
+        const char *uuids[3] = { UUID_A, UUID_B, UUID_C };
+        int64_t deadline[3];
+        int order[3] = { 0, 1, 2 };
+
+        (void)state;
+        add_domains(f, 3);
+        fx_scheduler(f, base_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(stats(f).planned, 3);
+        assert_int_equal(rows(f, NULL, NULL), 0);
+        for (int i = 0; i < 3; i++) {
+                int64_t off = vs_plan_offset(URI, uuids[i], "p", 600);
+
+                /* 10:00 + off is before 10:50 (off < 10 min): next is 11:00 + off. */
+                deadline[i] = T0 + 3600 + off;
+        }
+        for (int i = 0; i < 3; i++)
+                for (int k = i + 1; k < 3; k++)
+                        if (deadline[order[k]] < deadline[order[i]]) {
+                                int t = order[i];
+
+                                order[i] = order[k];
+                                order[k] = t;
+                        }
+        /* One timer, armed for the earliest deadline: no wakeups in between. */
+        assert_int_equal(vs_clock_next_deadline(f->clock), deadline[order[0]] * 1000);
+        assert_int_equal(stats(f).next_deadline, deadline[order[0]]);
+        for (int i = 0; i < 3; i++) {
+                int d = order[i];
+
+                if (i > 0 && deadline[d] == deadline[order[i - 1]])
+                        continue;
+                advance_to(f, deadline[d] - 1);
+                assert_int_equal(vs_fake_owned_count(f->fake, names[d], "p"), 0);
+                advance_to(f, deadline[d]);
+                assert_int_equal(vs_fake_owned_count(f->fake, names[d], "p"), 1);
+                assert_int_equal(rows(f, "present", names[d]), 1);
+                /* The others have not fired yet. */
+                for (int k = i + 1; k < 3; k++)
+                        if (deadline[order[k]] > deadline[d])
+                                assert_int_equal(vs_fake_owned_count(f->fake, names[order[k]], "p"), 0);
+        }
+        assert_int_equal(rows(f, "present", NULL), 3);
+        /* Next round: each an hour later, same offsets. */
+        assert_int_equal(stats(f).next_deadline, deadline[order[0]] + 3600);
+        fx_free(f);
+}
+
+static void
+test_catch_up_once(void **state)
+{
+        fx *f = fx_new(T0 + 1800); /* 10:30 */
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: true\n"
+                           "    retention: {keep_last: 5}\n"
+                           "  - name: nocatch\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    retention: {keep_last: 5}\n";
+
+        (void)state;
+        add_domains(f, 2);
+        /* First start: never snapshotted, so each domain is owed one. */
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-b", "p"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "nocatch"), 0);
+        fx_stop_scheduler(f);
+
+        /* Restart ten minutes later: nothing was missed. */
+        advance_by(f, 600);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 1);
+        fx_stop_scheduler(f);
+
+        /* Down from 10:40 to 14:20: 11:00, 12:00, 13:00 and 14:00 missed; one snapshot. */
+        advance_to(f, T0 + 4 * 3600 + 1200);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-b", "p"), 2);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "nocatch"), 0);
+        assert_int_equal(rows(f, "present", NULL), 4);
+        /* And the schedule goes on at 15:00. */
+        assert_int_equal(stats(f).next_deadline, T0 + 5 * 3600);
+        fx_free(f);
+}
+
+static const char *const minutely_yaml =
+        "connection: " URI "\n"
+        "timezone: UTC\n"
+        "max_concurrent: 2\n"
+        "policies:\n"
+        "  - name: p\n"
+        "    schedule: every 1m\n"
+        "    catch_up: false\n"
+        "    snapshot: {type: internal, timeout: 10m}\n"
+        "    retention: {keep_last: 2}\n";
+
+static void
+test_overlap_skip(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, 60000);
+        run_until_jobs(f, 1);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        assert_int_equal(stats(f).running, 1);
+        /* The next minute fires while the first job still runs: skipped. */
+        vs_clock_advance(f->clock, 60000);
+        while (rows(f, "skipped", NULL) == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        assert_int_equal(rows(f, "skipped", "dom-a"), 1);
+        assert_int_equal(stats(f).skipped, 1);
+        assert_int_equal(rows(f, "creating", "dom-a"), 1);
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        assert_int_equal(rows(f, "creating", NULL), 0);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+        fx_free(f);
+}
+
+static void
+test_concurrency_limit(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 5);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, 60000);
+        run_until_jobs(f, 5);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 2);
+        /* max_concurrent 2: two in libvirt, three queued in fire order. */
+        assert_int_equal(stats(f).running, 2);
+        assert_int_equal(stats(f).queued, 3);
+        assert_int_equal(rows(f, "creating", NULL), 2);
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        assert_int_equal(stats(f).running, 0);
+        assert_int_equal(stats(f).queued, 0);
+        assert_int_equal(rows(f, "present", NULL), 5);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 5);
+        fx_free(f);
+}
+
+static void
+test_retry_transient_then_succeed(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 2, EAGAIN, true, "domain is locked");
+        advance_by(f, 60);
+        /* First attempt failed; a retry waits 1 s. */
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+        assert_int_equal(rows(f, "creating", NULL), 1);
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 2);
+        /* Then 2 s. */
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 2);
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        assert_int_equal(rows(f, "failed", NULL), 0);
+        assert_int_equal(stats(f).failed, 0);
+        fx_free(f);
+}
+
+static void
+test_permanent_fails_at_once(void **state)
+{
+        fx *f = fx_new(T0);
+        count_ctx row;
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EINVAL, false, "unsupported configuration");
+        advance_by(f, 60);
+        advance_by(f, 30);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        row = newest_row(f, "failed", "dom-a");
+        assert_non_null(strstr(row.last_error, "unsupported configuration"));
+        assert_int_equal(stats(f).failed, 1);
+        /* Nothing was created, so nothing was pruned. */
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
+        fx_free(f);
+}
+
+static void
+test_transient_bounded_by_timeout(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    snapshot: {type: internal, timeout: 10s}\n"
+                           "    retention: {keep_last: 2}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_fail_always(f->fake, VS_FAKE_CREATE, EAGAIN, true, "still busy");
+        /* Attempts at +0, +1, +3, +7; the next (+15) would pass the 10 s timeout. */
+        advance_to(f, T0 + 3600);
+        for (int i = 0; i < 20; i++)
+                advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 4);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_non_null(strstr(newest_row(f, "failed", "dom-a").last_error, "still busy"));
+        fx_free(f);
+}
+
+static char *
+read_file(const char *path)
+{
+        FILE *fp = fopen(path, "r");
+        char *buf = calloc(1, 4096);
+
+        assert_non_null(buf);
+        if (fp) {
+                size_t n = fread(buf, 1, 4095, fp);
+
+                buf[n] = '\0';
+                fclose(fp);
+        }
+        return buf;
+}
+
+static void
+hook_yaml(char *buf, size_t len, const fx *f, const char *pre_cmd, const char *post_cmd, const char *timeout)
+{
+        snprintf(buf, len,
+                 "connection: " URI "\n"
+                 "timezone: UTC\n"
+                 "policies:\n"
+                 "  - name: p\n"
+                 "    schedule: hourly\n"
+                 "    catch_up: false\n"
+                 "    snapshot: {type: internal, timeout: 5m}\n"
+                 "    hooks:\n"
+                 "      pre: [/bin/sh, -c, '%s', sh, '{domain}']\n"
+                 "      post: [/bin/sh, -c, '%s', sh, '{domain}']\n"
+                 "      timeout: %s\n"
+                 "    retention: {keep_last: 2}\n",
+                 pre_cmd, post_cmd, timeout);
+        (void)f;
+}
+
+static void
+test_hooks_order(void **state)
+{
+        fx *f = fx_new(T0);
+        char yaml[2048], pre[256], post[256], expect[512], *log;
+        char *snap;
+
+        (void)state;
+        add_domains(f, 1);
+        snprintf(pre, sizeof(pre), "echo $VIRTSNAP_PHASE $1 $VIRTSNAP_POLICY >> %s", f->hook_log);
+        snprintf(post, sizeof(post), "echo $VIRTSNAP_PHASE $1 $VIRTSNAP_SNAPSHOT >> %s", f->hook_log);
+        hook_yaml(yaml, sizeof(yaml), f, pre, post, "30s");
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_to(f, T0 + 3600);
+        snap = vs_fake_last_created(f->fake, "dom-a");
+        assert_non_null(snap);
+        /* The post hook sees the name libvirt used. */
+        snprintf(expect, sizeof(expect), "pre dom-a p\npost dom-a %s\n", snap);
+        log = read_file(f->hook_log);
+        assert_string_equal(log, expect);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        free(log);
+        free(snap);
+        fx_free(f);
+}
+
+static void
+test_pre_hook_failure(void **state)
+{
+        fx *f = fx_new(T0);
+        char yaml[2048], post[256], *log;
+
+        (void)state;
+        add_domains(f, 1);
+        snprintf(post, sizeof(post), "echo $VIRTSNAP_PHASE $1 >> %s", f->hook_log);
+        hook_yaml(yaml, sizeof(yaml), f, "exit 3", post, "30s");
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_to(f, T0 + 3600);
+        /* No create; the failure is recorded; the post hook still ran. */
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 0);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_non_null(strstr(newest_row(f, "failed", "dom-a").last_error, "pre hook /bin/sh failed: exit status 3"));
+        log = read_file(f->hook_log);
+        assert_string_equal(log, "post dom-a\n");
+        free(log);
+        assert_int_equal(stats(f).failed, 1);
+        fx_free(f);
+}
+
+static void
+test_hook_timeout_fails_job(void **state)
+{
+        fx *f = fx_new(T0);
+        char yaml[2048], post[256], *log;
+
+        (void)state;
+        add_domains(f, 1);
+        snprintf(post, sizeof(post), "echo $VIRTSNAP_PHASE $1 >> %s", f->hook_log);
+        hook_yaml(yaml, sizeof(yaml), f, "sleep 30", post, "2s");
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_clock_advance(f->clock, 3600 * 1000);
+        /* Wait until the pre hook runs, then pass its 2 s timeout. */
+        while (stats(f).hooks_running == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        advance_by(f, 2);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 0);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_non_null(strstr(newest_row(f, "failed", "dom-a").last_error, "timed out"));
+        log = read_file(f->hook_log);
+        assert_string_equal(log, "post dom-a\n");
+        free(log);
+        fx_free(f);
+}
+
+static void
+test_prune_keeps_last_and_foreign(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "made-by-virsh", T0 - 100, NULL), 0);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        for (int i = 0; i < 5; i++)
+                advance_by(f, 60);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", "made-by-virsh"));
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        assert_int_equal(rows(f, "deleted", "dom-a"), 3);
+        assert_int_equal(stats(f).pruned, 3);
+        assert_int_equal(events(f, "pruned").n, 3);
+        fx_free(f);
+}
+
+static void
+test_run_once(void **state)
+{
+        fx *f = fx_new(T0 + 1800);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    retention: {keep_last: 1}\n"
+                           "  - name: q\n"
+                           "    domains: {include: [dom-b]}\n"
+                           "    schedule: daily\n"
+                           "    retention: {keep_last: 1}\n";
+
+        (void)state;
+        add_domains(f, 2);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_run_once(f->s), 0);
+        settle(f);
+        assert_true(vs_scheduler_finished(f->s));
+        /* catch_up does not matter to run --once: never snapshotted = due. */
+        assert_int_equal(stats(f).created, 3);
+        assert_int_equal(stats(f).failed, 0);
+        fx_stop_scheduler(f);
+
+        /* Again at 10:40: nothing due. */
+        advance_by(f, 600);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_run_once(f->s), 0);
+        settle(f);
+        assert_int_equal(stats(f).created, 0);
+        fx_stop_scheduler(f);
+
+        /* At 11:00 the hourly one is due again and prunes to keep_last 1. */
+        advance_to(f, T0 + 3600);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_run_once(f->s), 0);
+        settle(f);
+        assert_int_equal(stats(f).created, 2);
+        assert_int_equal(stats(f).pruned, 2);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-b", "q"), 1);
+        fx_free(f);
+}
+
+static void
+test_reload_valid_and_invalid(void **state)
+{
+        fx *f = fx_new(T0);
+        const vs_config *before;
+
+        (void)state;
+        add_domains(f, 1);
+        f->signals = true;
+        write_file(f->cfg_path, minutely_yaml);
+        fx_scheduler(f, minutely_yaml, f->cfg_path);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        before = vs_scheduler_config(f->s);
+        assert_int_equal(stats(f).next_deadline, T0 + 60);
+
+        /* Broken file + SIGHUP: rejected, the old policies stay. */
+        write_file(f->cfg_path, "policies:\n  - name: p\n    schedule: every 1x\n    retention: {keep_last: 2}\n");
+        raise(SIGHUP);
+        while (stats(f).reload_failures == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        assert_ptr_equal(vs_scheduler_config(f->s), before);
+        assert_int_equal(stats(f).reloads, 0);
+        assert_non_null(strstr(events(f, "notice").last_message, "rejected"));
+        advance_by(f, 60);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+
+        /* A job in flight when a valid file arrives finishes under the old one. */
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, 60000);
+        run_until_jobs(f, 1);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        write_file(f->cfg_path, "connection: " URI "\n"
+                                "timezone: UTC\n"
+                                "policies:\n"
+                                "  - name: q\n"
+                                "    schedule: every 5m\n"
+                                "    catch_up: false\n"
+                                "    retention: {keep_last: 1}\n");
+        raise(SIGHUP);
+        while (stats(f).reloads == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        assert_ptr_not_equal(vs_scheduler_config(f->s), before);
+        assert_string_equal(vs_scheduler_config(f->s)->policies[0].name, "q");
+        assert_int_equal(events(f, "reloaded").n, 1);
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        /* The old job ran to the end under policy p (keep_last 2). */
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        /* The new schedule: every 5m from 10:02 -> 10:05. */
+        assert_int_equal(stats(f).next_deadline, T0 + 300);
+        advance_to(f, T0 + 300);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "q"), 1);
+        fx_free(f);
+}
+
+static void
+test_drain_on_sigterm(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "max_concurrent: 1\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: every 1m\n"
+                           "    catch_up: false\n"
+                           "    retention: {keep_last: 2}\n";
+
+        (void)state;
+        add_domains(f, 3);
+        f->signals = true;
+        f->grace_ms = 30000;
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, 60000);
+        run_until_jobs(f, 3);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        assert_int_equal(stats(f).queued, 2);
+
+        raise(SIGTERM);
+        while (stats(f).queued > 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        /* Nothing new starts; the two queued jobs are recorded as cancelled. */
+        assert_int_equal(stats(f).cancelled, 2);
+        assert_int_equal(rows(f, "skipped", NULL), 2);
+        assert_int_equal(events(f, "cancelled").n, 2);
+        assert_false(vs_scheduler_finished(f->s));
+        /* The running one finishes within the grace period and is recorded. */
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        assert_int_equal(rows(f, "present", NULL), 1);
+        assert_true(vs_scheduler_finished(f->s));
+        assert_int_equal(events(f, "stopped").n, 1);
+        /* No timer is left armed. */
+        assert_int_equal(vs_clock_next_deadline(f->clock), INT64_MAX);
+        fx_free(f);
+}
+
+static void
+test_drain_grace_cancels(void **state)
+{
+        fx *f = fx_new(T0);
+        char yaml[2048], post[256], *log;
+
+        (void)state;
+        add_domains(f, 1);
+        f->grace_ms = 5000;
+        snprintf(post, sizeof(post), "echo $VIRTSNAP_PHASE $1 >> %s", f->hook_log);
+        hook_yaml(yaml, sizeof(yaml), f, "sleep 60", post, "5m");
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_clock_advance(f->clock, 3600 * 1000);
+        while (stats(f).hooks_running == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        vs_scheduler_stop(f->s);
+        assert_false(vs_scheduler_finished(f->s));
+        /* The pre hook would run for 60 s; at the end of the grace it is killed. */
+        advance_by(f, 5);
+        assert_true(vs_scheduler_finished(f->s));
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 0);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_int_equal(events(f, "cancelled").n, 1);
+        log = read_file(f->hook_log);
+        assert_string_equal(log, "post dom-a\n");
+        free(log);
+        fx_free(f);
+}
+
+static void
+test_connection_down_and_back(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: every 1m\n"
+                           "    catch_up: true\n"
+                           "    snapshot: {type: internal, timeout: 20s}\n"
+                           "    retention: {keep_last: 10}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        /* Catch-up at start (never snapshotted). */
+        assert_int_equal(rows(f, "present", NULL), 1);
+        assert_int_equal(stats(f).connections_up, 1);
+
+        vs_fake_set_down(f->fake, true);
+        settle(f);
+        advance_to(f, T0 + 60);
+        /* The firing's job fails as transient, retried until its timeout. */
+        for (int i = 0; i < 25; i++)
+                advance_by(f, 1);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_int_equal(stats(f).connections_up, 0);
+
+        /* Back: the next reconnect attempt succeeds, reconcile and catch up. */
+        vs_fake_set_down(f->fake, false);
+        for (int i = 0; i < 70 && stats(f).connections_up == 0; i++)
+                advance_by(f, 1);
+        assert_int_equal(stats(f).connections_up, 1);
+        assert_true(vs_fake_reconnects(f->fake) >= 1);
+        /* The 10:01 slot was lost to the outage; catch-up takes one now. */
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        advance_to(f, T0 + 180);
+        assert_int_equal(rows(f, "present", "dom-a"), 3);
+        fx_free(f);
+}
+
+static void
+test_domain_events_replan(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(stats(f).planned, 1);
+        /* A define event makes the scheduler re-list: the new domain is planned. */
+        assert_int_equal(vs_fake_add_domain(f->fake, "dom-new", UUID_E, VS_DOMAIN_RUNNING, NULL), 0);
+        while (stats(f).planned < 2)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        settle(f);
+        advance_by(f, 60);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-new", "p"), 1);
+        /* Undefined between firings: the firing is dropped, nothing recorded. */
+        assert_int_equal(vs_fake_remove_domain(f->fake, "dom-new"), 0);
+        while (stats(f).planned > 1)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        settle(f);
+        advance_by(f, 60);
+        assert_int_equal(rows(f, NULL, "dom-new"), 1);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        fx_free(f);
+}
+
+static void
+test_snapshot_and_prune_now(void **state)
+{
+        fx *f = fx_new(T0);
+        vs_err e = { 0 };
+
+        (void)state;
+        add_domains(f, 2);
+        for (int i = 0; i < 3; i++) {
+                fx_scheduler(f, minutely_yaml, NULL);
+                assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-a", "p", &e), 0);
+                settle(f);
+                assert_true(vs_scheduler_finished(f->s));
+                assert_int_equal(stats(f).created, 1);
+                fx_stop_scheduler(f);
+                advance_by(f, 1);
+        }
+        /* Each ad-hoc snapshot is pruned by p's keep_last 2. */
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-b", "p"), 0);
+
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-zz", "p", &e), 0);
+        settle(f);
+        assert_int_equal(stats(f).failed, 1);
+        fx_stop_scheduler(f);
+
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-a", "nope", &e), -ENOENT);
+        fx_stop_scheduler(f);
+
+        /* prune: nothing over the limit now, so nothing goes. */
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_prune_now(f->s, "p", NULL, &e), 0);
+        settle(f);
+        assert_true(vs_scheduler_finished(f->s));
+        assert_int_equal(stats(f).pruned, 0);
+        assert_int_equal(stats(f).jobs_done, 2);
+        fx_free(f);
+}
+
+static void
+test_lockfile(void **state)
+{
+        char dir[] = "/tmp/vs-lock-XXXXXX", db[128], cmd[160];
+        int fd1 = -1, fd2 = -1;
+        vs_err e = { 0 };
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(db, sizeof(db), "%s/history.db", dir);
+        assert_int_equal(vs_lockfile_acquire(db, &fd1, &e), 0);
+        assert_int_equal(vs_lockfile_acquire(db, &fd2, &e), -EBUSY);
+        assert_non_null(strstr(e.msg, "another virtsnap daemon"));
+        assert_non_null(strstr(e.msg, db));
+        vs_lockfile_release(fd1);
+        assert_int_equal(vs_lockfile_acquire(db, &fd2, &e), 0);
+        vs_lockfile_release(fd2);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+int
+main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_plan_offsets),
+                cmocka_unit_test(test_plan_slots_and_due),
+                cmocka_unit_test(test_plan_build_and_pop),
+                cmocka_unit_test(test_hook_expand),
+                cmocka_unit_test(test_hook_env_and_status),
+                cmocka_unit_test(test_hook_timeout_kills_group),
+                cmocka_unit_test(test_fire_order_and_jitter),
+                cmocka_unit_test(test_catch_up_once),
+                cmocka_unit_test(test_overlap_skip),
+                cmocka_unit_test(test_concurrency_limit),
+                cmocka_unit_test(test_retry_transient_then_succeed),
+                cmocka_unit_test(test_permanent_fails_at_once),
+                cmocka_unit_test(test_transient_bounded_by_timeout),
+                cmocka_unit_test(test_hooks_order),
+                cmocka_unit_test(test_pre_hook_failure),
+                cmocka_unit_test(test_hook_timeout_fails_job),
+                cmocka_unit_test(test_prune_keeps_last_and_foreign),
+                cmocka_unit_test(test_run_once),
+                cmocka_unit_test(test_reload_valid_and_invalid),
+                cmocka_unit_test(test_drain_on_sigterm),
+                cmocka_unit_test(test_drain_grace_cancels),
+                cmocka_unit_test(test_connection_down_and_back),
+                cmocka_unit_test(test_domain_events_replan),
+                cmocka_unit_test(test_snapshot_and_prune_now),
+                cmocka_unit_test(test_lockfile),
+        };
+
+        /* Hooks inherit our stderr; keep SIGPIPE from killing the runner. */
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

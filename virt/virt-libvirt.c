@@ -1,0 +1,1244 @@
+/* The libvirt backend of vs_virt: one virConnectPtr shared by the loop
+ * thread and workers, domains with their virtsnap tags, snapshot creation
+ * (names and overlay paths made unique, quiesce bounded and optionally
+ * retried without), snapshot listing, and deletion planned by delete-plan.c
+ * and executed one libvirt call at a time.
+ *
+ * Errors: libvirt keeps the last error per thread; every failing call copies
+ * it at once into the caller's vs_err with its code and domain, and classifies
+ * it as transient (the link is gone, the domain's job lock timed out, the
+ * guest agent did not answer) or permanent.
+ *
+ * Connection lifecycle:
+ *
+ *     open --> ALIVE --(close callback / call fails, link gone)--> DEAD
+ *                ^                                                  |
+ *                +------------- vs_virt_reconnect succeeds ---------+
+ *
+ * Reconnect swaps in a new virConnectPtr under the lock; calls in flight keep
+ * their own reference to the old one (virConnectRef) and fail on their own.
+ * Domain event callbacks registered with libvirt hold a reference to the
+ * object, dropped by libvirt's free callback, so the object outlives them;
+ * the close callback is unregistered before the object goes. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "cleanup.h"
+#include "delete-plan.h"
+#include "snapshot-xml.h"
+#include "strv.h"
+#include "virt-backend.h"
+
+#define VS_METADATA_URI "urn:virtsnap:1"
+#define AGENT_TIMEOUT_MAX 30    /* seconds; the agent holds the domain's job meanwhile */
+#define NAME_TRIES 1000
+#define KEEPALIVE_INTERVAL 5
+#define KEEPALIVE_COUNT 3
+
+typedef struct vs_libvirt {
+        vs_virt base;
+        atomic_int refs;
+        atomic_bool dead;
+        pthread_mutex_t lock;           /* conn, watch */
+        pthread_mutex_t watch_lock;     /* serialises (un)registration and reconnect */
+        virConnectPtr conn;
+        bool local;                     /* files named in XML live on this host */
+        vs_virt_watch *watch;
+        virConnectPtr cb_conn;          /* the connection the event callbacks live on */
+        int cb_lifecycle, cb_agent;
+} vs_libvirt;
+
+static vs_libvirt *
+lv_of(vs_virt *v)
+{
+        return (vs_libvirt *)v;
+}
+
+static void
+silent_error(void *userdata, virErrorPtr error)
+{
+        (void)userdata;
+        (void)error;
+}
+
+static void
+lv_ref(vs_libvirt *lv)
+{
+        atomic_fetch_add(&lv->refs, 1);
+}
+
+static void
+lv_unref(void *opaque)
+{
+        vs_libvirt *lv = opaque;
+
+        if (atomic_fetch_sub(&lv->refs, 1) != 1)
+                return;
+        pthread_mutex_destroy(&lv->lock);
+        pthread_mutex_destroy(&lv->watch_lock);
+        free(lv->base.uri);
+        free(lv);
+}
+
+/* A reference to the current connection; release with virConnectClose. */
+static virConnectPtr
+conn_get(vs_libvirt *lv)
+{
+        virConnectPtr c;
+
+        pthread_mutex_lock(&lv->lock);
+        c = lv->conn;
+        if (c)
+                virConnectRef(c);
+        pthread_mutex_unlock(&lv->lock);
+        return c;
+}
+
+static void
+conn_freep(virConnectPtr *c)
+{
+        if (*c)
+                virConnectClose(*c);
+}
+
+static void
+dom_freep(virDomainPtr *d)
+{
+        if (*d)
+                virDomainFree(*d);
+}
+
+static void
+snap_freep(virDomainSnapshotPtr *s)
+{
+        if (*s)
+                virDomainSnapshotFree(*s);
+}
+
+#define _cleanup_conn_ _cleanup_(conn_freep)
+#define _cleanup_dom_ _cleanup_(dom_freep)
+#define _cleanup_snap_ _cleanup_(snap_freep)
+
+static bool
+is_transient(int code, int domain)
+{
+        switch (code) {
+        case VIR_ERR_NO_CONNECT:
+        case VIR_ERR_OPERATION_TIMEOUT:
+        case VIR_ERR_AGENT_UNRESPONSIVE:
+                return true;
+        case VIR_ERR_INTERNAL_ERROR:
+        case VIR_ERR_SYSTEM_ERROR:
+                return domain == VIR_FROM_RPC;
+        default:
+                return false;
+        }
+}
+
+static int
+errno_for(int code, bool transient)
+{
+        switch (code) {
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_DOMAIN_SNAPSHOT:
+                return ENOENT;
+        case VIR_ERR_OPERATION_TIMEOUT:
+                return ETIMEDOUT;
+        case VIR_ERR_AGENT_UNRESPONSIVE:
+                return EAGAIN;
+        case VIR_ERR_NO_CONNECT:
+                return ECONNREFUSED;
+        case VIR_ERR_INVALID_ARG:
+        case VIR_ERR_OPERATION_INVALID:
+        case VIR_ERR_XML_ERROR:
+                return EINVAL;
+        case VIR_ERR_NO_SUPPORT:
+        case VIR_ERR_CONFIG_UNSUPPORTED:
+        case VIR_ERR_ARGUMENT_UNSUPPORTED:
+        case VIR_ERR_OPERATION_UNSUPPORTED:
+                return EOPNOTSUPP;
+        default:
+                return transient ? ECONNRESET : EIO;
+        }
+}
+
+/* Copy this thread's libvirt error into err and classify it.  When the
+ * connection turns out to be gone, the object is marked dead so the
+ * scheduler reconnects. */
+static int lv_fail(vs_libvirt *lv, virConnectPtr c, vs_err *err, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static int
+lv_fail(vs_libvirt *lv, virConnectPtr c, vs_err *err, const char *fmt, ...)
+{
+        virError e = { 0 };
+        char ctx[256];
+        bool transient, gone = false;
+        int errnum;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(ctx, sizeof(ctx), fmt, ap);
+        va_end(ap);
+        if (virCopyLastError(&e) < 0 || e.code == VIR_ERR_OK) {
+                e.code = VIR_ERR_INTERNAL_ERROR;
+                e.domain = VIR_FROM_NONE;
+        }
+        transient = is_transient(e.code, e.domain);
+        if (c && virConnectIsAlive(c) == 0)
+                gone = transient = true;
+        if (gone || (transient && (e.domain == VIR_FROM_RPC || e.code == VIR_ERR_NO_CONNECT)))
+                atomic_store(&lv->dead, true);
+        errnum = errno_for(e.code, transient);
+        vs_err_set(err, errnum, "libvirt", "%s: %s", ctx, e.message ? e.message : "unknown libvirt error");
+        if (err) {
+                err->code = e.code;
+                err->domain = e.domain;
+                err->transient = transient;
+        }
+        virResetError(&e);
+        virResetLastError();
+        return -errnum;
+}
+
+static int
+lookup_domain(vs_libvirt *lv, virConnectPtr c, const char *name, virDomainPtr *ret, vs_err *err)
+{
+        virDomainPtr d = virDomainLookupByName(c, name);
+
+        if (!d)
+                return lv_fail(lv, c, err, "domain %s", name);
+        *ret = d;
+        return 0;
+}
+
+/* ---- domains ---------------------------------------------------------------- */
+
+static vs_domain_state
+map_state(int s)
+{
+        switch (s) {
+        case VIR_DOMAIN_RUNNING:
+        case VIR_DOMAIN_BLOCKED:
+                return VS_DOMAIN_RUNNING;
+        case VIR_DOMAIN_PAUSED:
+        case VIR_DOMAIN_PMSUSPENDED:
+                return VS_DOMAIN_PAUSED;
+        case VIR_DOMAIN_SHUTOFF:
+        case VIR_DOMAIN_CRASHED:
+                return VS_DOMAIN_SHUTOFF;
+        default:
+                return VS_DOMAIN_OTHER;
+        }
+}
+
+static int
+domain_tags(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, char ***ret, vs_err *err)
+{
+        _cleanup_free_ char *xml = NULL;
+        vs_err perr = { 0 };
+
+        *ret = NULL;
+        xml = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, VS_METADATA_URI, 0);
+        if (!xml) {
+                virErrorPtr e = virGetLastError();
+
+                if (e && e->code == VIR_ERR_NO_DOMAIN_METADATA) {
+                        virResetLastError();
+                        return 0;
+                }
+                return lv_fail(lv, c, err, "metadata of domain %s", virDomainGetName(d));
+        }
+        /* Malformed virtsnap metadata counts as no tags: one domain's bad
+         * element must not hide every other domain. */
+        if (vs__tags_xml_parse(xml, ret, &perr) == -ENOMEM)
+                return vs_err_set(err, ENOMEM, "virt", "out of memory");
+        return 0;
+}
+
+static int
+cmp_domain(const void *a, const void *b)
+{
+        return strcmp(((const vs_domain_info *)a)->name, ((const vs_domain_info *)b)->name);
+}
+
+static int
+lv_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        virDomainPtr *doms = NULL;
+        vs_domain_list out = { 0 };
+        int n, r = 0;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        n = virConnectListAllDomains(c, &doms, 0);
+        if (n < 0)
+                return lv_fail(lv, c, err, "listing domains");
+        out.items = calloc((size_t)n + 1, sizeof(vs_domain_info));
+        if (!out.items) {
+                r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                goto out;
+        }
+        for (int i = 0; i < n; i++) {
+                vs_domain_info *di = &out.items[out.n];
+                int state, reason, persistent;
+                const char *name = virDomainGetName(doms[i]);
+
+                if (virDomainGetState(doms[i], &state, &reason, 0) < 0 ||
+                    virDomainGetUUIDString(doms[i], di->uuid) < 0 ||
+                    (persistent = virDomainIsPersistent(doms[i])) < 0) {
+                        virErrorPtr e = virGetLastError();
+
+                        /* Undefined since the listing: not an error. */
+                        if (e && e->code == VIR_ERR_NO_DOMAIN) {
+                                virResetLastError();
+                                memset(di, 0, sizeof(*di));
+                                continue;
+                        }
+                        r = lv_fail(lv, c, err, "domain %s", name ? name : "?");
+                        goto out;
+                }
+                di->name = strdup(name ? name : "");
+                if (!di->name) {
+                        r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                        goto out;
+                }
+                out.n++;
+                di->state = map_state(state);
+                di->persistent = persistent == 1;
+                r = domain_tags(lv, c, doms[i], &di->tags, err);
+                if (r < 0)
+                        goto out;
+        }
+        qsort(out.items, out.n, sizeof(vs_domain_info), cmp_domain);
+out:
+        for (int i = 0; i < n; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+        if (r < 0) {
+                vs_domain_list_clear(&out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+/* ---- snapshots: listing ---------------------------------------------------------- */
+
+static int
+list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret, vs_err *err)
+{
+        virDomainSnapshotPtr *snaps = NULL;
+        vs_snapshot_tree out = { 0 };
+        int n, r = 0;
+
+        n = virDomainListAllSnapshots(d, &snaps, VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL);
+        if (n < 0)
+                return lv_fail(lv, c, err, "listing snapshots of %s", virDomainGetName(d));
+        out.items = calloc((size_t)n + 1, sizeof(vs_snapshot_info));
+        if (!out.items) {
+                r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                goto out;
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(snaps[i], 0);
+                int cur;
+
+                if (!xml) {
+                        virErrorPtr e = virGetLastError();
+
+                        if (e && e->code == VIR_ERR_NO_DOMAIN_SNAPSHOT) {
+                                virResetLastError(); /* deleted since the listing */
+                                continue;
+                        }
+                        r = lv_fail(lv, c, err, "snapshot %s of %s", virDomainSnapshotGetName(snaps[i]),
+                                    virDomainGetName(d));
+                        goto out;
+                }
+                r = vs__snapshot_xml_parse(xml, &out.items[out.n], err);
+                if (r < 0)
+                        goto out;
+                out.n++;
+                cur = virDomainSnapshotIsCurrent(snaps[i], 0);
+                if (cur < 0)
+                        virResetLastError();
+                out.items[out.n - 1].current = cur == 1;
+        }
+out:
+        for (int i = 0; i < n; i++)
+                virDomainSnapshotFree(snaps[i]);
+        free(snaps);
+        if (r < 0) {
+                vs_snapshot_tree_clear(&out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+static int
+lv_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        _cleanup_dom_ virDomainPtr d = NULL;
+        int r;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        r = lookup_domain(lv, c, domain, &d, err);
+        if (r < 0)
+                return r;
+        return list_tree(lv, c, d, ret, err);
+}
+
+/* ---- snapshots: creation --------------------------------------------------------- */
+
+static int
+snapshot_names(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, char ***ret, vs_err *err)
+{
+        virDomainSnapshotPtr *snaps = NULL;
+        char **names = NULL;
+        int n, r = 0;
+
+        n = virDomainListAllSnapshots(d, &snaps, 0);
+        if (n < 0)
+                return lv_fail(lv, c, err, "listing snapshots of %s", virDomainGetName(d));
+        for (int i = 0; i < n && r == 0; i++)
+                r = vs_strv_push(&names, virDomainSnapshotGetName(snaps[i]));
+        for (int i = 0; i < n; i++)
+                virDomainSnapshotFree(snaps[i]);
+        free(snaps);
+        if (r < 0) {
+                vs_strv_free(names);
+                return vs_err_set(err, ENOMEM, "virt", "out of memory");
+        }
+        *ret = names;
+        return 0;
+}
+
+/* name, name-2, name-3, ...: the first not taken, shortened to stay within
+ * 64 characters. */
+static int
+unique_name(const char *want, char *const *taken, char **ret, vs_err *err)
+{
+        if (!vs_snapshot_name_valid(want))
+                return vs_err_set(err, EINVAL, "virt",
+                                  "invalid snapshot name '%s' (1 to 64 of A-Z a-z 0-9 . _ -, not "
+                                  "starting with '.')",
+                                  want);
+        if (!vs_strv_contains(taken, want)) {
+                *ret = strdup(want);
+                return *ret ? 0 : vs_err_set(err, ENOMEM, "virt", "out of memory");
+        }
+        for (int k = 2; k < NAME_TRIES; k++) {
+                char suffix[16], buf[80];
+                int slen = snprintf(suffix, sizeof(suffix), "-%d", k);
+                int keep = (int)strlen(want);
+
+                if (keep + slen > 64)
+                        keep = 64 - slen;
+                snprintf(buf, sizeof(buf), "%.*s%s", keep, want, suffix);
+                if (!vs_snapshot_name_valid(buf) || vs_strv_contains(taken, buf))
+                        continue;
+                *ret = strdup(buf);
+                return *ret ? 0 : vs_err_set(err, ENOMEM, "virt", "out of memory");
+        }
+        return vs_err_set(err, EEXIST, "virt", "no free snapshot name like '%s'", want);
+}
+
+static bool
+path_taken(const char *path, bool local, char *const *used)
+{
+        struct stat st;
+
+        if (vs_strv_contains(used, path))
+                return true;
+        /* Never overwrite: anything there, even a dangling link, is taken. */
+        return local && lstat(path, &st) == 0;
+}
+
+/* The image's base name without its extension, or without the ".<snapshot>"
+ * suffix a previous snapshot gave its overlay, so chains read
+ * web.qcow2 -> web.s1 -> web.s2 rather than web.s1.s2. */
+static char *
+image_base(const char *source, char *const *snapnames)
+{
+        const char *slash = strrchr(source, '/');
+        const char *b = slash ? slash + 1 : source;
+        size_t len = strlen(b), best = 0;
+        const char *dot;
+
+        for (size_t i = 0; snapnames && snapnames[i]; i++) {
+                size_t sl = strlen(snapnames[i]);
+
+                if (sl + 1 < len && b[len - sl - 1] == '.' && strcmp(b + len - sl, snapnames[i]) == 0 &&
+                    sl + 1 > best)
+                        best = sl + 1;
+        }
+        if (best)
+                return strndup(b, len - best);
+        dot = strrchr(b, '.');
+        if (dot && dot != b)
+                return strndup(b, (size_t)(dot - b));
+        return strdup(b);
+}
+
+static char *
+dir_of(const char *path)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash)
+                return strdup(".");
+        if (slash == path)
+                return strdup("/");
+        return strndup(path, (size_t)(slash - path));
+}
+
+/* dir/stem.ext, dir/stem-2.ext, ...: the first path not taken. */
+static int
+unique_path(const char *dir, const char *stem, const char *ext, bool local, char *const *used,
+            char **ret, vs_err *err)
+{
+        for (int k = 1; k < NAME_TRIES; k++) {
+                char *p = NULL;
+                int n;
+
+                if (k == 1)
+                        n = asprintf(&p, "%s/%s%s", strcmp(dir, "/") ? dir : "", stem, ext);
+                else
+                        n = asprintf(&p, "%s/%s-%d%s", strcmp(dir, "/") ? dir : "", stem, k, ext);
+                if (n < 0)
+                        return vs_err_set(err, ENOMEM, "virt", "out of memory");
+                if (strlen(p) >= PATH_MAX) {
+                        free(p);
+                        return vs_err_set(err, ENAMETOOLONG, "virt", "path too long in %s", dir);
+                }
+                if (!path_taken(p, local, used)) {
+                        *ret = p;
+                        return 0;
+                }
+                free(p);
+        }
+        return vs_err_set(err, EEXIST, "virt", "no free file name like %s/%s%s", dir, stem, ext);
+}
+
+static bool
+disk_writable(const vs_domain_disk *d)
+{
+        return (strcmp(d->device, "disk") == 0 || strcmp(d->device, "lun") == 0) && !d->readonly && d->source;
+}
+
+/* What one create attempt needs; paths are chosen per attempt. */
+typedef struct create_plan {
+        vs_snapshot_xml_disk *xdisks;
+        size_t n;
+        char **files;           /* overlay paths, owned (NULL-terminated) */
+        char *memory_file;
+} create_plan;
+
+static void
+create_plan_clear(create_plan *p)
+{
+        free(p->xdisks);
+        vs_strv_free(p->files);
+        free(p->memory_file);
+        memset(p, 0, sizeof(*p));
+}
+
+static int
+plan_disks(const vs_libvirt *lv, const vs_create_request *req, const char *snapname, bool active,
+           const vs_domain_disks *disks, char *const *snapnames, create_plan *p, vs_err *err)
+{
+        const vs_snapshot_spec *spec = req->spec;
+        const char *overlay_dir = spec->overlay_dir;
+        const char *first_source = NULL;
+        int r;
+
+        if (overlay_dir && overlay_dir[0] != '/')
+                return vs_err_set(err, EINVAL, "virt", "overlay_dir must be absolute: %s", overlay_dir);
+        for (size_t i = 0; spec->disks && spec->disks[i]; i++) {
+                bool found = false;
+
+                for (size_t j = 0; j < disks->n && !found; j++)
+                        if (strcmp(disks->items[j].target, spec->disks[i]) == 0) {
+                                found = true;
+                                if (!disk_writable(&disks->items[j]))
+                                        return vs_err_set(err, EINVAL, "virt",
+                                                          "disk %s of %s is not a writable disk with an image",
+                                                          spec->disks[i], req->domain);
+                        }
+                if (!found)
+                        return vs_err_set(err, EINVAL, "virt", "domain %s has no disk %s", req->domain,
+                                          spec->disks[i]);
+        }
+        p->xdisks = calloc(disks->n + 1, sizeof(*p->xdisks));
+        if (!p->xdisks)
+                return vs_err_set(err, ENOMEM, "virt", "out of memory");
+        p->n = disks->n;
+        for (size_t j = 0; j < disks->n; j++) {
+                const vs_domain_disk *d = &disks->items[j];
+                bool selected = spec->disks ? vs_strv_contains(spec->disks, d->target) : disk_writable(d);
+                _cleanup_free_ char *dir = NULL, *stem = NULL, *base = NULL;
+                char *path = NULL;
+
+                p->xdisks[j].name = d->target;
+                if (!selected)
+                        continue;
+                if (!overlay_dir && (!d->type || strcmp(d->type, "file") != 0))
+                        return vs_err_set(err, EINVAL, "virt",
+                                          "disk %s of %s is not a file: set overlay_dir for its overlay",
+                                          d->target, req->domain);
+                dir = overlay_dir ? strdup(overlay_dir) : dir_of(d->source);
+                base = image_base(d->source, snapnames);
+                if (!dir || !base || asprintf(&stem, "%s.%s", base, snapname) < 0)
+                        return vs_err_set(err, ENOMEM, "virt", "out of memory");
+                r = unique_path(dir, stem, "", lv->local, p->files, &path, err);
+                if (r < 0)
+                        return r;
+                r = vs_strv_consume(&p->files, path);
+                if (r < 0)
+                        return vs_err_set(err, ENOMEM, "virt", "out of memory");
+                p->xdisks[j].file = path;
+                if (!first_source)
+                        first_source = d->source;
+        }
+        if (!p->files)
+                return vs_err_set(err, EINVAL, "virt", "no disk of %s selected for a %s snapshot", req->domain,
+                                  vs_snap_type_to_string(spec->type));
+        if (spec->type == VS_SNAP_EXTERNAL && active) {
+                _cleanup_free_ char *dir = overlay_dir ? strdup(overlay_dir) : dir_of(first_source);
+                _cleanup_free_ char *stem = NULL;
+
+                if (!dir || asprintf(&stem, "%s.%s", req->domain, snapname) < 0)
+                        return vs_err_set(err, ENOMEM, "virt", "out of memory");
+                r = unique_path(dir, stem, ".mem", lv->local, p->files, &p->memory_file, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Internal snapshots always cover every disk (libvirt refuses to skip one);
+ * a policy that names only some disks cannot have them. */
+static int
+check_internal_disks(const vs_create_request *req, const vs_domain_disks *disks, vs_err *err)
+{
+        for (size_t j = 0; j < disks->n; j++)
+                if (disk_writable(&disks->items[j]) && !vs_strv_contains(req->spec->disks, disks->items[j].target))
+                        return vs_err_set(err, EINVAL, "virt",
+                                          "internal snapshots include every disk, but the policy leaves out "
+                                          "%s of %s; use disk-only or external",
+                                          disks->items[j].target, req->domain);
+        return 0;
+}
+
+static int
+create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_request *req,
+            const char *snapname, bool active, bool quiesce, const vs_domain_disks *disks,
+            char *const *snapnames, create_plan *p, vs_err *err)
+{
+        const vs_snapshot_spec *spec = req->spec;
+        vs_snapshot_xml_params xp = {
+                .name = snapname,
+                .description = req->description,
+                .owner = req->policy,
+                .type = spec->type,
+        };
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_snap_ virDomainSnapshotPtr s = NULL;
+        unsigned flags = 0;
+        int r;
+
+        if (spec->type != VS_SNAP_INTERNAL) {
+                r = plan_disks(lv, req, snapname, active, disks, snapnames, p, err);
+                if (r < 0)
+                        return r;
+                xp.disks = p->xdisks;
+                xp.n_disks = p->n;
+                xp.memory_file = p->memory_file;
+                /* A stopped domain has no memory to save: its external
+                 * snapshot is a disk-only one. */
+                if (spec->type == VS_SNAP_DISK_ONLY || !active) {
+                        xp.type = VS_SNAP_DISK_ONLY;
+                        flags |= VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY;
+                }
+                if (spec->atomic)
+                        flags |= VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+                if (quiesce)
+                        flags |= VIR_DOMAIN_SNAPSHOT_CREATE_QUIESCE;
+        }
+        r = vs__snapshot_xml_build(&xp, &xml, err);
+        if (r < 0)
+                return r;
+        s = virDomainSnapshotCreateXML(d, xml, flags);
+        if (!s)
+                return lv_fail(lv, c, err, "creating snapshot %s of %s", snapname, req->domain);
+        return 0;
+}
+
+static int
+lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        const vs_snapshot_spec *spec = req->spec;
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        _cleanup_dom_ virDomainPtr d = NULL;
+        _cleanup_free_ char *domxml = NULL;
+        vs_domain_disks disks = { 0 };
+        char **snapnames = NULL;
+        create_plan p = { 0 };
+        vs_create_result res = { 0 };
+        bool active, quiesce;
+        int r;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        r = lookup_domain(lv, c, req->domain, &d, err);
+        if (r < 0)
+                return r;
+        r = virDomainIsActive(d);
+        if (r < 0)
+                return lv_fail(lv, c, err, "domain %s", req->domain);
+        active = r == 1;
+
+        if (spec->type != VS_SNAP_INTERNAL || spec->disks) {
+                domxml = virDomainGetXMLDesc(d, 0);
+                if (!domxml)
+                        return lv_fail(lv, c, err, "definition of %s", req->domain);
+                r = vs__domain_disks_parse(domxml, &disks, err);
+                if (r < 0)
+                        return r;
+                if (spec->type == VS_SNAP_INTERNAL) {
+                        r = check_internal_disks(req, &disks, err);
+                        if (r < 0)
+                                goto out;
+                }
+        }
+        r = snapshot_names(lv, c, d, &snapnames, err);
+        if (r < 0)
+                goto out;
+        r = unique_name(req->name, snapnames, &res.name, err);
+        if (r < 0)
+                goto out;
+
+        /* Quiesce needs a running guest and DISK_ONLY; a memory snapshot
+         * is a checkpoint already and needs none. */
+        quiesce = spec->quiesce != VS_QUIESCE_OFF && active && spec->type == VS_SNAP_DISK_ONLY;
+        if (quiesce) {
+                int timeout = spec->timeout > 0 && spec->timeout < AGENT_TIMEOUT_MAX ? (int)spec->timeout
+                                                                                  : AGENT_TIMEOUT_MAX;
+
+                /* The default is to wait forever while holding the domain's job. */
+                if (virDomainAgentSetResponseTimeout(d, timeout, 0) < 0) {
+                        r = lv_fail(lv, c, &res.quiesce_err, "bounding the guest agent's response time of %s",
+                                    req->domain);
+                        if (spec->quiesce == VS_QUIESCE_REQUIRED) {
+                                if (err)
+                                        *err = res.quiesce_err;
+                                goto out;
+                        }
+                        res.quiesce_fell_back = true;
+                        quiesce = false;
+                }
+        }
+        r = create_once(lv, c, d, req, res.name, active, quiesce, &disks, snapnames, &p,
+                        quiesce ? &res.quiesce_err : err);
+        if (r < 0 && quiesce) {
+                if (spec->quiesce == VS_QUIESCE_REQUIRED || res.quiesce_err.code == 0 ||
+                    atomic_load(&lv->dead)) {
+                        /* Required, failed before libvirt was asked, or
+                         * the link is gone: retrying cannot help. */
+                        if (err)
+                                *err = res.quiesce_err;
+                        goto out;
+                }
+                res.quiesce_fell_back = true;
+                quiesce = false;
+                create_plan_clear(&p);
+                r = create_once(lv, c, d, req, res.name, active, false, &disks, snapnames, &p, err);
+        }
+        if (r < 0)
+                goto out;
+
+        if (spec->type == VS_SNAP_INTERNAL)
+                res.consistency = active ? VS_CONSISTENCY_MEMORY : VS_CONSISTENCY_CRASH;
+        else if (spec->type == VS_SNAP_EXTERNAL && active)
+                res.consistency = VS_CONSISTENCY_MEMORY;
+        else
+                res.consistency = quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH;
+        res.disk_files = TAKE_PTR(p.files);
+        res.memory_file = TAKE_PTR(p.memory_file);
+        *ret = res;
+        memset(&res, 0, sizeof(res));
+        r = 0;
+out:
+        create_plan_clear(&p);
+        vs_create_result_clear(&res);
+        vs__domain_disks_clear(&disks);
+        vs_strv_free(snapnames);
+        return r;
+}
+
+/* ---- snapshots: deletion ---------------------------------------------------------- */
+
+static void
+result_note(vs_delete_result *res, vs_delete_outcome o, const char *reason)
+{
+        res->outcome = o;
+        vs_err_set(&res->err, EINVAL, "virtsnap", "%s", reason);
+}
+
+static void
+remove_memory_file(const vs_libvirt *lv, const vs_snapshot_info *s, vs_delete_result *res)
+{
+        /* libvirt 9.0 leaves the memory file of a deleted external
+         * snapshot behind.  Only a local file is ours to remove. */
+        if (!s->memory_file || !lv->local)
+                return;
+        if (unlink(s->memory_file) < 0 && errno != ENOENT)
+                vs_err_set(&res->err, errno, "virt", "deleted, but could not remove memory file %s: %s",
+                           s->memory_file, strerror(errno));
+}
+
+static bool
+snapshot_exists(virDomainPtr d, const char *name)
+{
+        virDomainSnapshotPtr s = virDomainSnapshotLookupByName(d, name, 0);
+
+        if (!s) {
+                virResetLastError();
+                return false;
+        }
+        virDomainSnapshotFree(s);
+        return true;
+}
+
+static int
+lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delete_results *ret,
+                    vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        _cleanup_dom_ virDomainPtr d = NULL;
+        vs_snapshot_tree tree = { 0 };
+        vs_delete_plan plan = { 0 };
+        vs_delete_results out = { 0 };
+        bool *step_ok = NULL;
+        vs_err fatal = { 0 };
+        int r, active;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        r = lookup_domain(lv, c, domain, &d, err);
+        if (r < 0)
+                return r;
+        active = virDomainIsActive(d);
+        if (active < 0)
+                return lv_fail(lv, c, err, "domain %s", domain);
+        r = list_tree(lv, c, d, &tree, err);
+        if (r < 0)
+                return r;
+        r = vs__delete_plan_build(&tree, names, active == 1, &plan);
+        if (r < 0) {
+                vs_err_set(err, -r, "virt", "out of memory");
+                goto out;
+        }
+        out.items = calloc(plan.n_entries + 1, sizeof(vs_delete_result));
+        step_ok = calloc(plan.n_steps + 1, sizeof(bool));
+        if (!out.items || !step_ok) {
+                r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                goto out;
+        }
+        out.n = plan.n_entries;
+        for (size_t i = 0; i < plan.n_entries; i++) {
+                out.items[i].name = strdup(plan.entries[i].name);
+                if (!out.items[i].name) {
+                        r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                        goto out;
+                }
+                if (plan.entries[i].outcome != VS_DELETE_DELETED)
+                        result_note(&out.items[i], plan.entries[i].outcome, plan.entries[i].reason);
+        }
+
+        for (size_t k = 0; k < plan.n_steps; k++) {
+                const vs_delete_step *st = &plan.steps[k];
+                const char *sname = tree.items[st->snap].name;
+                _cleanup_snap_ virDomainSnapshotPtr s = NULL;
+                vs_err e = { 0 };
+                vs_delete_outcome fail_as = VS_DELETE_FAILED;
+
+                if (vs_err_is_set(&fatal)) {
+                        e = fatal;
+                } else if (st->depends_on != VS_PLAN_NONE && !step_ok[st->depends_on]) {
+                        vs_err_set(&e, EAGAIN, "virtsnap",
+                                   "the domain is shut off and snapshot '%s' above '%s' could not be deleted",
+                                   tree.items[plan.steps[st->depends_on].snap].name, sname);
+                        fail_as = VS_DELETE_DEFERRED;
+                } else {
+                        s = virDomainSnapshotLookupByName(d, sname, 0);
+                        if (s && virDomainSnapshotDelete(s, st->children ? VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN : 0) == 0) {
+                                step_ok[k] = true;
+                        } else {
+                                lv_fail(lv, c, &e, "deleting snapshot %s of %s", sname, domain);
+                                if (e.code == VIR_ERR_NO_DOMAIN_SNAPSHOT)
+                                        fail_as = VS_DELETE_MISSING;
+                                else if (e.code == VIR_ERR_CONFIG_UNSUPPORTED ||
+                                         e.code == VIR_ERR_OPERATION_UNSUPPORTED)
+                                        fail_as = VS_DELETE_UNDELETABLE;
+                                /* Once the link is gone, stop calling. */
+                                if (e.transient && atomic_load(&lv->dead))
+                                        fatal = e;
+                        }
+                }
+                for (size_t i = 0; i < plan.n_entries; i++) {
+                        vs_delete_result *res = &out.items[i];
+
+                        if (plan.entries[i].step != k)
+                                continue;
+                        if (step_ok[k]) {
+                                res->outcome = VS_DELETE_DELETED;
+                                remove_memory_file(lv, &tree.items[plan.entries[i].snap], res);
+                        } else if (st->children && plan.entries[i].snap != st->snap &&
+                                   fail_as == VS_DELETE_FAILED && !vs_err_is_set(&fatal) &&
+                                   !snapshot_exists(d, res->name)) {
+                                /* A CHILDREN call that failed part way. */
+                                res->outcome = VS_DELETE_DELETED;
+                        } else {
+                                res->outcome = fail_as;
+                                res->err = e;
+                        }
+                }
+        }
+        *ret = out;
+        memset(&out, 0, sizeof(out));
+        r = 0;
+out:
+        free(step_ok);
+        vs_delete_results_clear(&out);
+        vs__delete_plan_clear(&plan);
+        vs_snapshot_tree_clear(&tree);
+        return r;
+}
+
+/* ---- connection, events, reconnect --------------------------------------------------- */
+
+static void
+close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+        vs_libvirt *lv = opaque;
+        bool ours;
+
+        pthread_mutex_lock(&lv->lock);
+        ours = conn == lv->conn;
+        if (ours) {
+                atomic_store(&lv->dead, true);
+                if (lv->watch)
+                        vs__virt_watch_post(lv->watch, VS_VIRT_EVENT_CONNECTION_CLOSED, NULL, NULL, reason);
+        }
+        pthread_mutex_unlock(&lv->lock);
+}
+
+static void
+post_domain_event(vs_libvirt *lv, virDomainPtr dom, vs_virt_event_type type, int reason)
+{
+        char uuid[VIR_UUID_STRING_BUFLEN] = "";
+
+        if (virDomainGetUUIDString(dom, uuid) < 0)
+                virResetLastError();
+        pthread_mutex_lock(&lv->lock);
+        if (lv->watch)
+                vs__virt_watch_post(lv->watch, type, virDomainGetName(dom), uuid, reason);
+        pthread_mutex_unlock(&lv->lock);
+}
+
+static int
+lifecycle_cb(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
+{
+        vs_virt_event_type type;
+
+        (void)conn;
+        switch (event) {
+        case VIR_DOMAIN_EVENT_DEFINED:
+                type = VS_VIRT_EVENT_DEFINED;
+                break;
+        case VIR_DOMAIN_EVENT_UNDEFINED:
+                type = VS_VIRT_EVENT_UNDEFINED;
+                break;
+        case VIR_DOMAIN_EVENT_STARTED:
+                type = VS_VIRT_EVENT_STARTED;
+                break;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+        case VIR_DOMAIN_EVENT_PMSUSPENDED:
+                type = VS_VIRT_EVENT_SUSPENDED;
+                break;
+        case VIR_DOMAIN_EVENT_RESUMED:
+                type = VS_VIRT_EVENT_RESUMED;
+                break;
+        case VIR_DOMAIN_EVENT_STOPPED:
+        case VIR_DOMAIN_EVENT_CRASHED:
+                type = VS_VIRT_EVENT_STOPPED;
+                break;
+        default:
+                return 0; /* SHUTDOWN: the guest is on its way; STOPPED follows */
+        }
+        post_domain_event(opaque, dom, type, detail);
+        return 0;
+}
+
+static void
+agent_cb(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque)
+{
+        (void)conn;
+        post_domain_event(opaque, dom,
+                          state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+                                  ? VS_VIRT_EVENT_AGENT_CONNECTED
+                                  : VS_VIRT_EVENT_AGENT_DISCONNECTED,
+                          reason);
+}
+
+/* Register the domain event callbacks on c; watch_lock held. */
+static int
+register_events(vs_libvirt *lv, virConnectPtr c, vs_err *err)
+{
+        int id;
+
+        lv_ref(lv);
+        id = virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                              VIR_DOMAIN_EVENT_CALLBACK(lifecycle_cb), lv, lv_unref);
+        if (id < 0) {
+                lv_unref(lv);
+                return lv_fail(lv, c, err, "registering for domain events");
+        }
+        lv->cb_lifecycle = id;
+        lv_ref(lv);
+        id = virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                                              VIR_DOMAIN_EVENT_CALLBACK(agent_cb), lv, lv_unref);
+        if (id < 0) {
+                /* Older drivers lack agent events; lifecycle is what matters. */
+                lv_unref(lv);
+                virResetLastError();
+        }
+        lv->cb_agent = id;
+        lv->cb_conn = c;
+        virConnectRef(c);
+        return 0;
+}
+
+/* watch_lock held. */
+static void
+deregister_events(vs_libvirt *lv)
+{
+        if (!lv->cb_conn)
+                return;
+        if (lv->cb_lifecycle >= 0 && virConnectDomainEventDeregisterAny(lv->cb_conn, lv->cb_lifecycle) < 0)
+                virResetLastError();
+        if (lv->cb_agent >= 0 && virConnectDomainEventDeregisterAny(lv->cb_conn, lv->cb_agent) < 0)
+                virResetLastError();
+        virConnectClose(lv->cb_conn);
+        lv->cb_conn = NULL;
+        lv->cb_lifecycle = lv->cb_agent = -1;
+}
+
+static int
+lv_watch(vs_virt *v, vs_virt_watch *w, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        int r = 0;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        pthread_mutex_lock(&lv->watch_lock);
+        if (lv->cb_conn) {
+                r = vs_err_set(err, EBUSY, "virt", "connection %s is already watched", v->uri);
+                goto out;
+        }
+        r = register_events(lv, c, err);
+        if (r < 0)
+                goto out;
+        pthread_mutex_lock(&lv->lock);
+        lv->watch = w;
+        pthread_mutex_unlock(&lv->lock);
+out:
+        pthread_mutex_unlock(&lv->watch_lock);
+        return r;
+}
+
+static void
+lv_unwatch(vs_virt *v, vs_virt_watch *w)
+{
+        vs_libvirt *lv = lv_of(v);
+
+        (void)w;
+        pthread_mutex_lock(&lv->watch_lock);
+        pthread_mutex_lock(&lv->lock);
+        lv->watch = NULL;
+        pthread_mutex_unlock(&lv->lock);
+        deregister_events(lv);
+        pthread_mutex_unlock(&lv->watch_lock);
+}
+
+static bool
+uri_is_local(const char *uri)
+{
+        const char *p = strstr(uri, "://");
+
+        /* "qemu:///system" has an empty host; "qemu+ssh://h/system" does not. */
+        return p && p[3] == '/';
+}
+
+/* Open and prepare a connection; the close callback holds a reference to lv. */
+static int
+open_conn(vs_libvirt *lv, const char *uri, virConnectPtr *ret, vs_err *err)
+{
+        virConnectPtr c;
+
+        virSetErrorFunc(NULL, silent_error);
+        c = virConnectOpen(uri);
+        if (!c)
+                return lv_fail(lv, NULL, err, "connecting to %s", uri);
+        virConnSetErrorFunc(c, NULL, silent_error);
+        /* Fails without an event loop, and on drivers without keepalive
+         * (test:///): then a dead link shows up as failing calls instead. */
+        if (virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT) < 0)
+                virResetLastError();
+        /* No reference for this one: drivers without close callbacks
+         * (test:///) accept the registration and never call a free
+         * function, and unregistering is synchronous (libvirt runs the
+         * callback under the lock that unregistering takes). */
+        if (virConnectRegisterCloseCallback(c, close_cb, lv, NULL) < 0)
+                virResetLastError();
+        *ret = c;
+        return 0;
+}
+
+static void
+close_conn(virConnectPtr c)
+{
+        if (!c)
+                return;
+        if (virConnectUnregisterCloseCallback(c, close_cb) < 0)
+                virResetLastError();
+        virConnectClose(c);
+}
+
+static bool
+lv_alive(vs_virt *v)
+{
+        return !atomic_load(&lv_of(v)->dead);
+}
+
+static int
+lv_reconnect(vs_virt *v, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        virConnectPtr c = NULL, old;
+        bool watched;
+        int r;
+
+        pthread_mutex_lock(&lv->watch_lock);
+        r = open_conn(lv, v->uri, &c, err);
+        if (r < 0)
+                goto out;
+        watched = lv->cb_conn != NULL;
+        if (watched) {
+                deregister_events(lv);
+                r = register_events(lv, c, err);
+                if (r < 0) {
+                        close_conn(c);
+                        goto out;
+                }
+        }
+        pthread_mutex_lock(&lv->lock);
+        old = lv->conn;
+        lv->conn = c;
+        atomic_store(&lv->dead, false);
+        pthread_mutex_unlock(&lv->lock);
+        close_conn(old);
+out:
+        pthread_mutex_unlock(&lv->watch_lock);
+        return r;
+}
+
+static void
+lv_free(vs_virt *v)
+{
+        vs_libvirt *lv = lv_of(v);
+        virConnectPtr c;
+
+        pthread_mutex_lock(&lv->watch_lock);
+        pthread_mutex_lock(&lv->lock);
+        lv->watch = NULL;
+        c = lv->conn;
+        lv->conn = NULL;
+        pthread_mutex_unlock(&lv->lock);
+        deregister_events(lv);
+        close_conn(c);
+        pthread_mutex_unlock(&lv->watch_lock);
+        lv_unref(lv);
+}
+
+static const vs_virt_ops libvirt_ops = {
+        .name = "libvirt",
+        .list_domains = lv_list_domains,
+        .create_snapshot = lv_create_snapshot,
+        .list_snapshots = lv_list_snapshots,
+        .delete_snapshots = lv_delete_snapshots,
+        .free = lv_free,
+        .alive = lv_alive,
+        .reconnect = lv_reconnect,
+        .watch = lv_watch,
+        .unwatch = lv_unwatch,
+};
+
+int
+vs_virt_open_libvirt(const char *uri, vs_virt **ret, vs_err *err)
+{
+        vs_libvirt *lv;
+        int r;
+
+        if (!uri || !*uri)
+                return vs_err_set(err, EINVAL, "libvirt", "no connection URI");
+        lv = calloc(1, sizeof(*lv));
+        if (!lv)
+                return vs_err_set(err, ENOMEM, "virt", "out of memory");
+        atomic_init(&lv->refs, 1);
+        atomic_init(&lv->dead, false);
+        lv->cb_lifecycle = lv->cb_agent = -1;
+        if (pthread_mutex_init(&lv->lock, NULL) != 0) {
+                free(lv);
+                return vs_err_set(err, ENOMEM, "virt", "pthread_mutex_init failed");
+        }
+        if (pthread_mutex_init(&lv->watch_lock, NULL) != 0) {
+                pthread_mutex_destroy(&lv->lock);
+                free(lv);
+                return vs_err_set(err, ENOMEM, "virt", "pthread_mutex_init failed");
+        }
+        r = vs__virt_init(&lv->base, &libvirt_ops, uri);
+        if (r < 0) {
+                lv_unref(lv);
+                return vs_err_set(err, ENOMEM, "virt", "out of memory");
+        }
+        lv->local = uri_is_local(uri);
+        r = open_conn(lv, uri, &lv->conn, err);
+        if (r < 0) {
+                lv_unref(lv);
+                return r;
+        }
+        *ret = &lv->base;
+        return 0;
+}
