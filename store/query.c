@@ -143,7 +143,7 @@ vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb
                 row.has_created = opt_int(st, 13, &row.created);
                 row.has_deleted = opt_int(st, 14, &row.deleted);
                 row.delete_reason = vs__col_text(st, 15);
-                row.has_error = opt_int(st, 16, &v) || sqlite3_column_type(st, 18) != SQLITE_NULL;
+                row.has_error = opt_int(st, 16, &v);
                 row.error_code = (int)v;
                 opt_int(st, 17, &v);
                 row.error_domain = (int)v;

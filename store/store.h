@@ -245,7 +245,7 @@ typedef struct vs_store_row {
         bool has_finished, has_created, has_deleted;
         int64_t finished, created, deleted;
         const char *delete_reason; /* may be NULL */
-        bool has_error;
+        bool has_error;            /* error_code and error_domain are set */
         int error_code, error_domain;
         const char *error_message; /* may be NULL */
         bool pinned, undeletable;

@@ -8,7 +8,11 @@
  *                              SIGKILL before finishing it (a crash between
  *                              the intent and the hypervisor call)
  *   store-fixture series DB N  N (domain, daily) series with one present
- *                              snapshot each, for quick scale checks */
+ *                              snapshot each, for quick scale checks
+ *   store-fixture intents DB URI
+ *                              rows in flight and present for domain "app"
+ *                              of tests/data/node-reconcile.xml on URI, one
+ *                              for each reconcile rule */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -157,6 +161,36 @@ crash(vs_store *s)
 }
 
 static void
+intents(vs_store *s, const char *uri)
+{
+        static const char *const names[] = { "daily-1", "daily-3", "daily-0", "daily-2", "daily-old" };
+        vs_err err = { 0 };
+        int64_t id[5];
+
+        for (int i = 0; i < 5; i++) {
+                vs_store_attempt a = {
+                        .connection = uri,
+                        .domain_uuid = "11111111-2222-4333-8444-555555555555",
+                        .domain_name = "app",
+                        .policy = "daily",
+                        .snapshot = names[i],
+                        .type = "internal",
+                        .scheduled = BASE + i * 3600,
+                        .started = BASE + i * 3600 + 1,
+                };
+
+                check(vs_store_begin_create(s, &a, &id[i], &err), &err, "begin_create");
+                if (i >= 2)
+                        check(vs_store_finish_create(s, id[i], NULL, "memory", a.started + 1, a.started + 3, &err),
+                              &err, "finish_create");
+        }
+        /* daily-1 and daily-3: creating; daily-0: present; daily-2 and
+         * daily-old: deleting. */
+        check(vs_store_begin_delete(s, id[3], "keep_last 1: 2nd newest", &err), &err, "begin_delete");
+        check(vs_store_begin_delete(s, id[4], "keep_last 1: 3rd newest", &err), &err, "begin_delete");
+}
+
+static void
 series(vs_store *s, long n)
 {
         for (long i = 0; i < n; i++) {
@@ -174,8 +208,8 @@ main(int argc, char **argv)
         vs_store *s;
         vs_err err = { 0 };
 
-        if (argc < 3 || (strcmp(argv[1], "series") == 0 && argc < 4)) {
-                fprintf(stderr, "usage: store-fixture demo|crash DB | series DB N\n");
+        if (argc < 3 || ((strcmp(argv[1], "series") == 0 || strcmp(argv[1], "intents") == 0) && argc < 4)) {
+                fprintf(stderr, "usage: store-fixture demo|crash DB | series DB N | intents DB URI\n");
                 return 2;
         }
         check(vs_store_open(argv[2], 0, &s, &err), &err, "open");
@@ -183,6 +217,8 @@ main(int argc, char **argv)
                 demo(s);
         else if (strcmp(argv[1], "crash") == 0)
                 crash(s);
+        else if (strcmp(argv[1], "intents") == 0)
+                intents(s, argv[3]);
         else if (strcmp(argv[1], "series") == 0)
                 series(s, strtol(argv[3], NULL, 10));
         else

@@ -1,0 +1,439 @@
+#!/bin/bash
+# bench/run.sh [NAME ...]: build a release virtsnap and run the benchmarks
+# (all of them by default, in this order):
+#
+#   fanout-inproc fanout-qemu retention schedule history idle
+#
+# Every figure is one line on stdout, `BENCH <name> <key>=<value> ...`; a
+# benchmark that cannot run here prints `BENCH <name> skipped reason=...`.
+# Each one measures a warm-up run and then VS_BENCH_RUNS runs (default 5,
+# at least 5) and reports the median with min and max; side-by-side
+# contenders run interleaved (A B A B ...) so that a noisy neighbour hurts
+# both, and their ratio is of the medians.  Nothing here asserts anything
+# about time.  Progress and diagnostics go to stderr.  See bench/README.md.
+#
+# Environment:
+#   VS_BENCH_BUILD          build directory (default bench/.build; release,
+#                           tests off; set up on first use)
+#   VS_BENCH_RUNS           timed runs per measurement (default 5, min 5)
+#   VS_BENCH_KEEP=1         keep the scratch directory (printed on stderr)
+#   VS_BENCH_FANOUT_N       fanout-inproc domains (default 200)
+#   VS_BENCH_QEMU_N         fanout-qemu domains (default 16)
+#   VS_BENCH_IDLE_SECONDS   idle watch time (default 60)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${VS_BENCH_BUILD:-$ROOT/bench/.build}
+RUNS=${VS_BENCH_RUNS:-5}
+[ "$RUNS" -ge 5 ] 2>/dev/null || RUNS=5
+ALL=(fanout-inproc fanout-qemu retention schedule history idle)
+VIRTSNAP=$BUILD/cli/virtsnap
+BENCHBIN=$BUILD/bench
+export VS_BENCH_BUILD=$BUILD VS_BENCH_RUNS=$RUNS VIRTSNAP
+
+log() { echo "bench: $*" >&2; }
+skip() { echo "BENCH $1 skipped reason=$2"; }
+
+usage() {
+        echo "usage: bench/run.sh [NAME ...]   (names: ${ALL[*]})" >&2
+        exit 2
+}
+
+# ---- statistics and timing -------------------------------------------------
+
+# stats V1 V2 ...: "MEDIAN MIN MAX" (the median of an even count is the
+# mean of the middle two).
+stats() {
+        printf '%s\n' "$@" | sort -g | awk '
+                { v[NR] = $1 }
+                END {
+                        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                        printf "%.6f %.6f %.6f\n", m, v[1], v[NR]
+                }'
+}
+
+# ratio A B: A / B with 2 decimals ("inf" when B is 0).
+ratio() {
+        awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "inf"; else printf "%.2f\n", a / b }'
+}
+
+# timed VAR CMD...: run CMD, store its wall time in seconds in VAR; returns
+# CMD's status.  Includes process start-up, as a user would see it.
+timed() {
+        local __var=$1 t0 t1 rc
+        shift
+        t0=$EPOCHREALTIME
+        "$@"
+        rc=$?
+        t1=$EPOCHREALTIME
+        printf -v "$__var" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')"
+        return "$rc"
+}
+
+# ---- build -----------------------------------------------------------------
+
+# A release build (tests on when cmocka is there: the history benchmark
+# uses the store's test fixture).  Only the programs benchmarks run are
+# built, so a test that does not compile in release mode stops nothing.
+BUILD_OK=
+build() {
+        local -a targets
+        [ -n "$BUILD_OK" ] && return 0
+        command -v meson >/dev/null && command -v ninja >/dev/null || return 1
+        if [ ! -f "$BUILD/build.ninja" ]; then
+                log "setting up a release build in $BUILD"
+                meson setup "$BUILD" "$ROOT" -Dbuildtype=release -Dtests=true >"$SCRATCH/meson.log" 2>&1 ||
+                        meson setup --wipe "$BUILD" "$ROOT" -Dbuildtype=release -Dtests=false \
+                                >"$SCRATCH/meson.log" 2>&1 || {
+                        tail -n 30 "$SCRATCH/meson.log" >&2
+                        return 1
+                }
+        fi
+        # (ninja regenerates the build files first when a meson.build changed)
+        ninja -C "$BUILD" build.ninja >"$SCRATCH/ninja.log" 2>&1 || {
+                tail -n 30 "$SCRATCH/ninja.log" >&2
+                return 1
+        }
+        mapfile -t targets < <(ninja -C "$BUILD" -t targets all 2>/dev/null |
+                sed -n -e 's/^\(bench\/[^/:.]*\): .*/\1/p' -e 's/^\(tests\/store-fixture\): .*/\1/p')
+        ninja -C "$BUILD" cli/virtsnap "${targets[@]}" >"$SCRATCH/ninja.log" 2>&1 || {
+                grep -E 'error|FAILED' "$SCRATCH/ninja.log" | head -n 20 >&2
+                return 1
+        }
+        BUILD_OK=1
+}
+
+# virtsnap_has CMD: the built virtsnap knows subcommand CMD.
+virtsnap_has() {
+        [ -x "$VIRTSNAP" ] && "$VIRTSNAP" "$1" --help >/dev/null 2>&1
+}
+
+# ---- retention, schedule, history ------------------------------------------
+
+bench_retention() {
+        [ -x "$BENCHBIN/bench-retention" ] || { skip retention not-built; return; }
+        "$BENCHBIN/bench-retention"
+}
+
+bench_schedule() {
+        [ -x "$BENCHBIN/bench-schedule" ] || { skip schedule not-built; return; }
+        "$BENCHBIN/bench-schedule"
+}
+
+# Written and owned by the store's author (bench/bench-history.sh BUILD_DIR);
+# it needs the store's test fixture.  Its BENCH lines go to stdout, its
+# other output (row counts, query plans) to stderr.
+bench_history() {
+        [ -f "$ROOT/bench/bench-history.sh" ] || { skip history bench/bench-history.sh-missing; return; }
+        command -v sqlite3 >/dev/null || { skip history no-sqlite3-shell; return; }
+        [ -x "$BUILD/tests/store-fixture" ] || { skip history no-store-fixture-build-needs-cmocka; return; }
+        virtsnap_has history || { skip history virtsnap-has-no-history-command; return; }
+        bash "$ROOT/bench/bench-history.sh" "$BUILD" | while IFS= read -r line; do
+                case $line in
+                "BENCH "*) echo "$line" ;;
+                *) echo "  $line" >&2 ;;
+                esac
+        done
+        [ "${PIPESTATUS[0]}" -eq 0 ] || skip history bench-history.sh-failed
+}
+
+# ---- fanout-inproc ---------------------------------------------------------
+
+# fanout_policy FILE TYPE MAX_CONCURRENT: the policy both fanout benchmarks
+# give virtsnap (the connection comes from --connect).
+fanout_policy() {
+        cat >"$1" <<EOF
+connection: test:///default
+timezone: UTC
+max_concurrent: $3
+policies:
+  - name: bench
+    schedule: daily
+    catch_up: true
+    snapshot:
+      type: $2
+      quiesce: off
+      atomic: true
+      description: "virtsnap {policy} {domain}"
+    retention:
+      keep_last: 2
+EOF
+}
+
+# The log of one virtsnap run must show every domain snapshotted and pruned.
+check_virtsnap_log() {
+        local log=$1 n=$2 created pruned
+        created=$(grep -c 'created snapshot' "$log")
+        pruned=$(grep -c 'pruned ' "$log")
+        if [ "$created" -ne "$n" ] || [ "$pruned" -ne "$n" ]; then
+                log "virtsnap created $created and pruned $pruned snapshots, expected $n each (log: $log)"
+                return 1
+        fi
+}
+
+check_bare_log() {
+        local log=$1 n=$2
+        grep -qx "created $n deleted $n failed 0" "$log" || {
+                log "bench-fanout-bare: $(tail -n 1 "$log"), expected $n of each (log: $log)"
+                return 1
+        }
+}
+
+bench_fanout_inproc() {
+        local n=${VS_BENCH_FANOUT_N:-200} dir=$SCRATCH/fanout-inproc uri i tv tb
+        local -a vs=() bare=()
+
+        [ -x "$BENCHBIN/bench-fanout-bare" ] || { skip fanout-inproc not-built; return; }
+        virtsnap_has run || { skip fanout-inproc virtsnap-has-no-run-command; return; }
+        mkdir -p "$dir"
+        "$ROOT/bench/gen-node-xml.sh" "$n" 2 bench >"$dir/node.xml" || { skip fanout-inproc node-generation-failed; return; }
+        uri="test://$dir/node.xml"
+        virsh -q -c "$uri" list --all >/dev/null 2>&1 || { skip fanout-inproc test-driver-unusable; return; }
+        fanout_policy "$dir/policy.yaml" internal 4
+
+        # test:/// state lives in the process: every run starts from the same
+        # node (n domains, two owned snapshots each), takes one snapshot per
+        # domain and prunes the oldest.  virtsnap gets a fresh database.
+        for ((i = 0; i <= RUNS; i++)); do
+                rm -f "$dir"/db.sqlite*
+                timed tv "$VIRTSNAP" run --once -c "$dir/policy.yaml" --connect "$uri" \
+                        --database "$dir/db.sqlite" 2>"$dir/virtsnap.log" || {
+                        log "virtsnap run --once failed: $(tail -n 3 "$dir/virtsnap.log")"
+                        skip fanout-inproc virtsnap-run-failed
+                        return
+                }
+                check_virtsnap_log "$dir/virtsnap.log" "$n" || { skip fanout-inproc virtsnap-did-not-do-the-work; return; }
+                if ! timed tb "$BENCHBIN/bench-fanout-bare" -j 4 -t internal -p bench -k 2 "$uri" \
+                        2>"$dir/bare.log" || ! check_bare_log "$dir/bare.log" "$n"; then
+                        skip fanout-inproc bare-program-failed
+                        return
+                fi
+                [ "$i" -eq 0 ] && continue # warm-up
+                vs+=("$tv")
+                bare+=("$tb")
+        done
+        local sv sb
+        read -r -a sv <<<"$(stats "${vs[@]}")"
+        read -r -a sb <<<"$(stats "${bare[@]}")"
+        echo "BENCH fanout-inproc domains=$n virtsnap_seconds=${sv[0]} virtsnap_min=${sv[1]} virtsnap_max=${sv[2]}" \
+                "bare_seconds=${sb[0]} bare_min=${sb[1]} bare_max=${sb[2]} ratio=$(ratio "${sv[0]}" "${sb[0]}")"
+}
+
+# ---- fanout-qemu -----------------------------------------------------------
+
+bench_fanout_qemu() {
+        local t
+        [ "$(id -u)" -eq 0 ] || { skip fanout-qemu needs-root; return; }
+        for t in libvirtd virsh qemu-system-x86_64 qemu-img setpriv; do
+                command -v "$t" >/dev/null || { skip fanout-qemu "no-$t"; return; }
+        done
+        [ -f "$ROOT/tests/e2e/lib.sh" ] || { skip fanout-qemu no-tests/e2e/lib.sh; return; }
+        [ -x "$BENCHBIN/bench-fanout-bare" ] || { skip fanout-qemu not-built; return; }
+        virtsnap_has run || { skip fanout-qemu virtsnap-has-no-run-command; return; }
+        # A subshell: the e2e harness's EXIT trap tears down its libvirtd and
+        # every QEMU it started when the subshell ends.
+        (fanout_qemu_body)
+}
+
+# The sequential script cron users write today: one virsh process per call.
+virsh_loop() {
+        local d s stamp
+        for d in $(virsh -q -c "$VS_E2E_URI" list --name); do
+                stamp=$(date -u +%Y%m%dT%H%M%SZ)
+                virsh -q -c "$VS_E2E_URI" snapshot-create-as "$d" "bench-$stamp" \
+                        "virtsnap bench $d
+virtsnap-policy: bench" --disk-only --atomic >/dev/null || return 1
+                for s in $(virsh -q -c "$VS_E2E_URI" snapshot-list "$d" --name | sort | head -n -2); do
+                        virsh -q -c "$VS_E2E_URI" snapshot-delete "$d" "$s" >/dev/null || return 1
+                done
+        done
+}
+
+# check_qemu_state WHO N: every domain holds exactly N snapshots after WHO ran.
+check_qemu_state() {
+        local d c
+        for d in $(virsh -q -c "$VS_E2E_URI" list --name); do
+                c=$(virsh -q -c "$VS_E2E_URI" snapshot-list "$d" --name | grep -c .)
+                [ "$c" -eq "$2" ] || { log "$d holds $c snapshots after $1, expected $2"; return 1; }
+        done
+}
+
+fanout_qemu_body() {
+        local n=${VS_BENCH_QEMU_N:-16} i tv tb tl dir
+        local -a vs=() bare=() loop=()
+
+        # shellcheck source=../tests/e2e/lib.sh
+        source "$ROOT/tests/e2e/lib.sh"
+        vs_e2e_setup >/dev/null 2>"$SCRATCH/fanout-qemu-setup.log" || {
+                cat "$SCRATCH/fanout-qemu-setup.log" >&2
+                skip fanout-qemu e2e-setup-failed
+                exit 0
+        }
+        dir=$VS_E2E_DIR/bench
+        mkdir -p "$dir"
+        log "fanout-qemu: starting $n domains on $VS_E2E_URI"
+        for ((i = 1; i <= n; i++)); do
+                vs_make_domain "$(printf 'vse2e-bench-%02d' "$i")" --running 2>>"$dir/setup.log" \
+                        || { skip fanout-qemu domain-start-failed; exit 0; }
+        done
+        fanout_policy "$dir/policy.yaml" disk-only 4
+
+        # Each contender takes one disk-only snapshot per domain and deletes
+        # the oldest, keeping two; the domains are shared, so every run starts
+        # from the same state.  virtsnap keeps its database between runs, as
+        # it would on a host; it reconciles the other contenders' work.  Names
+        # have one-second resolution: a pause (untimed) keeps them apart.
+        for ((i = -2; i <= RUNS; i++)); do
+                sleep 1
+                timed tv "$VIRTSNAP" run --once -c "$dir/policy.yaml" --connect "$VS_E2E_URI" \
+                        --database "$dir/db.sqlite" 2>"$dir/virtsnap.log" || {
+                        log "virtsnap run --once failed: $(tail -n 3 "$dir/virtsnap.log")"
+                        skip fanout-qemu virtsnap-run-failed
+                        exit 0
+                }
+                check_qemu_state virtsnap "$((i == -2 ? 1 : 2))" || { skip fanout-qemu virtsnap-did-not-do-the-work; exit 0; }
+                sleep 1
+                timed tb "$BENCHBIN/bench-fanout-bare" -j 4 -t disk-only -p bench -k 2 "$VS_E2E_URI" \
+                        2>"$dir/bare.log" || {
+                        log "bench-fanout-bare: $(tail -n 3 "$dir/bare.log")"
+                        skip fanout-qemu bare-program-failed
+                        exit 0
+                }
+                check_qemu_state bench-fanout-bare 2 || { skip fanout-qemu bare-did-not-do-the-work; exit 0; }
+                sleep 1
+                timed tl virsh_loop 2>"$dir/virsh.log" || {
+                        log "virsh loop: $(tail -n 3 "$dir/virsh.log")"
+                        skip fanout-qemu virsh-loop-failed
+                        exit 0
+                }
+                check_qemu_state "the virsh loop" 2 || { skip fanout-qemu virsh-loop-did-not-do-the-work; exit 0; }
+                # Two warm-up rounds: the first only brings every domain to
+                # two snapshots (nothing to prune yet).
+                [ "$i" -le 0 ] && continue
+                vs+=("$tv")
+                bare+=("$tb")
+                loop+=("$tl")
+        done
+        local sv sb sl
+        read -r -a sv <<<"$(stats "${vs[@]}")"
+        read -r -a sb <<<"$(stats "${bare[@]}")"
+        read -r -a sl <<<"$(stats "${loop[@]}")"
+        echo "BENCH fanout-qemu domains=$n max_concurrent=4" \
+                "virtsnap_seconds=${sv[0]} virtsnap_min=${sv[1]} virtsnap_max=${sv[2]}" \
+                "bare_seconds=${sb[0]} bare_min=${sb[1]} bare_max=${sb[2]}" \
+                "virsh_loop_seconds=${sl[0]} virsh_loop_min=${sl[1]} virsh_loop_max=${sl[2]}" \
+                "ratio_bare=$(ratio "${sv[0]}" "${sb[0]}") speedup_vs_virsh=$(ratio "${sl[0]}" "${sv[0]}")"
+}
+
+# ---- idle ------------------------------------------------------------------
+
+# proc_sample PID: "RSS_KIB CPU_TICKS CTXT_SWITCHES RSS_ANON_KIB" (context
+# switches summed over every thread).
+proc_sample() {
+        local pid=$1 rss anon ticks ctx
+        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || return 1
+        anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || return 1
+        # utime and stime are fields 14 and 15; the command name (field 2)
+        # may hold spaces, so count from after its closing parenthesis.
+        ticks=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }') || return 1
+        ctx=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
+                awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { s += $2 } END { print s + 0 }')
+        [ -n "$rss" ] && [ -n "$ticks" ] || return 1
+        echo "$rss $ticks $ctx $anon"
+}
+
+bench_idle() {
+        local n=500 secs=${VS_BENCH_IDLE_SECONDS:-60} dir=$SCRATCH/idle uri pid i k
+        local windows=$((RUNS + 1)) w t0 t1 hz
+        local -a rss=() anon=() cpu=() wake=() a b
+
+        virtsnap_has daemon || { skip idle virtsnap-has-no-daemon-command; return; }
+        mkdir -p "$dir"
+        "$ROOT/bench/gen-node-xml.sh" "$n" 0 bench >"$dir/node.xml" || { skip idle node-generation-failed; return; }
+        uri="test://$dir/node.xml"
+        {
+                echo "connection: test:///default"
+                echo "timezone: Europe/Berlin"
+                echo "policies:"
+                for ((k = 1; k <= 10; k++)); do
+                        echo "  - name: yearly-$k"
+                        echo "    schedule: \"$k 0 1 1 *\""
+                        echo "    catch_up: false"
+                        echo "    retention:"
+                        echo "      keep_yearly: 3"
+                done
+        } >"$dir/policy.yaml"
+        hz=$(getconf CLK_TCK)
+
+        "$VIRTSNAP" daemon -c "$dir/policy.yaml" --connect "$uri" --database "$dir/db.sqlite" \
+                2>"$dir/daemon.log" &
+        pid=$!
+        # Start-up (reconciling 500 domains) is not idle: let it settle.
+        sleep 3
+        kill -0 "$pid" 2>/dev/null || {
+                log "the daemon exited: $(tail -n 5 "$dir/daemon.log")"
+                skip idle daemon-exited
+                return
+        }
+        # The watch is split into equal windows: the first is the warm-up,
+        # the others are the runs.
+        w=$(awk -v s="$secs" -v n="$windows" 'BEGIN { printf "%.3f", s / n }')
+        read -r -a a <<<"$(proc_sample "$pid")" || { skip idle proc-unreadable; kill "$pid"; return; }
+        t0=$EPOCHREALTIME
+        for ((i = 0; i < windows; i++)); do
+                sleep "$w"
+                read -r -a b <<<"$(proc_sample "$pid")" || {
+                        log "the daemon exited: $(tail -n 5 "$dir/daemon.log")"
+                        skip idle daemon-exited
+                        return
+                }
+                t1=$EPOCHREALTIME
+                if [ "$i" -gt 0 ]; then
+                        rss+=("${b[0]}")
+                        anon+=("${b[3]}")
+                        cpu+=("$(awk -v d="$((b[1] - a[1]))" -v hz="$hz" -v t0="$t0" -v t1="$t1" \
+                                'BEGIN { printf "%.6f", d / hz / (t1 - t0) * 60 }')")
+                        wake+=("$(awk -v d="$((b[2] - a[2]))" -v t0="$t0" -v t1="$t1" \
+                                'BEGIN { printf "%.6f", d / (t1 - t0) }')")
+                fi
+                a=("${b[@]}")
+                t0=$t1
+        done
+        local sr sa sc sw hwm
+        hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        read -r -a sr <<<"$(stats "${rss[@]}")"
+        read -r -a sa <<<"$(stats "${anon[@]}")"
+        read -r -a sc <<<"$(stats "${cpu[@]}")"
+        read -r -a sw <<<"$(stats "${wake[@]}")"
+        echo "BENCH idle domains=$n policies=10 seconds=$secs" \
+                "rss_kib=${sr[0]%.*} rss_min=${sr[1]%.*} rss_max=${sr[2]%.*} rss_peak_kib=$hwm rss_anon_kib=${sa[0]%.*}" \
+                "cpu_seconds_per_min=${sc[0]} cpu_min=${sc[1]} cpu_max=${sc[2]}" \
+                "wakeups_per_second=${sw[0]} wakeups_min=${sw[1]} wakeups_max=${sw[2]}"
+}
+
+# ---- main ------------------------------------------------------------------
+
+names=("$@")
+[ ${#names[@]} -eq 0 ] && names=("${ALL[@]}")
+for n in "${names[@]}"; do
+        case " ${ALL[*]} " in *" $n "*) ;; *) echo "bench/run.sh: unknown benchmark '$n'" >&2; usage ;; esac
+done
+
+SCRATCH=$(mktemp -d /tmp/vs-bench.XXXXXX) || exit 1
+if [ -n "${VS_BENCH_KEEP:-}" ]; then
+        log "scratch directory $SCRATCH (kept)"
+else
+        trap 'rm -rf "$SCRATCH"' EXIT
+fi
+trap 'exit 130' INT TERM
+
+if ! build; then
+        for n in "${names[@]}"; do skip "$n" build-failed; done
+        exit 1
+fi
+for n in "${names[@]}"; do
+        log "running $n"
+        "bench_${n//-/_}"
+done

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The CLI as an admin uses it, against the real isolated libvirtd:
+# `virtsnap domains` (coverage audit, tags from domain metadata, state),
+# `virtsnap snapshots` (owned vs foreign), and `virtsnap snapshot` (an ad-hoc
+# snapshot under a policy, recorded and pruned by its retention).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+[ -n "${VS_E2E_URI:-}" ] || vs_die "run me from run-e2e.sh"
+[ -x "${VIRTSNAP:-}" ] || vs_die "VIRTSNAP is not set to the built binary"
+
+dir=$VS_E2E_DIR/cli
+mkdir -p "$dir"
+cat >"$dir/policies.yaml" <<EOF
+connection: "$VS_E2E_URI"
+database: $dir/history.db
+timezone: UTC
+policies:
+  - name: web
+    domains:
+      include: ["vse2e-cli-web*"]
+      tags: [production]
+      state: running
+    schedule: hourly
+    snapshot:
+      type: disk-only
+      name: "web-{utc:%Y%m%dT%H%M%SZ}"
+    retention:
+      keep_last: 2
+  - name: db
+    domains:
+      include: ["vse2e-cli-db*"]
+      state: shutoff
+    schedule: daily
+    retention:
+      keep_last: 5
+EOF
+
+vs_make_domain vse2e-cli-web1 --running
+vs_make_domain vse2e-cli-web2 --running
+vs_make_domain vse2e-cli-db1
+vs_virsh metadata vse2e-cli-web1 urn:virtsnap:1 --key vs --config --live \
+        --set '<tags><tag>production</tag></tags>' >/dev/null
+
+# JSON field extraction with python3 (meson needs it, so it is always there).
+json() {
+        python3 -c "import json,sys; d=json.load(sys.stdin); $1"
+}
+
+out=$("$VIRTSNAP" domains -c "$dir/policies.yaml" --json)
+vs_check_eq "domains exits 0" 0 $?
+vs_check_eq "policy web covers the tagged running web domain only" "vse2e-cli-web1" \
+        "$(json 'print(",".join(x["name"] for p in d["policies"] if p["name"]=="web" for x in p["domains"]))' <<<"$out")"
+vs_check_eq "... and reports its tag" "production" \
+        "$(json 'print(",".join(t for p in d["policies"] if p["name"]=="web" for x in p["domains"] for t in x["tags"]))' <<<"$out")"
+vs_check_eq "policy db covers the shut-off db domain" "vse2e-cli-db1" \
+        "$(json 'print(",".join(x["name"] for p in d["policies"] if p["name"]=="db" for x in p["domains"] if x["name"].startswith("vse2e-cli")))' <<<"$out")"
+vs_check_eq "the untagged web domain is reported as not covered" "vse2e-cli-web2" \
+        "$(json 'print(",".join(x["name"] for x in d["uncovered"] if x["name"].startswith("vse2e-cli")))' <<<"$out")"
+vs_check_eq "uncovered domains carry their state" "running" \
+        "$(json 'print([x["state"] for x in d["uncovered"] if x["name"]=="vse2e-cli-web2"][0])' <<<"$out")"
+
+# An ad-hoc snapshot under policy web, three times: retention keep_last 2
+# prunes the oldest owned one; a foreign snapshot in between is untouched.
+vs_check "virtsnap snapshot succeeds" "$VIRTSNAP" snapshot vse2e-cli-web1 --policy web \
+        -c "$dir/policies.yaml" --log-level warning
+vs_virsh snapshot-create-as vse2e-cli-web1 by-hand --disk-only --atomic >/dev/null
+sleep 1
+vs_check "a second one" "$VIRTSNAP" snapshot vse2e-cli-web1 --policy web \
+        -c "$dir/policies.yaml" --log-level warning
+sleep 1
+vs_check "a third one" "$VIRTSNAP" snapshot vse2e-cli-web1 --policy web \
+        -c "$dir/policies.yaml" --log-level warning
+
+out=$("$VIRTSNAP" snapshots vse2e-cli-web1 --connect "$VS_E2E_URI" --json)
+vs_check_eq "snapshots exits 0" 0 $?
+vs_check_eq "two owned snapshots are left, both policy web" "web web" \
+        "$(json 'print(" ".join(s["policy"] for s in d["snapshots"] if s["owned"]))' <<<"$out")"
+vs_check_eq "the foreign one is listed as foreign" "by-hand:False:None" \
+        "$(json 'print(",".join("%s:%s:%s" % (s["name"], s["owned"], s["policy"]) for s in d["snapshots"] if not s["owned"]))' <<<"$out")"
+vs_check_eq "owned ones are disk-only with their overlay file" "disk-only:1 disk-only:1" \
+        "$(json 'print(" ".join("%s:%d" % (s["type"], len(s["disk_files"])) for s in d["snapshots"] if s["owned"]))' <<<"$out")"
+vs_check_eq "libvirt agrees: 3 snapshots, the foreign one among them" "3 by-hand" \
+        "$(vs_virsh snapshot-list vse2e-cli-web1 --name | wc -l) $(vs_virsh snapshot-list vse2e-cli-web1 --name | grep -x by-hand)"
+
+# The human form marks owner and foreign too.
+out=$("$VIRTSNAP" snapshots vse2e-cli-web1 -c "$dir/policies.yaml")
+vs_check "human output marks 'policy web'" grep -q 'policy web' <<<"$out"
+vs_check "human output marks 'foreign'" grep -Eq 'by-hand .*foreign' <<<"$out"
+
+# A missing domain is an error, not an empty tree.
+"$VIRTSNAP" snapshots vse2e-cli-nosuch --connect "$VS_E2E_URI" >/dev/null 2>&1
+vs_check_eq "snapshots of a missing domain exits 1" 1 $?
+
+vs_virsh destroy vse2e-cli-web1 >/dev/null
+vs_virsh destroy vse2e-cli-web2 >/dev/null
+vs_case_done
