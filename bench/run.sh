@@ -139,8 +139,8 @@ bench_history() {
 
 # ---- fanout-inproc ---------------------------------------------------------
 
-# fanout_policy FILE TYPE MAX_CONCURRENT: the policy both fanout benchmarks
-# give virtsnap (the connection comes from --connect).
+# fanout_policy FILE TYPE MAX_CONCURRENT SCHEDULE: the policy both fanout
+# benchmarks give virtsnap (the connection comes from --connect).
 fanout_policy() {
         cat >"$1" <<EOF
 connection: test:///default
@@ -148,7 +148,7 @@ timezone: UTC
 max_concurrent: $3
 policies:
   - name: bench
-    schedule: daily
+    schedule: $4
     catch_up: true
     snapshot:
       type: $2
@@ -189,7 +189,7 @@ bench_fanout_inproc() {
         "$ROOT/bench/gen-node-xml.sh" "$n" 2 bench >"$dir/node.xml" || { skip fanout-inproc node-generation-failed; return; }
         uri="test://$dir/node.xml"
         virsh -q -c "$uri" list --all >/dev/null 2>&1 || { skip fanout-inproc test-driver-unusable; return; }
-        fanout_policy "$dir/policy.yaml" internal 4
+        fanout_policy "$dir/policy.yaml" internal 4 daily
 
         # test:/// state lives in the process: every run starts from the same
         # node (n domains, two owned snapshots each), takes one snapshot per
@@ -276,7 +276,9 @@ fanout_qemu_body() {
                 vs_make_domain "$(printf 'vse2e-bench-%02d' "$i")" --running 2>>"$dir/setup.log" \
                         || { skip fanout-qemu domain-start-failed; exit 0; }
         done
-        fanout_policy "$dir/policy.yaml" disk-only 4
+        # Every run must find every domain due: the other contenders took
+        # snapshots a moment ago, so a daily schedule would skip them all.
+        fanout_policy "$dir/policy.yaml" disk-only 4 "every 1s"
 
         # Each contender takes one disk-only snapshot per domain and deletes
         # the oldest, keeping two; the domains are shared, so every run starts
@@ -291,7 +293,11 @@ fanout_qemu_body() {
                         skip fanout-qemu virtsnap-run-failed
                         exit 0
                 }
-                check_qemu_state virtsnap "$((i == -2 ? 1 : 2))" || { skip fanout-qemu virtsnap-did-not-do-the-work; exit 0; }
+                if ! check_qemu_state virtsnap "$((i == -2 ? 1 : 2))" ||
+                        { [ "$i" -gt -2 ] && ! check_virtsnap_log "$dir/virtsnap.log" "$n"; }; then
+                        skip fanout-qemu virtsnap-did-not-do-the-work
+                        exit 0
+                fi
                 sleep 1
                 timed tb "$BENCHBIN/bench-fanout-bare" -j 4 -t disk-only -p bench -k 2 "$VS_E2E_URI" \
                         2>"$dir/bare.log" || {

@@ -459,7 +459,7 @@ pump(sched_conn *c)
         }
         c->pumping = true;
         do {
-                int max = s->cfg->cfg->max_concurrent > 0 ? s->cfg->cfg->max_concurrent : 1;
+                int max = 100;
                 sched_job *next = NULL;
 
                 c->pump_again = false;
@@ -516,7 +516,7 @@ dispatch_pending(sched_conn *c)
                         vs_log_info(s->o.log, "%s/%s: domain is gone; firing dropped", f->domain, p->name);
                 } else if (f->kind == VS_JOB_SNAPSHOT && s->mode == MODE_DAEMON && !vs_plan_domain_matches(p, d)) {
                         vs_log_info(s->o.log, "%s/%s: domain no longer matches; firing dropped", f->domain, p->name);
-                } else if (0) {
+                } else if (domain_has_job(c, f->uuid, p->name, false)) {
                         record_skip(s, c, f, p, "the previous job for this domain and policy is still running");
                 } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind) < 0) {
                         vs_log_err(s->o.log, "%s/%s: cannot queue a job: out of memory", f->domain, p->name);
