@@ -75,6 +75,9 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                 fprintf(stderr, "virtsnap %s: out of memory\n", a->cmd);
                 goto out;
         }
+        /* Load libvirt before the scheduler's workers exist (virt-module.c);
+         * a failure shows again, with the reason, on every connection. */
+        (void)vs_virt_load(NULL);
         if (a->daemon && vs_virt_events_start(&events, &err) < 0)
                 vs_log_warning(log, "libvirt events unavailable (%s); domains are re-listed at each firing", err.msg);
         r = vs_scheduler_new(&(vs_scheduler_opts){

@@ -344,7 +344,7 @@ set_argv(walk *w, const key_def *k, const vs_ynode *v, char ***slot)
                         diag_at(w, it, "hook program must be an absolute path, not '%s'", SHOW(s));
                         continue;
                 }
-                if (vs__template_check(s, VS_TMPL_TEXT, NULL, err, sizeof(err)) < 0) {
+                if (vs__template_check(s, VS_TMPL_HOOK, NULL, err, sizeof(err)) < 0) {
                         diag_at(w, it, "hook argument '%s': %s", SHOW(s), err);
                         continue;
                 }

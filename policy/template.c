@@ -449,6 +449,7 @@ vs__template_check(const char *tmpl, vs_tmpl_kind kind, const char *policy, char
                         continue;
                 }
                 if ((strcmp(tok.name, "policy") == 0 || strcmp(tok.name, "domain") == 0 ||
+                     strcmp(tok.name, "snapshot") == 0 ||
                      strcmp(tok.name, "epoch") == 0) &&
                     tok.has_fmt) {
                         snprintf(errbuf, errlen, "{%s} takes no format", tok.name);
@@ -481,11 +482,13 @@ vs__template_check(const char *tmpl, vs_tmpl_kind kind, const char *policy, char
                         if (r < 0)
                                 return r;
                         varies = true;
+                } else if (kind == VS_TMPL_HOOK && strcmp(tok.name, "snapshot") == 0) {
+                        width += VS_SNAPSHOT_NAME_MAX;
                 } else {
                         snprintf(errbuf, errlen,
                                  "unknown placeholder {%s} (known: {policy}, {domain}, {utc:FORMAT}, "
-                                 "{local:FORMAT}, {epoch})",
-                                 tok.name);
+                                 "{local:FORMAT}, {epoch}%s)",
+                                 tok.name, kind == VS_TMPL_HOOK ? ", {snapshot}" : "");
                         return -EINVAL;
                 }
         }

@@ -25,6 +25,7 @@
 typedef enum vs_tmpl_kind {
         VS_TMPL_NAME,
         VS_TMPL_TEXT,
+        VS_TMPL_HOOK, /* TEXT plus {snapshot}, which the scheduler substitutes */
 } vs_tmpl_kind;
 
 #define VS_SNAPSHOT_NAME_MAX 64

@@ -459,7 +459,7 @@ pump(sched_conn *c)
         }
         c->pumping = true;
         do {
-                int max = 100;
+                int max = s->cfg->cfg->max_concurrent > 0 ? s->cfg->cfg->max_concurrent : 1;
                 sched_job *next = NULL;
 
                 c->pump_again = false;
@@ -1239,7 +1239,14 @@ vs_scheduler_start(vs_scheduler *s)
         r = ensure_conns(s, NULL);
         if (r < 0)
                 return r;
-        vs_log_notice(s->o.log, "started: %zu policies on %zu connections", s->cfg->cfg->n_policies, s->n_conns);
+        {
+                size_t enabled = 0;
+
+                for (size_t i = 0; i < s->cfg->cfg->n_policies; i++)
+                        enabled += s->cfg->cfg->policies[i].enabled;
+                vs_log_notice(s->o.log, "started: %zu of %zu policies enabled, on %zu connections", enabled,
+                              s->cfg->cfg->n_policies, s->n_conns);
+        }
         if (s->o.notify)
                 sd_notify(0, "READY=1");
         notify_status(s);

@@ -4,7 +4,9 @@
  * add/update/remove hooks from whatever thread makes an API call, so instead
  * its default implementation runs here and vs_virt_watch forwards events to
  * the libuv loop with uv_async_send.  The object is owned by main; libvirt's
- * event implementation itself is process-wide, so only one may exist. */
+ * event implementation itself is process-wide, so only one may exist.  Part
+ * of the libvirt module (virt-module.h): main reaches it through
+ * vs_virt_events_start/stop in virt-module.c. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,7 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "virt.h"
+#include "virt-module.h"
 
 struct vs_virt_events {
         pthread_t thread;
@@ -39,7 +41,7 @@ event_thread(void *arg)
 }
 
 int
-vs_virt_events_start(vs_virt_events **ret, vs_err *err)
+vs__libvirt_events_start(vs_virt_events **ret, vs_err *err)
 {
         vs_virt_events *ev;
         int r;
@@ -70,7 +72,7 @@ wake(int timer, void *opaque)
 }
 
 void
-vs_virt_events_stop(vs_virt_events *ev)
+vs__libvirt_events_stop(vs_virt_events *ev)
 {
         int timer;
 

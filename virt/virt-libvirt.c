@@ -19,7 +19,11 @@
  * their own reference to the old one (virConnectRef) and fail on their own.
  * Domain event callbacks registered with libvirt hold a reference to the
  * object, dropped by libvirt's free callback, so the object outlives them;
- * the close callback is unregistered before the object goes. */
+ * the close callback is unregistered before the object goes.
+ *
+ * Built, with virt-events.c, into the loadable module virtsnap-libvirt.so
+ * (virt-module.h), so that only commands that need a hypervisor load
+ * libvirt. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -38,6 +42,8 @@
 #include "snapshot-xml.h"
 #include "strv.h"
 #include "virt-backend.h"
+#include "virt-module.h"
+#include "vs-config.h"
 
 #define VS_METADATA_URI "urn:virtsnap:1"
 #define AGENT_TIMEOUT_MAX 30    /* seconds; the agent holds the domain's job meanwhile */
@@ -1206,7 +1212,7 @@ static const vs_virt_ops libvirt_ops = {
 };
 
 int
-vs_virt_open_libvirt(const char *uri, vs_virt **ret, vs_err *err)
+vs__libvirt_open(const char *uri, vs_virt **ret, vs_err *err)
 {
         vs_libvirt *lv;
         int r;
@@ -1242,3 +1248,24 @@ vs_virt_open_libvirt(const char *uri, vs_virt **ret, vs_err *err)
         *ret = &lv->base;
         return 0;
 }
+
+int
+vs__libvirt_init(vs_err *err)
+{
+        virSetErrorFunc(NULL, silent_error);
+        if (virInitialize() < 0) {
+                virResetLastError();
+                return vs_err_set(err, EIO, "libvirt", "cannot initialise libvirt");
+        }
+        return 0;
+}
+
+/* The module's one exported symbol (virt-module.h; virtsnap-libvirt.sym). */
+const vs_virt_module vs_virt_module_libvirt = {
+        .abi = VS_VIRT_MODULE_ABI,
+        .version = VS_VERSION,
+        .init = vs__libvirt_init,
+        .open = vs__libvirt_open,
+        .events_start = vs__libvirt_events_start,
+        .events_stop = vs__libvirt_events_stop,
+};

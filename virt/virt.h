@@ -122,6 +122,13 @@ typedef struct vs_delete_results {
  * Silences libvirt's default error printing and enables keepalive when an
  * event loop runs (vs_virt_events_start). */
 int vs_virt_open_libvirt(const char *uri, vs_virt **ret, vs_err *err);
+/* The libvirt backend is a module (virtsnap-libvirt.so) that the first
+ * vs_virt_open_libvirt or vs_virt_events_start loads, from any thread and
+ * once per process; a command that never calls them never loads libvirt.
+ * vs_virt_load loads it now, e.g. on the main thread before workers start.
+ * 0, or -ENOENT with err saying where it looked or why it did not load
+ * (every later call gives the same answer). */
+int vs_virt_load(vs_err *err);
 void vs_virt_free(vs_virt *v);
 const char *vs_virt_uri(const vs_virt *v);
 

@@ -63,20 +63,21 @@ vs_as_user() {
         (vs__exec_as_user "$@")
 }
 
-# A run killed with SIGKILL (e.g. at a test timeout) cannot tear down; the
-# QEMUs its libvirtd started outlive it.  The next run removes such a run
-# directory and kills those QEMUs (by pid), when the libvirtd named in its
-# pidfile is gone.
+# A run killed with SIGKILL (e.g. at a test timeout) cannot tear down; its
+# libvirtd and the QEMUs it started may outlive it.  The next run removes such
+# a run directory and kills those processes (by pid) once the shell that owned
+# it (owner.pid) is gone.  A run whose owner lives is left alone, even while
+# its libvirtd is down on purpose (the daemon e2e restarts it).
 vs__reap_stale_runs() {
         local dir pid
         for dir in /tmp/vs-e2e.*; do
-                [ -f "$dir/run/libvirt/libvirtd.pid" ] || continue
-                pid=$(cat "$dir/run/libvirt/libvirtd.pid" 2>/dev/null)
-                # (a killed libvirtd may linger as a zombie: that counts as gone)
-                if vs__alive "$pid" && grep -qs libvirtd "/proc/$pid/comm"; then
-                        continue
-                fi
+                [ -f "$dir/owner.pid" ] || continue
+                vs__alive "$(cat "$dir/owner.pid" 2>/dev/null)" && continue
                 vs_log "removing stale run directory $dir"
+                pid=$(cat "$dir/libvirtd.pid" 2>/dev/null)
+                if vs__alive "$pid" && grep -qs libvirtd "/proc/$pid/comm"; then
+                        kill -9 "$pid" 2>/dev/null || true
+                fi
                 for pid in $(pgrep -u "$VS_E2E_USER" -f "$dir/" 2>/dev/null); do
                         kill -9 "$pid" 2>/dev/null || true
                 done
@@ -102,6 +103,7 @@ vs_e2e_setup() {
         export VS_E2E_LIB=${BASH_SOURCE[0]}
         case "$VS_E2E_LIB" in /*) ;; *) VS_E2E_LIB=$PWD/$VS_E2E_LIB ;; esac
         chmod 0700 "$VS_E2E_DIR"
+        echo $$ >"$VS_E2E_DIR/owner.pid"
         local d
         for d in run config config/libvirt cache data img; do
                 mkdir -p "$VS_E2E_DIR/$d"
@@ -177,8 +179,8 @@ vs_e2e_dump_logs() {
         echo "===== end of e2e logs =====" >&2
 }
 
-# Kill exactly what this run started: the libvirtd we spawned, then any QEMU
-# still running from our run directory (each found by pid).
+# Kill exactly what this run started: the libvirtd we spawned, then every
+# QEMU running from our run directory (each found by pid).
 vs_e2e_teardown() {
         local rc=$? pid
         trap - EXIT
@@ -189,12 +191,9 @@ vs_e2e_teardown() {
         if [ -n "${VS_E2E_CASE_PID:-}" ]; then
                 kill "$VS_E2E_CASE_PID" 2>/dev/null || true
         fi
-        if vs__alive "$(vs_libvirtd_pid)"; then
-                for pid in $(vs_virsh list --id 2>/dev/null); do
-                        vs_virsh destroy "$pid" >/dev/null 2>&1 || true
-                done
-                vs_libvirtd_stop
-        fi
+        # Not `virsh destroy`: it takes 2 s per domain.  A session libvirtd
+        # leaves its QEMUs running when it stops; they go next, by pid.
+        vs_libvirtd_stop
         for pid in $(pgrep -u "$VS_E2E_USER" -f "$VS_E2E_DIR" 2>/dev/null); do
                 kill -9 "$pid" 2>/dev/null || true
         done

@@ -66,7 +66,13 @@ run_case() {
         echo "=== $name: $np passed, $nf failed, exit $rc, $(($(date +%s) - t))s"
 }
 
+# The harness's own checks first: when the platform misbehaves they say so
+# plainly, before the virtsnap cases fail in puzzling ways.
+scripts=("$here/test-harness.sh")
 for s in "$here"/test-*.sh; do
+        [ "$s" = "$here/test-harness.sh" ] || scripts+=("$s")
+done
+for s in "${scripts[@]}"; do
         [ -e "$s" ] || continue
         run_case "$(basename "$s" .sh)" bash "$s"
 done

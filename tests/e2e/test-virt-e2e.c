@@ -842,7 +842,8 @@ group_teardown(void **state)
 {
         ctx *c = *state;
 
-        vs_virt_free(c->v);
+        if (c)
+                vs_virt_free(c->v);
         return 0;
 }
 

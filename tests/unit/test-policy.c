@@ -614,8 +614,15 @@ test_hooks(void **state)
         EXPECT(HEAD RET1 "    hooks: {pre: [/bin/echo, [x], \"{dom}\"]}\n",
                "t.yaml:6:30: items of 'pre' must be strings, not a list",
                "t.yaml:6:35: hook argument '{dom}': unknown placeholder {dom} (known: {policy}, {domain}, "
-               "{utc:FORMAT}, {local:FORMAT}, {epoch})");
+               "{utc:FORMAT}, {local:FORMAT}, {epoch}, {snapshot})");
         EXPECT_OK(HEAD RET1 "    hooks: {pre: [/bin/sh, -c, \"echo {{}} {domain} {policy} {utc:%FT%TZ}\"]}\n");
+        /* {snapshot} is a hook placeholder (the scheduler fills it in), not a name/description one. */
+        EXPECT_OK(HEAD RET1 "    hooks: {post: [/usr/local/bin/app-resume, \"{snapshot}\"]}\n");
+        EXPECT(HEAD RET1 "    hooks: {post: [/bin/echo, \"{snapshot:%Y}\"]}\n",
+               "t.yaml:6:31: hook argument '{snapshot:%Y}': {snapshot} takes no format");
+        EXPECT(HEAD RET1 "    snapshot: {description: \"{snapshot}\"}\n",
+               "t.yaml:6:29: 'description': unknown placeholder {snapshot} (known: {policy}, {domain}, "
+               "{utc:FORMAT}, {local:FORMAT}, {epoch})");
 }
 
 /* ---- name templates ---- */

@@ -28,6 +28,7 @@
 #include "fakes/virt-fake.h"
 
 #define URI "fake:///a"
+#define URI2 "fake:///b"
 #define UUID_A "00000000-0000-0000-0000-00000000000a"
 #define UUID_B "00000000-0000-0000-0000-00000000000b"
 #define UUID_C "00000000-0000-0000-0000-00000000000c"
@@ -44,6 +45,7 @@ typedef struct fx {
         vs_clock *clock;
         vs_store *store;
         vs_virt *fake;          /* our reference; the scheduler gets its own */
+        vs_virt *fake2;         /* a second host, URI2 */
         vs_scheduler *s;
         char dir[64];
         char cfg_path[128];
@@ -57,10 +59,15 @@ open_fake(void *data, const char *uri, vs_virt **ret, vs_err *err)
 {
         fx *f = data;
 
-        if (strcmp(uri, URI) != 0)
-                return vs_err_set(err, ECONNREFUSED, "fake", "no hypervisor at %s", uri);
-        *ret = vs_fake_ref(f->fake);
-        return 0;
+        if (strcmp(uri, URI) == 0) {
+                *ret = vs_fake_ref(f->fake);
+                return 0;
+        }
+        if (strcmp(uri, URI2) == 0 && f->fake2) {
+                *ret = vs_fake_ref(f->fake2);
+                return 0;
+        }
+        return vs_err_set(err, ECONNREFUSED, "fake", "no hypervisor at %s", uri);
 }
 
 static vs_config *
@@ -182,6 +189,7 @@ fx_free(fx *f)
         vs_clock_free(f->clock);
         vs_store_free(f->store);
         vs_virt_free(f->fake);
+        vs_virt_free(f->fake2);
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
         assert_int_equal(system(cmd), 0);
         free(f);
@@ -1226,6 +1234,115 @@ test_snapshot_and_prune_now(void **state)
 }
 
 static void
+test_two_connections(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "max_concurrent: 1\n"
+                           "policies:\n"
+                           "  - name: here\n"
+                           "    schedule: every 1m\n"
+                           "    catch_up: false\n"
+                           "    snapshot: {timeout: 10s}\n"
+                           "    retention: {keep_last: 5}\n"
+                           "  - name: there\n"
+                           "    connection: " URI2 "\n"
+                           "    schedule: every 1m\n"
+                           "    catch_up: false\n"
+                           "    snapshot: {timeout: 10s}\n"
+                           "    retention: {keep_last: 5}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        assert_int_equal(vs_fake_new(URI2, &f->fake2), 0);
+        /* The same UUID on another host is another domain. */
+        assert_int_equal(vs_fake_add_domain(f->fake2, "dom-a", UUID_A, VS_DOMAIN_RUNNING, NULL), 0);
+        assert_int_equal(vs_fake_add_domain(f->fake2, "dom-b", UUID_B, VS_DOMAIN_RUNNING, NULL), 0);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(stats(f).connections, 2);
+        assert_int_equal(stats(f).connections_up, 2);
+        assert_int_equal(stats(f).planned, 3);
+
+        /* Host a is down: its job fails as transient; host b is unaffected. */
+        vs_fake_set_down(f->fake, true);
+        settle(f);
+        advance_to(f, T0 + 60);
+        for (int i = 0; i < 12; i++)
+                advance_by(f, 1);
+        assert_int_equal(vs_fake_owned_count(f->fake2, "dom-a", "there"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake2, "dom-b", "there"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "here"), 0);
+        assert_int_equal(rows(f, "failed", NULL), 1);
+        assert_int_equal(rows(f, "present", NULL), 2);
+        assert_int_equal(stats(f).connections_up, 1);
+
+        /* Each connection has its own max_concurrent 1: b's two jobs queue
+         * behind each other, while a (back up) runs its own at once. */
+        vs_fake_set_down(f->fake, false);
+        for (int i = 0; i < 48; i++)
+                advance_by(f, 1);
+        assert_int_equal(stats(f).connections_up, 2);
+        assert_int_equal(vs_fake_owned_count(f->fake2, "dom-a", "there"), 2);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_fake_block(f->fake2, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, (T0 + 180) * 1000 - vs_clock_now_ms(f->clock));
+        run_until_jobs(f, 3);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        vs_fake_wait_blocked(f->fake2, VS_FAKE_CREATE, 1);
+        assert_int_equal(stats(f).running, 2);
+        assert_int_equal(stats(f).queued, 1);
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        vs_fake_release(f->fake2, VS_FAKE_CREATE);
+        settle(f);
+        /* 10:01, 10:02 and 10:03 on host b. */
+        assert_int_equal(vs_fake_owned_count(f->fake2, "dom-a", "there"), 3);
+        assert_int_equal(vs_fake_owned_count(f->fake2, "dom-b", "there"), 3);
+        assert_true(vs_fake_owned_count(f->fake, "dom-a", "here") >= 1);
+        fx_free(f);
+}
+
+static void
+test_one_job_per_domain(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "max_concurrent: 4\n"
+                           "policies:\n"
+                           "  - name: hourly\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    retention: {keep_last: 5}\n"
+                           "  - name: daily\n"
+                           "    schedule: \"0 11 * * *\"\n"
+                           "    catch_up: false\n"
+                           "    retention: {keep_last: 5}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, 3600 * 1000);
+        run_until_jobs(f, 2);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        /* Both policies fire at 11:00: one snapshot of the domain at a time,
+         * the other waits (it is not a skip: another policy's job). */
+        assert_int_equal(stats(f).running, 1);
+        assert_int_equal(stats(f).queued, 1);
+        assert_int_equal(stats(f).skipped, 0);
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "hourly"), 1);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "daily"), 1);
+        fx_free(f);
+}
+
+static void
 test_lockfile(void **state)
 {
         char dir[] = "/tmp/vs-lock-XXXXXX", db[128], cmd[160];
@@ -1274,6 +1391,8 @@ main(void)
                 cmocka_unit_test(test_connection_down_and_back),
                 cmocka_unit_test(test_domain_events_replan),
                 cmocka_unit_test(test_snapshot_and_prune_now),
+                cmocka_unit_test(test_two_connections),
+                cmocka_unit_test(test_one_job_per_domain),
                 cmocka_unit_test(test_lockfile),
         };
 
