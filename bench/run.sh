@@ -14,7 +14,7 @@
 #
 # Environment:
 #   VS_BENCH_BUILD          build directory (default bench/.build; release,
-#                           tests off; set up on first use)
+#                           tests on when cmocka is there; set up on first use)
 #   VS_BENCH_RUNS           timed runs per measurement (default 5, min 5)
 #   VS_BENCH_KEEP=1         keep the scratch directory (printed on stderr)
 #   VS_BENCH_FANOUT_N       fanout-inproc domains (default 200)

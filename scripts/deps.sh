@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   meson ninja-build pkg-config gcc libc6-dev
-  libvirt-dev libyaml-dev libxml2-dev libsqlite3-dev libuv1-dev libjson-c-dev libsystemd-dev
+  libvirt-dev libtirpc-dev libyaml-dev libxml2-dev libsqlite3-dev libuv1-dev libjson-c-dev libsystemd-dev
   libcmocka-dev tzdata
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
