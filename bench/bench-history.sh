@@ -124,23 +124,23 @@ sqlite3 -readonly "$db" "EXPLAIN QUERY PLAN $status_sql" | sed 's/^/  /'
 n=$("$virtsnap" history --database "$db" --domain vm05000 --since 30d --limit 100 --format csv | wc -l)
 m=$("$virtsnap" status --database "$db" --format csv | wc -l)
 echo "history returns $((n - 1)) rows; status returns $((m - 1)) rows"
-# Process start alone: virtsnap links libvirt (and its ~60 libraries).
+# Process start alone (libvirt is a dlopen'd module, not loaded by these commands).
 read -r vmed vmin vmax < <(measure "$virtsnap" version)
-echo "BENCH startup virtsnap-version runs=$runs seconds=$vmed min=$vmin max=$vmax"
+echo "BENCH startup command=version runs=$runs seconds=$vmed min=$vmin max=$vmax"
 
 read -r hmed hmin hmax < <(measure "$virtsnap" history --database "$db" --domain vm05000 --since 30d --limit 100)
 read -r qmed qmin qmax < <(measure sqlite3 -readonly "$db" "$history_sql")
 ratio=$(awk -v a="$hmed" -v b="$qmed" 'BEGIN { printf "%.2f", a / b }')
-echo "BENCH history --domain --since 30d --limit 100 runs=$runs seconds=$hmed min=$hmin max=$hmax" \
-     "sqlite3_seconds=$qmed sqlite3_min=$qmin sqlite3_max=$qmax ratio=$ratio target=<0.050s,<=2x"
+echo "BENCH history rows=1000000 domains=10000 query=domain-since-30d-limit-100 runs=$runs seconds=$hmed min=$hmin max=$hmax" \
+     "sqlite3_seconds=$qmed sqlite3_min=$qmin sqlite3_max=$qmax ratio=$ratio target_seconds=0.050 target_ratio=2"
 
 read -r smed smin smax < <(measure "$virtsnap" status --database "$db")
 read -r sqmed sqmin sqmax < <(measure sqlite3 -readonly "$db" "$status_sql")
 ratio=$(awk -v a="$smed" -v b="$sqmed" 'BEGIN { printf "%.2f", a / b }')
 echo "BENCH status series=10000 runs=$runs seconds=$smed min=$smin max=$smax" \
-     "sqlite3_seconds=$sqmed sqlite3_min=$sqmin sqlite3_max=$sqmax ratio=$ratio target=<1s"
+     "sqlite3_seconds=$sqmed sqlite3_min=$sqmin sqlite3_max=$sqmax ratio=$ratio target_seconds=1"
 
 read -r emed emin emax < <(measure "$virtsnap" events --database "$db" --domain vm05000 --since 30d --limit 100)
-echo "BENCH events --domain --since 30d --limit 100 runs=$runs seconds=$emed min=$emin max=$emax"
+echo "BENCH events query=domain-since-30d-limit-100 runs=$runs seconds=$emed min=$emin max=$emax"
 read -r mmed mmin mmax < <(measure "$virtsnap" monitor --database "$db" --warn 36h --crit 3d)
 echo "BENCH monitor series=10000 runs=$runs seconds=$mmed min=$mmin max=$mmax"
