@@ -1,11 +1,13 @@
 /* vs_cli_run_scheduler: the frame around the scheduler for daemon, run,
  * snapshot and prune (see cli-sched.h). */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "cli-sched.h"
 #include "cli-store.h"
@@ -13,14 +15,36 @@
 #include "lockfile.h"
 #include "log.h"
 
-int
-vs_cli_parse_log_level(const char *cmd, const char *s)
+/* --log-level's argument; -1 (after printing) when it is not a level. */
+static int
+parse_log_level(const char *cmd, const char *s)
 {
         int l = vs_log_level_from_string(s);
 
         if (l < 0)
                 fprintf(stderr, "virtsnap %s: unknown log level '%s' (err, warning, notice, info, debug)\n", cmd, s);
         return l;
+}
+
+int
+vs_cli_sched_option(vs_cli_sched_args *a, int c, char **argv)
+{
+        switch (c) {
+        case 'c':
+                a->config = optarg;
+                return -1;
+        case VS_CLI_OPT_CONNECT:
+                a->connect = optarg;
+                return -1;
+        case VS_CLI_OPT_DATABASE:
+                a->database = optarg;
+                return -1;
+        case VS_CLI_OPT_LOG_LEVEL:
+                a->log_level = parse_log_level(a->cmd, optarg);
+                return a->log_level < 0 ? VS_EXIT_USAGE : -1;
+        default:
+                return vs_cli_getopt_error(a->cmd, c, argv);
+        }
 }
 
 int

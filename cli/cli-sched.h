@@ -26,8 +26,22 @@ typedef struct vs_cli_sched_args {
 int vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, void *data), void *data,
                          bool fail_on_jobs);
 
-/* Parse --log-level's argument; -1 (after printing) when it is not a level. */
-int vs_cli_parse_log_level(const char *cmd, const char *s);
+/* The options every scheduler command takes.  Its getopt_long table lists
+ * VS_CLI_SCHED_OPTIONS (with <getopt.h>) beside its own, whose values start
+ * at VS_CLI_OPT_OWN, and the default: case of its loop hands c to
+ * vs_cli_sched_option. */
+enum { VS_CLI_OPT_CONNECT = 256, VS_CLI_OPT_DATABASE, VS_CLI_OPT_LOG_LEVEL, VS_CLI_OPT_OWN };
+#define VS_CLI_SCHED_OPTIONS                                            \
+        { "config", required_argument, NULL, 'c' },                     \
+        { "connect", required_argument, NULL, VS_CLI_OPT_CONNECT },     \
+        { "database", required_argument, NULL, VS_CLI_OPT_DATABASE },   \
+        { "log-level", required_argument, NULL, VS_CLI_OPT_LOG_LEVEL }, \
+        { "help", no_argument, NULL, 'h' }
+
+/* Take -c, --connect, --database or --log-level into a; anything else is a
+ * getopt error (':' or '?').  Returns -1 to go on, or an exit code (2 after
+ * a usage error, printed). */
+int vs_cli_sched_option(vs_cli_sched_args *a, int c, char **argv);
 
 /* What a prune of one (connection, domain UUID, policy) would do now: the
  * `present` rows of the history, newest first, and a verdict for each. */

@@ -2,13 +2,13 @@
  * arguments every listing command takes. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "cli-store.h"
 #include "commands.h"
@@ -67,22 +67,6 @@ vs_cli_parse_when(const char *s, int64_t now, int64_t *ret)
 }
 
 int
-vs_cli_parse_uint(const char *s, int64_t max, int64_t *ret)
-{
-        char *end;
-        long long v;
-
-        if (!s || *s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (errno || *end || v < 0 || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-int
 vs_cli_now(int64_t *ret)
 {
         const char *env = getenv("VIRTSNAP_NOW");
@@ -91,22 +75,6 @@ vs_cli_now(int64_t *ret)
                 return vs_time_parse(env, ret);
         *ret = (int64_t)time(NULL);
         return 0;
-}
-
-static int
-list_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-list_usage_error(const char *cmd, const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap %s: ", cmd);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap %s --help'.\n", cmd);
-        return VS_EXIT_USAGE;
 }
 
 int
@@ -153,9 +121,9 @@ vs_cli_parse_list_args(const char *cmd, int argc, char **argv, void (*usage)(FIL
                         break;
                 case 's':
                         if (!valid_state(optarg))
-                                return list_usage_error(cmd, "--state: unknown %s '%s'",
-                                                        strcmp(cmd, "events") == 0 ? "event kind" : "state",
-                                                        optarg);
+                                return vs_cli_usage_error(cmd, "--state: unknown %s '%s'",
+                                                          strcmp(cmd, "events") == 0 ? "event kind" : "state",
+                                                          optarg);
                         ret->filter.state = optarg;
                         break;
                 case 'S':
@@ -165,34 +133,82 @@ vs_cli_parse_list_args(const char *cmd, int argc, char **argv, void (*usage)(FIL
                         until = optarg;
                         break;
                 case 'n':
-                        if (vs_cli_parse_uint(optarg, INT64_MAX, &ret->filter.limit) < 0)
-                                return list_usage_error(cmd, "--limit: '%s' is not a non-negative integer", optarg);
+                        if (vs_cli_parse_uint(optarg, 0, INT64_MAX, &ret->filter.limit) < 0)
+                                return vs_cli_usage_error(cmd, "--limit: '%s' is not a non-negative integer", optarg);
                         break;
                 case 'f':
                         ret->format = vs_format_from_string(optarg);
                         if (ret->format < 0)
-                                return list_usage_error(cmd, "--format: '%s' is not table, json or csv", optarg);
+                                return vs_cli_usage_error(cmd, "--format: '%s' is not table, json or csv", optarg);
                         break;
                 case 'h':
                         usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return list_usage_error(cmd, "%s needs an argument", argv[optind - 1]);
                 default:
-                        return list_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error(cmd, c, argv);
                 }
         }
         if (optind < argc)
-                return list_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+                return vs_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
         if (vs_cli_now(&ret->now) < 0) {
                 fprintf(stderr, "virtsnap %s: $VIRTSNAP_NOW is not a TIME\n", cmd);
                 return VS_EXIT_USAGE;
         }
         if (since && vs_cli_parse_when(since, ret->now, &ret->filter.since) < 0)
-                return list_usage_error(cmd, "--since: '%s' is neither a TIME (2026-11-27T04:00:00Z, @EPOCH) "
-                                        "nor a duration (7d, 12h)", since);
+                return vs_cli_usage_error(cmd, "--since: '%s' is neither a TIME (2026-11-27T04:00:00Z, @EPOCH) "
+                                          "nor a duration (7d, 12h)", since);
         if (until && vs_cli_parse_when(until, ret->now, &ret->filter.until) < 0)
-                return list_usage_error(cmd, "--until: '%s' is neither a TIME (2026-11-27T04:00:00Z, @EPOCH) "
-                                        "nor a duration (7d, 12h)", until);
+                return vs_cli_usage_error(cmd, "--until: '%s' is neither a TIME (2026-11-27T04:00:00Z, @EPOCH) "
+                                          "nor a duration (7d, 12h)", until);
         return -1;
+}
+
+int
+vs_cli_print_table(const char *cmd, const vs_table *t, int format)
+{
+        vs_tz *tz = NULL;
+        vs_err err = { 0 };
+        int r;
+
+        if (format == VS_FORMAT_TABLE && vs_tz_load(NULL, &tz, &err) < 0)
+                fprintf(stderr, "virtsnap %s: %s; showing UTC\n", cmd, err.msg);
+        r = vs_table_print(t, format, tz, stdout);
+        vs_tz_free(tz);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: write error: %s\n", cmd, strerror(-r));
+                return VS_EXIT_FAILURE;
+        }
+        return VS_EXIT_OK;
+}
+
+int
+vs_cli_list_main(const vs_cli_list_cmd *cmd, int argc, char **argv)
+{
+        vs_cli_list_args a;
+        vs_store *s = NULL;
+        vs_table *t = NULL;
+        vs_err err = { 0 };
+        int r, ret = VS_EXIT_FAILURE;
+
+        r = vs_cli_parse_list_args(cmd->name, argc, argv, cmd->usage, cmd->valid_state, &a);
+        if (r >= 0)
+                return r;
+        if (vs_cli_open_store(&a.db, &s, NULL) < 0)
+                return VS_EXIT_FAILURE;
+        t = vs_table_new(cmd->columns, cmd->n_columns);
+        if (!t) {
+                fprintf(stderr, "virtsnap %s: out of memory\n", cmd->name);
+                goto out;
+        }
+        r = cmd->query(s, &a.filter, t, &err);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: %s: %s\n", cmd->name, err.where[0] ? err.where : cmd->name,
+                        err.msg[0] ? err.msg : strerror(-r));
+                goto out;
+        }
+        ret = vs_cli_print_table(cmd->name, t, a.format);
+out:
+        vs_table_free(t);
+        vs_store_free(s);
+        return ret;
 }

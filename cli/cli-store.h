@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "output.h"
 #include "policy.h"
 #include "store.h"
 
@@ -30,9 +31,6 @@ int vs_cli_open_store(const vs_cli_db_opts *o, vs_store **ret, vs_config **ret_c
  * 0 or -EINVAL. */
 int vs_cli_parse_when(const char *s, int64_t now, int64_t *ret);
 
-/* A non-negative decimal integer up to max.  0 or -EINVAL. */
-int vs_cli_parse_uint(const char *s, int64_t max, int64_t *ret);
-
 /* "Now" for the CLI: $VIRTSNAP_NOW (a TIME) when set, so that ages and
  * relative --since are reproducible in tests and reports; else the clock.
  * -EINVAL if $VIRTSNAP_NOW is set but not a TIME. */
@@ -52,6 +50,26 @@ typedef struct vs_cli_list_args {
  * error, reported). */
 int vs_cli_parse_list_args(const char *cmd, int argc, char **argv, void (*usage)(FILE *out),
                            bool (*valid_state)(const char *s), vs_cli_list_args *ret);
+
+/* Print t in format f to stdout, table times in the host's zone (UTC, after
+ * a warning, when it cannot be read).  Returns the exit code: VS_EXIT_FAILURE
+ * after a write error (reported as "virtsnap CMD: ..."). */
+int vs_cli_print_table(const char *cmd, const vs_table *t, int format);
+
+/* A listing command (history, events): its name, --help text, --state
+ * check, columns, and the store query that adds one table row per result. */
+typedef struct vs_cli_list_cmd {
+        const char *name;
+        void (*usage)(FILE *out);
+        bool (*valid_state)(const char *s);
+        const vs_column *columns;
+        size_t n_columns;
+        int (*query)(vs_store *s, const vs_store_filter *f, vs_table *t, vs_err *err);
+} vs_cli_list_cmd;
+
+/* The whole command: parse the list arguments, open the store read-only,
+ * query it and print the table in the chosen format.  Returns the exit code. */
+int vs_cli_list_main(const vs_cli_list_cmd *cmd, int argc, char **argv);
 
 /* `virtsnap pin` (pin true) and `virtsnap unpin`: cmd-pin.c. */
 int vs_cli_pin_main(int argc, char **argv, bool pin);

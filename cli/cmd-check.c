@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
 #include "duration.h"
@@ -102,27 +103,13 @@ vs_cmd_check(int argc, char **argv)
                         check_usage(stdout);
                         return VS_EXIT_OK;
                 default:
-                        if (optopt && strchr("c", optopt))
-                                fprintf(stderr, "virtsnap check: option -%c needs an argument\n", optopt);
-                        else if (optopt == 'C')
-                                fprintf(stderr, "virtsnap check: option --connect needs an argument\n");
-                        else if (optopt)
-                                fprintf(stderr, "virtsnap check: unknown option -%c\n", optopt);
-                        else
-                                fprintf(stderr, "virtsnap check: unknown option '%s'\n", argv[optind - 1]);
-                        fprintf(stderr, "Try 'virtsnap check --help'.\n");
-                        return VS_EXIT_USAGE;
+                        return vs_cli_getopt_error_optopt("check", argv);
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap check: unexpected argument '%s'\nTry 'virtsnap check --help'.\n",
-                        argv[optind]);
-                return VS_EXIT_USAGE;
-        }
-        if (!*path) {
-                fprintf(stderr, "virtsnap check: empty file name\nTry 'virtsnap check --help'.\n");
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("check", "unexpected argument '%s'", argv[optind]);
+        if (!*path)
+                return vs_cli_usage_error("check", "empty file name");
         if (vs_cli_load_config(path, &cfg) < 0)
                 return VS_EXIT_FAILURE;
         if (connect && vs_config_override_connection(cfg, connect) < 0) {

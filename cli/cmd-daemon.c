@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli-args.h"
 #include "cli-sched.h"
 #include "commands.h"
 #include "log.h"
@@ -51,52 +52,27 @@ start_daemon(vs_scheduler *s, void *data)
 int
 vs_cmd_daemon(int argc, char **argv)
 {
-        enum { OPT_CONNECT = 256, OPT_DATABASE, OPT_LOG_LEVEL };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "connect", required_argument, NULL, OPT_CONNECT },
-                { "database", required_argument, NULL, OPT_DATABASE },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
+                VS_CLI_SCHED_OPTIONS,
                 {},
         };
         vs_cli_sched_args a = { .cmd = "daemon", .log_level = VS_LOG_INFO, .daemon = true };
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'c':
-                        a.config = optarg;
-                        break;
-                case OPT_CONNECT:
-                        a.connect = optarg;
-                        break;
-                case OPT_DATABASE:
-                        a.database = optarg;
-                        break;
-                case OPT_LOG_LEVEL:
-                        a.log_level = vs_cli_parse_log_level("daemon", optarg);
-                        if (a.log_level < 0)
-                                return VS_EXIT_USAGE;
-                        break;
                 case 'h':
                         daemon_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        fprintf(stderr, "virtsnap daemon: %s needs an argument\nTry 'virtsnap daemon --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
                 default:
-                        fprintf(stderr, "virtsnap daemon: unknown option '%s'\nTry 'virtsnap daemon --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
+                        r = vs_cli_sched_option(&a, c, argv);
+                        if (r >= 0)
+                                return r;
+                        break;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap daemon: unexpected argument '%s'\nTry 'virtsnap daemon --help'.\n",
-                        argv[optind]);
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("daemon", "unexpected argument '%s'", argv[optind]);
         return vs_cli_run_scheduler(&a, start_daemon, NULL, false);
 }

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
+#include "output.h"
 #include "virt.h"
 #include "vs-config.h"
 
@@ -217,8 +219,7 @@ print_json(const vs_config *cfg, conn_domains *conns, size_t n_conns)
                                 goto oom;
                         json_object_array_add(unc, d);
                 }
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        vs_output_print_json(root, stdout);
         goto out;
 oom:
         r = -ENOMEM;
@@ -313,27 +314,13 @@ vs_cmd_domains(int argc, char **argv)
                         domains_usage(stdout);
                         return VS_EXIT_OK;
                 default:
-                        if (optopt == 'c')
-                                fprintf(stderr, "virtsnap domains: option -c needs an argument\n");
-                        else if (optopt == 'C')
-                                fprintf(stderr, "virtsnap domains: option --connect needs an argument\n");
-                        else if (optopt)
-                                fprintf(stderr, "virtsnap domains: unknown option -%c\n", optopt);
-                        else
-                                fprintf(stderr, "virtsnap domains: unknown option '%s'\n", argv[optind - 1]);
-                        fprintf(stderr, "Try 'virtsnap domains --help'.\n");
-                        return VS_EXIT_USAGE;
+                        return vs_cli_getopt_error_optopt("domains", argv);
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap domains: unexpected argument '%s'\nTry 'virtsnap domains --help'.\n",
-                        argv[optind]);
-                return VS_EXIT_USAGE;
-        }
-        if (!*path || (connect && !*connect)) {
-                fprintf(stderr, "virtsnap domains: empty argument\nTry 'virtsnap domains --help'.\n");
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("domains", "unexpected argument '%s'", argv[optind]);
+        if (!*path || (connect && !*connect))
+                return vs_cli_usage_error("domains", "empty argument");
         if (vs_cli_load_config(path, &cfg) < 0)
                 return VS_EXIT_FAILURE;
         if (connect && vs_config_override_connection(cfg, connect) < 0) {

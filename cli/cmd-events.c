@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cleanup.h"
 #include "cli-store.h"
@@ -89,43 +88,23 @@ add_event(const vs_store_event_row *r, void *userdata)
         return e ? -ENOMEM : 0;
 }
 
+static int
+query(vs_store *s, const vs_store_filter *f, vs_table *t, vs_err *err)
+{
+        return vs_store_query_events(s, f, add_event, t, err);
+}
+
 int
 vs_cmd_events(int argc, char **argv)
 {
-        vs_cli_list_args a;
-        vs_store *s = NULL;
-        vs_table *t = NULL;
-        vs_tz *tz = NULL;
-        vs_err err = { 0 };
-        int r, ret = VS_EXIT_FAILURE;
+        static const vs_cli_list_cmd cmd = {
+                .name = "events",
+                .usage = events_usage,
+                .valid_state = valid_kind,
+                .columns = columns,
+                .n_columns = VS_ELEMENTSOF(columns),
+                .query = query,
+        };
 
-        r = vs_cli_parse_list_args("events", argc, argv, events_usage, valid_kind, &a);
-        if (r >= 0)
-                return r;
-        if (vs_cli_open_store(&a.db, &s, NULL) < 0)
-                return VS_EXIT_FAILURE;
-        t = vs_table_new(columns, VS_ELEMENTSOF(columns));
-        if (!t) {
-                fprintf(stderr, "virtsnap events: out of memory\n");
-                goto out;
-        }
-        r = vs_store_query_events(s, &a.filter, add_event, t, &err);
-        if (r < 0) {
-                fprintf(stderr, "virtsnap events: %s: %s\n", err.where[0] ? err.where : "events",
-                        err.msg[0] ? err.msg : strerror(-r));
-                goto out;
-        }
-        if (a.format == VS_FORMAT_TABLE && vs_tz_load(NULL, &tz, &err) < 0)
-                fprintf(stderr, "virtsnap events: %s; showing UTC\n", err.msg);
-        r = vs_table_print(t, a.format, tz, stdout);
-        if (r < 0) {
-                fprintf(stderr, "virtsnap events: write error: %s\n", strerror(-r));
-                goto out;
-        }
-        ret = VS_EXIT_OK;
-out:
-        vs_tz_free(tz);
-        vs_table_free(t);
-        vs_store_free(s);
-        return ret;
+        return vs_cli_list_main(&cmd, argc, argv);
 }

@@ -1,7 +1,6 @@
 /* virtsnap next: when does a schedule fire? */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli-args.h"
 #include "commands.h"
+#include "output.h"
 #include "schedule.h"
 #include "timefmt.h"
 #include "tz.h"
@@ -55,38 +56,6 @@ next_usage(FILE *out)
                 NEXT_MAX_COUNT);
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap next: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap next --help'.\n");
-        return VS_EXIT_USAGE;
-}
-
-static bool
-parse_count(const char *s, long *ret)
-{
-        char *end;
-        long v;
-
-        if (!s || *s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < 0 || v > NEXT_MAX_COUNT)
-                return false;
-        *ret = v;
-        return true;
-}
-
 int
 vs_cmd_next(int argc, char **argv)
 {
@@ -106,7 +75,7 @@ vs_cmd_next(int argc, char **argv)
         vs_schedule *s = NULL;
         vs_tz *tz = NULL;
         vs_err err = { 0 };
-        int64_t t;
+        int64_t t, v;
         int c, r, ret = VS_EXIT_OK;
 
         optind = 1;
@@ -120,8 +89,10 @@ vs_cmd_next(int argc, char **argv)
                         from = optarg;
                         break;
                 case 'n':
-                        if (!parse_count(optarg, &count))
-                                return usage_error("--count: '%s' is not a number from 0 to 1000000", optarg);
+                        if (vs_cli_parse_uint(optarg, 0, NEXT_MAX_COUNT, &v) < 0)
+                                return vs_cli_usage_error("next", "--count: '%s' is not a number from 0 to 1000000",
+                                                          optarg);
+                        count = (long)v;
                         break;
                 case 'j':
                         json = true;
@@ -129,14 +100,12 @@ vs_cmd_next(int argc, char **argv)
                 case 'h':
                         next_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error("next", c, argv);
                 }
         }
         if (optind >= argc)
-                return usage_error("missing SCHEDULE");
+                return vs_cli_usage_error("next", "missing SCHEDULE");
 
         /* The schedule's words may come as one argument or several. */
         for (int i = optind; i < argc; i++)
@@ -160,8 +129,8 @@ vs_cmd_next(int argc, char **argv)
 
         if (from) {
                 if (vs_time_parse(from, &t) < 0) {
-                        ret = usage_error("--from: invalid time '%s' (expected RFC 3339 such as "
-                                          "2026-11-27T04:00:00Z, or @EPOCH)", from);
+                        ret = vs_cli_usage_error("next", "--from: invalid time '%s' (expected RFC 3339 such as "
+                                                 "2026-11-27T04:00:00Z, or @EPOCH)", from);
                         goto out;
                 }
         } else {
@@ -203,9 +172,7 @@ vs_cmd_next(int argc, char **argv)
                         puts("[]");
                         json_object_put(arr);
                 } else if (json) {
-                        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                                         JSON_C_TO_STRING_SPACED |
-                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                        vs_output_print_json(arr, stdout);
                         json_object_put(arr);
                 }
                 if (n < count)

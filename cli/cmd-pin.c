@@ -4,11 +4,11 @@
  * wait for it at most the busy timeout. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-store.h"
 #include "commands.h"
 
@@ -45,22 +45,6 @@ pin_usage(FILE *out, bool pin)
                 "cannot be written; 2 usage error.\n");
 }
 
-static int
-usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int
-usage_error(const char *cmd, const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap %s: ", cmd);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap %s --help'.\n", cmd);
-        return VS_EXIT_USAGE;
-}
-
 int
 vs_cli_pin_main(int argc, char **argv, bool pin)
 {
@@ -91,24 +75,22 @@ vs_cli_pin_main(int argc, char **argv, bool pin)
                         break;
                 case 'r':
                         if (!pin)
-                                return usage_error(cmd, "unknown option '--reason'");
+                                return vs_cli_usage_error(cmd, "unknown option '--reason'");
                         if (strlen(optarg) > PIN_REASON_MAX)
-                                return usage_error(cmd, "--reason: longer than %d bytes", PIN_REASON_MAX);
+                                return vs_cli_usage_error(cmd, "--reason: longer than %d bytes", PIN_REASON_MAX);
                         reason = optarg;
                         break;
                 case 'h':
                         pin_usage(stdout, pin);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error(cmd, "%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error(cmd, c, argv);
                 }
         }
         if (argc - optind < 2)
-                return usage_error(cmd, "missing DOMAIN or SNAPSHOT");
+                return vs_cli_usage_error(cmd, "missing DOMAIN or SNAPSHOT");
         if (argc - optind > 2)
-                return usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+                return vs_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
         domain = argv[optind];
         snapshot = argv[optind + 1];
         if (vs_cli_now(&now) < 0) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "cli-sched.h"
 #include "cli-store.h"
@@ -155,25 +156,15 @@ vs_cmd_plan(int argc, char **argv)
                 case 'h':
                         plan_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        fprintf(stderr, "virtsnap plan: %s needs an argument\nTry 'virtsnap plan --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
                 default:
-                        fprintf(stderr, "virtsnap plan: unknown option '%s'\nTry 'virtsnap plan --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
+                        return vs_cli_getopt_error("plan", c, argv);
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap plan: unexpected argument '%s'\nTry 'virtsnap plan --help'.\n", argv[optind]);
-                return VS_EXIT_USAGE;
-        }
-        if (at_arg ? vs_time_parse(at_arg, &at) < 0 : vs_cli_now(&at) < 0) {
-                fprintf(stderr, "virtsnap plan: %s is not a TIME (RFC 3339 or @EPOCH)\nTry 'virtsnap plan --help'.\n",
-                        at_arg ? at_arg : "$VIRTSNAP_NOW");
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("plan", "unexpected argument '%s'", argv[optind]);
+        if (at_arg ? vs_time_parse(at_arg, &at) < 0 : vs_cli_now(&at) < 0)
+                return vs_cli_usage_error("plan", "%s is not a TIME (RFC 3339 or @EPOCH)",
+                                          at_arg ? at_arg : "$VIRTSNAP_NOW");
         if (vs_cli_load_config(config, &cfg) < 0) {
                 fprintf(stderr, "virtsnap plan: cannot load the policy file\n");
                 return VS_EXIT_FAILURE;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "cli-sched.h"
 #include "cli-store.h"
@@ -134,29 +135,22 @@ dry_run(const vs_cli_sched_args *a, const prune_req *q)
 int
 vs_cmd_prune(int argc, char **argv)
 {
-        enum { OPT_CONNECT = 256, OPT_DATABASE, OPT_LOG_LEVEL, OPT_DRY_RUN };
+        enum { OPT_DRY_RUN = VS_CLI_OPT_OWN };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
                 { "policy", required_argument, NULL, 'p' },
                 { "domain", required_argument, NULL, 'd' },
                 { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-                { "connect", required_argument, NULL, OPT_CONNECT },
-                { "database", required_argument, NULL, OPT_DATABASE },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
+                VS_CLI_SCHED_OPTIONS,
                 {},
         };
         vs_cli_sched_args a = { .cmd = "prune", .log_level = VS_LOG_INFO };
         prune_req q = { 0 };
         bool dry = false;
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, ":c:p:d:h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'c':
-                        a.config = optarg;
-                        break;
                 case 'p':
                         q.policy = optarg;
                         break;
@@ -166,35 +160,18 @@ vs_cmd_prune(int argc, char **argv)
                 case OPT_DRY_RUN:
                         dry = true;
                         break;
-                case OPT_CONNECT:
-                        a.connect = optarg;
-                        break;
-                case OPT_DATABASE:
-                        a.database = optarg;
-                        break;
-                case OPT_LOG_LEVEL:
-                        a.log_level = vs_cli_parse_log_level("prune", optarg);
-                        if (a.log_level < 0)
-                                return VS_EXIT_USAGE;
-                        break;
                 case 'h':
                         prune_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        fprintf(stderr, "virtsnap prune: %s needs an argument\nTry 'virtsnap prune --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
                 default:
-                        fprintf(stderr, "virtsnap prune: unknown option '%s'\nTry 'virtsnap prune --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
+                        r = vs_cli_sched_option(&a, c, argv);
+                        if (r >= 0)
+                                return r;
+                        break;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap prune: unexpected argument '%s'\nTry 'virtsnap prune --help'.\n",
-                        argv[optind]);
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
         if (dry)
                 return dry_run(&a, &q);
         return vs_cli_run_scheduler(&a, start_prune, &q, true);

@@ -9,12 +9,12 @@
  * Running it twice changes nothing the second time. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-store.h"
 #include "commands.h"
 #include "strv.h"
@@ -47,22 +47,6 @@ reconcile_usage(FILE *out)
                 "\n"
                 "exit status: 0 success; 1 a connection, domain or the database failed;\n"
                 "2 usage error.\n");
-}
-
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap reconcile: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap reconcile --help'.\n");
-        return VS_EXIT_USAGE;
 }
 
 static const char *
@@ -249,14 +233,12 @@ vs_cmd_reconcile(int argc, char **argv)
                 case 'h':
                         reconcile_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error("reconcile", c, argv);
                 }
         }
         if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
+                return vs_cli_usage_error("reconcile", "unexpected argument '%s'", argv[optind]);
         if (vs_cli_now(&now) < 0) {
                 fprintf(stderr, "virtsnap reconcile: $VIRTSNAP_NOW is not a TIME\n");
                 return VS_EXIT_USAGE;
@@ -274,7 +256,7 @@ vs_cmd_reconcile(int argc, char **argv)
                             vs_strv_push(&uris, cfg->policies[i].connection) < 0)
                                 goto oom;
         } else {
-                ret = usage_error("no connection: give -c FILE or --connect URI");
+                ret = vs_cli_usage_error("reconcile", "no connection: give -c FILE or --connect URI");
                 goto out;
         }
         for (size_t i = 0; uris && uris[i]; i++)

@@ -6,7 +6,6 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli-args.h"
 #include "commands.h"
 #include "duration.h"
+#include "output.h"
 #include "policy.h"
 #include "retention.h"
 #include "timefmt.h"
@@ -70,38 +71,6 @@ retention_usage(FILE *out)
                 "exit status: 0 success; 1 failure (a malformed input line, reported with its\n"
                 "line number, in which case no verdict is printed); 2 usage error.\n",
                 KEEP_MAX);
-}
-
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap retention: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap retention --help'.\n");
-        return VS_EXIT_USAGE;
-}
-
-static bool
-parse_keep(const char *s, int *ret)
-{
-        char *end;
-        long v;
-
-        if (!s || *s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < 0 || v > KEEP_MAX)
-                return false;
-        *ret = (int)v;
-        return true;
 }
 
 typedef struct input {
@@ -232,7 +201,7 @@ vs_cmd_retention(int argc, char **argv)
         size_t *order = NULL;
         vs_tz *tz = NULL;
         vs_err err = { 0 };
-        int64_t now;
+        int64_t now, v;
         int c, r, *count, ret = VS_EXIT_OK;
 
         optind = 1;
@@ -251,15 +220,17 @@ vs_cmd_retention(int argc, char **argv)
                                 : c == OPT_WEEKLY  ? &rules.keep_weekly
                                 : c == OPT_MONTHLY ? &rules.keep_monthly
                                                    : &rules.keep_yearly;
-                        if (!parse_keep(optarg, count))
-                                return usage_error("--%s: '%s' is not a number from 0 to %d",
-                                                   options[c - OPT_LAST].name, optarg, KEEP_MAX);
+                        if (vs_cli_parse_uint(optarg, 0, KEEP_MAX, &v) < 0)
+                                return vs_cli_usage_error("retention", "--%s: '%s' is not a number from 0 to %d",
+                                                          options[c - OPT_LAST].name, optarg, KEEP_MAX);
+                        *count = (int)v;
                         break;
                 case OPT_WITHIN:
                         if (vs_duration_parse(optarg, &rules.keep_within) < 0 ||
                             rules.keep_within > VS_POLICY_MAX_KEEP_WITHIN)
-                                return usage_error("--keep-within: invalid duration '%s' (such as 36h, "
-                                                   "7d, 1d12h; at most 36500d)", optarg);
+                                return vs_cli_usage_error("retention",
+                                                          "--keep-within: invalid duration '%s' (such as 36h, "
+                                                          "7d, 1d12h; at most 36500d)", optarg);
                         break;
                 case OPT_TZ:
                         zone = optarg;
@@ -273,21 +244,21 @@ vs_cmd_retention(int argc, char **argv)
                 case 'h':
                         retention_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error("retention", c, argv);
                 }
         }
         if (optind < argc)
-                return usage_error("unexpected argument '%s' (snapshots are read from stdin)", argv[optind]);
+                return vs_cli_usage_error("retention", "unexpected argument '%s' (snapshots are read from stdin)",
+                                          argv[optind]);
         if (!vs_retention_rules_any(&rules))
-                return usage_error("no keep option given (or all are 0): retention that keeps nothing "
-                                   "is refused");
+                return vs_cli_usage_error("retention",
+                                          "no keep option given (or all are 0): retention that keeps nothing "
+                                          "is refused");
         if (now_arg) {
                 if (vs_time_parse(now_arg, &now) < 0)
-                        return usage_error("--now: invalid time '%s' (expected RFC 3339 such as "
-                                           "2026-11-27T04:00:00Z, or @EPOCH)", now_arg);
+                        return vs_cli_usage_error("retention", "--now: invalid time '%s' (expected RFC 3339 such as "
+                                                  "2026-11-27T04:00:00Z, or @EPOCH)", now_arg);
         } else {
                 now = (int64_t)time(NULL);
         }
@@ -323,28 +294,18 @@ vs_cmd_retention(int argc, char **argv)
                         const char *action = vs_verdict_to_string(it->verdict);
                         const char *rule = vs_keep_rule_to_string(it->rule);
 
-                        vs_time_format_utc(it->time, buf, sizeof(buf));
-                        if (json) {
-                                json_object *o = json_object_new_object();
-
-                                json_object_object_add(o, "time", json_object_new_string(buf));
-                                json_object_object_add(o, "epoch", json_object_new_int64(it->time));
-                                json_object_object_add(o, "action", json_object_new_string(action));
-                                json_object_object_add(o, "rule", rule ? json_object_new_string(rule) : NULL);
-                                json_object_array_add(arr, o);
-                        } else if (rule) {
-                                printf("%s %s %s\n", action, buf, rule);
-                        } else {
-                                printf("%s %s\n", action, buf);
-                        }
+                        if (json)
+                                json_object_array_add(arr, vs_output_retention_item_json(it));
+                        else if (rule)
+                                printf("%s %s %s\n", action, vs_time_format_utc(it->time, buf, sizeof(buf)), rule);
+                        else
+                                printf("%s %s\n", action, vs_time_format_utc(it->time, buf, sizeof(buf)));
                 }
                 if (json && in.n == 0) {
                         puts("[]");
                         json_object_put(arr);
                 } else if (json) {
-                        puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-                                                                         JSON_C_TO_STRING_SPACED |
-                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                        vs_output_print_json(arr, stdout);
                         json_object_put(arr);
                 }
         }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli-args.h"
 #include "cli-sched.h"
 #include "commands.h"
 #include "log.h"
@@ -48,20 +49,16 @@ start_once(vs_scheduler *s, void *data)
 int
 vs_cmd_run(int argc, char **argv)
 {
-        enum { OPT_CONNECT = 256, OPT_DATABASE, OPT_LOG_LEVEL, OPT_ONCE };
+        enum { OPT_ONCE = VS_CLI_OPT_OWN };
         static const struct option options[] = {
                 { "once", no_argument, NULL, OPT_ONCE },
-                { "config", required_argument, NULL, 'c' },
                 { "policy", required_argument, NULL, 'p' },
-                { "connect", required_argument, NULL, OPT_CONNECT },
-                { "database", required_argument, NULL, OPT_DATABASE },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
+                VS_CLI_SCHED_OPTIONS,
                 {},
         };
         vs_cli_sched_args a = { .cmd = "run", .log_level = VS_LOG_INFO };
         bool once = false;
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, ":c:p:h", options, NULL)) >= 0) {
@@ -69,44 +66,23 @@ vs_cmd_run(int argc, char **argv)
                 case OPT_ONCE:
                         once = true;
                         break;
-                case 'c':
-                        a.config = optarg;
-                        break;
                 case 'p':
                         a.only_policy = optarg;
-                        break;
-                case OPT_CONNECT:
-                        a.connect = optarg;
-                        break;
-                case OPT_DATABASE:
-                        a.database = optarg;
-                        break;
-                case OPT_LOG_LEVEL:
-                        a.log_level = vs_cli_parse_log_level("run", optarg);
-                        if (a.log_level < 0)
-                                return VS_EXIT_USAGE;
                         break;
                 case 'h':
                         run_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        fprintf(stderr, "virtsnap run: %s needs an argument\nTry 'virtsnap run --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
                 default:
-                        fprintf(stderr, "virtsnap run: unknown option '%s'\nTry 'virtsnap run --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
+                        r = vs_cli_sched_option(&a, c, argv);
+                        if (r >= 0)
+                                return r;
+                        break;
                 }
         }
-        if (optind < argc) {
-                fprintf(stderr, "virtsnap run: unexpected argument '%s'\nTry 'virtsnap run --help'.\n", argv[optind]);
-                return VS_EXIT_USAGE;
-        }
-        if (!once) {
-                fprintf(stderr, "virtsnap run: --once is required (for a long-running scheduler use 'virtsnap daemon')\n"
-                                "Try 'virtsnap run --help'.\n");
-                return VS_EXIT_USAGE;
-        }
+        if (optind < argc)
+                return vs_cli_usage_error("run", "unexpected argument '%s'", argv[optind]);
+        if (!once)
+                return vs_cli_usage_error("run",
+                                          "--once is required (for a long-running scheduler use 'virtsnap daemon')");
         return vs_cli_run_scheduler(&a, start_once, (void *)a.only_policy, true);
 }

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,9 +22,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
 #include "duration.h"
+#include "output.h"
 #include "policy.h"
 #include "retention.h"
 #include "schedule.h"
@@ -72,38 +73,6 @@ simulate_usage(FILE *out)
                 "the simulation is too large: more than %d snapshots, or so many held at\n"
                 "once that it would take minutes); 2 usage error, including an unknown policy.\n",
                 VS_DEFAULT_CONFIG, SIM_MAX_DAYS, SIM_DEFAULT_DAYS, SIM_MAX_SNAPSHOTS);
-}
-
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap simulate: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap simulate --help'.\n");
-        return VS_EXIT_USAGE;
-}
-
-static bool
-parse_days(const char *s, long *ret)
-{
-        char *end;
-        long v;
-
-        if (!s || *s < '0' || *s > '9')
-                return false;
-        errno = 0;
-        v = strtol(s, &end, 10);
-        if (errno || *end || v < 1 || v > SIM_MAX_DAYS)
-                return false;
-        *ret = v;
-        return true;
 }
 
 typedef struct sim_result {
@@ -163,20 +132,6 @@ simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_re
         return 0;
 }
 
-static json_object *
-snapshot_json(const vs_retention_item *it)
-{
-        json_object *o = json_object_new_object();
-        const char *rule = vs_keep_rule_to_string(it->rule);
-        char buf[VS_TIME_BUFSZ];
-
-        json_object_object_add(o, "time", json_object_new_string(vs_time_format_utc(it->time, buf, sizeof(buf))));
-        json_object_object_add(o, "epoch", json_object_new_int64(it->time));
-        json_object_object_add(o, "action", json_object_new_string(vs_verdict_to_string(it->verdict)));
-        json_object_object_add(o, "rule", rule ? json_object_new_string(rule) : NULL);
-        return o;
-}
-
 static void
 print_json(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, long days, const sim_result *res)
 {
@@ -195,10 +150,9 @@ print_json(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, long
         json_object_object_add(o, "removed", json_object_new_uint64(res->removed));
         json_object_object_add(o, "peak", json_object_new_uint64(res->peak));
         for (size_t i = res->n; i-- > 0;)
-                json_object_array_add(kept, snapshot_json(&res->items[i]));
+                json_object_array_add(kept, vs_output_retention_item_json(&res->items[i]));
         json_object_object_add(o, "kept", kept);
-        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                       JSON_C_TO_STRING_NOSLASHESCAPE));
+        vs_output_print_json(o, stdout);
         json_object_put(o);
 }
 
@@ -243,7 +197,7 @@ vs_cmd_simulate(int argc, char **argv)
         vs_config *cfg = NULL;
         const vs_policy *p;
         sim_result res = { 0 };
-        int64_t start, end;
+        int64_t start, end, v;
         int c, r, ret = VS_EXIT_OK;
 
         optind = 1;
@@ -257,9 +211,10 @@ vs_cmd_simulate(int argc, char **argv)
                         policy_name = optarg;
                         break;
                 case 'd':
-                        if (!parse_days(optarg, &days))
-                                return usage_error("--days: '%s' is not a number from 1 to %d", optarg,
-                                                   SIM_MAX_DAYS);
+                        if (vs_cli_parse_uint(optarg, 1, SIM_MAX_DAYS, &v) < 0)
+                                return vs_cli_usage_error("simulate", "--days: '%s' is not a number from 1 to %d",
+                                                          optarg, SIM_MAX_DAYS);
+                        days = (long)v;
                         break;
                 case 's':
                         start_arg = optarg;
@@ -270,27 +225,26 @@ vs_cmd_simulate(int argc, char **argv)
                 case 'h':
                         simulate_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error("simulate", c, argv);
                 }
         }
         if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
+                return vs_cli_usage_error("simulate", "unexpected argument '%s'", argv[optind]);
         if (!policy_name)
-                return usage_error("--policy NAME is required");
+                return vs_cli_usage_error("simulate", "--policy NAME is required");
         if (!*path)
-                return usage_error("empty file name");
+                return vs_cli_usage_error("simulate", "empty file name");
         if (start_arg) {
                 if (vs_time_parse(start_arg, &start) < 0)
-                        return usage_error("--start: invalid time '%s' (expected RFC 3339 such as "
-                                           "2026-11-27T04:00:00Z, or @EPOCH)", start_arg);
+                        return vs_cli_usage_error("simulate", "--start: invalid time '%s' (expected RFC 3339 such as "
+                                                  "2026-11-27T04:00:00Z, or @EPOCH)", start_arg);
         } else {
                 start = (int64_t)time(NULL);
         }
         if (__builtin_add_overflow(start, (int64_t)days * 86400, &end))
-                return usage_error("--start: '%s' is too late to simulate %ld days", start_arg, days);
+                return vs_cli_usage_error("simulate", "--start: '%s' is too late to simulate %ld days", start_arg,
+                                          days);
 
         if (vs_cli_load_config(path, &cfg) < 0)
                 return VS_EXIT_FAILURE;

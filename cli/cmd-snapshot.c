@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "cli-args.h"
 #include "cli-sched.h"
 #include "commands.h"
 #include "log.h"
@@ -51,58 +52,34 @@ start_snapshot(vs_scheduler *s, void *data)
 int
 vs_cmd_snapshot(int argc, char **argv)
 {
-        enum { OPT_CONNECT = 256, OPT_DATABASE, OPT_LOG_LEVEL };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
                 { "policy", required_argument, NULL, 'p' },
-                { "connect", required_argument, NULL, OPT_CONNECT },
-                { "database", required_argument, NULL, OPT_DATABASE },
-                { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
+                VS_CLI_SCHED_OPTIONS,
                 {},
         };
         vs_cli_sched_args a = { .cmd = "snapshot", .log_level = VS_LOG_INFO };
         snap_req q = { 0 };
-        int c;
+        int c, r;
 
         optind = 1;
         while ((c = getopt_long(argc, argv, ":c:p:h", options, NULL)) >= 0) {
                 switch (c) {
-                case 'c':
-                        a.config = optarg;
-                        break;
                 case 'p':
                         q.policy = optarg;
-                        break;
-                case OPT_CONNECT:
-                        a.connect = optarg;
-                        break;
-                case OPT_DATABASE:
-                        a.database = optarg;
-                        break;
-                case OPT_LOG_LEVEL:
-                        a.log_level = vs_cli_parse_log_level("snapshot", optarg);
-                        if (a.log_level < 0)
-                                return VS_EXIT_USAGE;
                         break;
                 case 'h':
                         snapshot_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        fprintf(stderr, "virtsnap snapshot: %s needs an argument\nTry 'virtsnap snapshot --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
                 default:
-                        fprintf(stderr, "virtsnap snapshot: unknown option '%s'\nTry 'virtsnap snapshot --help'.\n",
-                                argv[optind - 1]);
-                        return VS_EXIT_USAGE;
+                        r = vs_cli_sched_option(&a, c, argv);
+                        if (r >= 0)
+                                return r;
+                        break;
                 }
         }
-        if (optind + 1 != argc || !q.policy) {
-                fprintf(stderr, "virtsnap snapshot: %s\nTry 'virtsnap snapshot --help'.\n",
-                        optind >= argc ? "a DOMAIN is required" : optind + 1 < argc ? "one DOMAIN only" : "--policy is required");
-                return VS_EXIT_USAGE;
-        }
+        if (optind + 1 != argc || !q.policy)
+                return vs_cli_usage_error("snapshot", "%s", optind >= argc ? "a DOMAIN is required"
+                                          : optind + 1 < argc ? "one DOMAIN only" : "--policy is required");
         q.domain = argv[optind];
         return vs_cli_run_scheduler(&a, start_snapshot, &q, true);
 }

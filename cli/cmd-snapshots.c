@@ -12,8 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
+#include "output.h"
 #include "strv.h"
 #include "timefmt.h"
 #include "virt.h"
@@ -202,8 +204,7 @@ print_json(const char *domain, const char *uri, const row *rows, size_t n, const
                 json_object_object_add(o, "disk_files", files);
                 json_object_object_add(o, "memory_file", str_or_null(s->memory_file));
         }
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        vs_output_print_json(root, stdout);
         json_object_put(root);
         return 0;
 }
@@ -271,28 +272,14 @@ vs_cmd_snapshots(int argc, char **argv)
                         snapshots_usage(stdout);
                         return VS_EXIT_OK;
                 default:
-                        if (optopt == 'c')
-                                fprintf(stderr, "virtsnap snapshots: option -c needs an argument\n");
-                        else if (optopt == 'C')
-                                fprintf(stderr, "virtsnap snapshots: option --connect needs an argument\n");
-                        else if (optopt)
-                                fprintf(stderr, "virtsnap snapshots: unknown option -%c\n", optopt);
-                        else
-                                fprintf(stderr, "virtsnap snapshots: unknown option '%s'\n", argv[optind - 1]);
-                        fprintf(stderr, "Try 'virtsnap snapshots --help'.\n");
-                        return VS_EXIT_USAGE;
+                        return vs_cli_getopt_error_optopt("snapshots", argv);
                 }
         }
-        if (argc - optind != 1) {
-                fprintf(stderr, "virtsnap snapshots: %s\nTry 'virtsnap snapshots --help'.\n",
-                        optind >= argc ? "which domain?" : "one domain at a time");
-                return VS_EXIT_USAGE;
-        }
+        if (argc - optind != 1)
+                return vs_cli_usage_error("snapshots", "%s", optind >= argc ? "which domain?" : "one domain at a time");
         domain = argv[optind];
-        if (!*domain || (path && !*path) || (connect && !*connect)) {
-                fprintf(stderr, "virtsnap snapshots: empty argument\nTry 'virtsnap snapshots --help'.\n");
-                return VS_EXIT_USAGE;
-        }
+        if (!*domain || (path && !*path) || (connect && !*connect))
+                return vs_cli_usage_error("snapshots", "empty argument");
         if ((path || !connect) && vs_cli_load_config(path ? path : VS_DEFAULT_CONFIG, &cfg) < 0)
                 return VS_EXIT_FAILURE;
 

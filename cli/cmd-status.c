@@ -3,12 +3,12 @@
  * error, when it is next due (with the policy file), and a health word. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "cli-args.h"
 #include "cli-store.h"
 #include "commands.h"
 #include "health.h"
@@ -67,22 +67,6 @@ status_usage(FILE *out)
                 "2 usage error.\n");
 }
 
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "virtsnap status: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\nTry 'virtsnap status --help'.\n");
-        return VS_EXIT_USAGE;
-}
-
 typedef struct status_ctx {
         vs_table *t;
         const vs_config *cfg;
@@ -136,7 +120,6 @@ vs_cmd_status(int argc, char **argv)
         status_ctx ctx = { 0 };
         vs_config *cfg = NULL;
         vs_store *s = NULL;
-        vs_tz *tz = NULL;
         vs_err err = { 0 };
         int format = VS_FORMAT_TABLE, c, r, ret = VS_EXIT_FAILURE;
 
@@ -159,19 +142,17 @@ vs_cmd_status(int argc, char **argv)
                 case 'f':
                         format = vs_format_from_string(optarg);
                         if (format < 0)
-                                return usage_error("--format: '%s' is not table, json or csv", optarg);
+                                return vs_cli_usage_error("status", "--format: '%s' is not table, json or csv", optarg);
                         break;
                 case 'h':
                         status_usage(stdout);
                         return VS_EXIT_OK;
-                case ':':
-                        return usage_error("%s needs an argument", argv[optind - 1]);
                 default:
-                        return usage_error("unknown option '%s'", argv[optind - 1]);
+                        return vs_cli_getopt_error("status", c, argv);
                 }
         }
         if (optind < argc)
-                return usage_error("unexpected argument '%s'", argv[optind]);
+                return vs_cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
         if (vs_cli_now(&ctx.now) < 0) {
                 fprintf(stderr, "virtsnap status: $VIRTSNAP_NOW is not a TIME\n");
                 return VS_EXIT_USAGE;
@@ -190,16 +171,8 @@ vs_cmd_status(int argc, char **argv)
                         err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
-        if (format == VS_FORMAT_TABLE && vs_tz_load(NULL, &tz, &err) < 0)
-                fprintf(stderr, "virtsnap status: %s; showing UTC\n", err.msg);
-        r = vs_table_print(ctx.t, format, tz, stdout);
-        if (r < 0) {
-                fprintf(stderr, "virtsnap status: write error: %s\n", strerror(-r));
-                goto out;
-        }
-        ret = VS_EXIT_OK;
+        ret = vs_cli_print_table("status", ctx.t, format);
 out:
-        vs_tz_free(tz);
         vs_table_free(ctx.t);
         vs_config_free(cfg);
         vs_store_free(s);

@@ -405,10 +405,7 @@ print_json(const vs_table *t, FILE *out)
                         json_object_object_add(o, t->cols[c].name, v);
                 }
         }
-        fputs(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE),
-              out);
-        fputc('\n', out);
+        vs_output_print_json(arr, out);
         json_object_put(arr);
         return 0;
 }
@@ -501,4 +498,27 @@ vs_table_print(const vs_table *t, vs_format f, const vs_tz *tz, FILE *out)
         if (fflush(out) != 0 || ferror(out))
                 return -EIO;
         return 0;
+}
+
+void
+vs_output_print_json(struct json_object *o, FILE *out)
+{
+        fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                        JSON_C_TO_STRING_NOSLASHESCAPE),
+              out);
+        fputc('\n', out);
+}
+
+struct json_object *
+vs_output_retention_item_json(const vs_retention_item *it)
+{
+        json_object *o = json_object_new_object();
+        const char *rule = vs_keep_rule_to_string(it->rule);
+        char buf[VS_TIME_BUFSZ];
+
+        json_object_object_add(o, "time", json_object_new_string(vs_time_format_utc(it->time, buf, sizeof(buf))));
+        json_object_object_add(o, "epoch", json_object_new_int64(it->time));
+        json_object_object_add(o, "action", json_object_new_string(vs_verdict_to_string(it->verdict)));
+        json_object_object_add(o, "rule", rule ? json_object_new_string(rule) : NULL);
+        return o;
 }

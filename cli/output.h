@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "retention.h"
 #include "tz.h"
 
 typedef enum vs_col_type {
@@ -58,6 +59,15 @@ int vs_table_set_int(vs_table *t, size_t col, int64_t v);
 /* Print in format f.  tz: the zone for table times (NULL = UTC).  0, or
  * -EIO on a write error (errno-style: the caller reports it). */
 int vs_table_print(const vs_table *t, vs_format f, const vs_tz *tz, FILE *out);
+
+struct json_object;
+
+/* Print o the way every command prints JSON (json-c's pretty, spaced form,
+ * '/' not escaped), then a newline. */
+void vs_output_print_json(struct json_object *o, FILE *out);
+/* One retention verdict as `retention --json` and `simulate --json` print
+ * it: {"time", "epoch", "action", "rule"}. */
+struct json_object *vs_output_retention_item_json(const vs_retention_item *it);
 
 /* "2026-03-29 03:00:00" in tz (UTC when NULL); buf of VS_TIME_BUFSZ bytes. */
 char *vs_output_format_local(const vs_tz *tz, int64_t t, char *buf, size_t len);

@@ -370,7 +370,13 @@ work_delete(uv_work_t *w)
         vs_job *j = w->data;
 
         vs_err_clear(&j->w_err);
-        j->w_r = vs_virt_delete_snapshots(j->virt, j->domain, j->w_names, &j->w_delete, &j->w_err);
+        /* The tree the create saw plus what it made is the domain's tree now,
+         * unless a post hook (anything at all) ran since: then list again. */
+        if (j->create_ok && j->w_create.have_tree && !j->policy->hooks.post)
+                j->w_r = vs_virt_delete_snapshots_in_tree(j->virt, j->domain, &j->w_create.tree, j->w_names,
+                                                          &j->w_delete, &j->w_err);
+        else
+                j->w_r = vs_virt_delete_snapshots(j->virt, j->domain, j->w_names, &j->w_delete, &j->w_err);
 }
 
 static vs_store_delete_outcome

@@ -288,6 +288,43 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
         }
 }
 
+/* Open the transaction of a state change and prepare its UPDATE; nothing is
+ * left open on failure. */
+static int
+begin_transition(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
+{
+        int r;
+
+        r = vs__store_begin(s, err);
+        if (r < 0)
+                return r;
+        r = vs__store_prepare(s, sql, ret, err);
+        if (r < 0)
+                vs__store_rollback(s);
+        return r;
+}
+
+/* Run the bound UPDATE st of a change from state `expected`, record event
+ * `kind` about the row, and commit; or roll everything back. */
+static int
+end_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected, vs_event_kind kind,
+               int64_t time, const char *message, vs_err *err)
+{
+        int r;
+
+        r = step_transition(s, st, id, expected, err);
+        sqlite3_finalize(st);
+        if (r < 0)
+                goto fail;
+        r = insert_row_event(s, id, kind, time, message, err);
+        if (r < 0)
+                goto fail;
+        return vs__store_commit(s, err);
+fail:
+        vs__store_rollback(s);
+        return r;
+}
+
 int
 vs_store_finish_create(vs_store *s, int64_t id, const char *name, const char *consistency,
                        int64_t created, int64_t finished, vs_err *err)
@@ -302,28 +339,15 @@ vs_store_finish_create(vs_store *s, int64_t id, const char *name, const char *co
         r = check_writable(s, err);
         if (r < 0)
                 return r;
-        r = vs__store_begin(s, err);
+        r = begin_transition(s, sql, &st, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, sql, &st, err);
-        if (r < 0)
-                goto fail;
         sqlite3_bind_int64(st, 1, id);
         vs__bind_text(st, 2, name);
         vs__bind_text(st, 3, consistency);
         sqlite3_bind_int64(st, 4, created ? created : finished);
         sqlite3_bind_int64(st, 5, finished);
-        r = step_transition(s, st, id, "creating", err);
-        sqlite3_finalize(st);
-        if (r < 0)
-                goto fail;
-        r = insert_row_event(s, id, VS_EVENT_CREATED, finished, consistency, err);
-        if (r < 0)
-                goto fail;
-        return vs__store_commit(s, err);
-fail:
-        vs__store_rollback(s);
-        return r;
+        return end_transition(s, st, id, "creating", VS_EVENT_CREATED, finished, consistency, err);
 }
 
 int
@@ -340,28 +364,15 @@ vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t finishe
         r = check_writable(s, err);
         if (r < 0)
                 return r;
-        r = vs__store_begin(s, err);
+        r = begin_transition(s, sql, &st, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, sql, &st, err);
-        if (r < 0)
-                goto fail;
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, finished);
         sqlite3_bind_int(st, 3, why ? why->code : 0);
         sqlite3_bind_int(st, 4, why ? why->domain : 0);
         sqlite3_bind_text(st, 5, msg, -1, SQLITE_TRANSIENT);
-        r = step_transition(s, st, id, "creating", err);
-        sqlite3_finalize(st);
-        if (r < 0)
-                goto fail;
-        r = insert_row_event(s, id, VS_EVENT_FAILED, finished, msg, err);
-        if (r < 0)
-                goto fail;
-        return vs__store_commit(s, err);
-fail:
-        vs__store_rollback(s);
-        return r;
+        return end_transition(s, st, id, "creating", VS_EVENT_FAILED, finished, msg, err);
 }
 
 int
@@ -440,12 +451,9 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
         default:
                 return vs_err_set(err, EINVAL, "store", "unknown delete outcome %d", (int)outcome);
         }
-        r = vs__store_begin(s, err);
+        r = begin_transition(s, outcome == VS_STORE_DELETED ? deleted_sql : kept_sql, &st, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, outcome == VS_STORE_DELETED ? deleted_sql : kept_sql, &st, err);
-        if (r < 0)
-                goto fail;
         sqlite3_bind_int64(st, 1, id);
         if (outcome == VS_STORE_DELETED) {
                 sqlite3_bind_int64(st, 2, now);

@@ -12,8 +12,10 @@ typedef struct vs_virt_ops {
         int (*create_snapshot)(vs_virt *v, const vs_create_request *req, vs_create_result *ret,
                                vs_err *err);
         int (*list_snapshots)(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
-        int (*delete_snapshots)(vs_virt *v, const char *domain, char *const *names,
-                                vs_delete_results *ret, vs_err *err);
+        /* tree: the domain's current tree as the caller knows it, or NULL
+         * (list it); a backend may ignore it. */
+        int (*delete_snapshots)(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
+                                char *const *names, vs_delete_results *ret, vs_err *err);
         void (*free)(vs_virt *v);
         /* Optional (NULL: always alive / nothing to do / no events). */
         bool (*alive)(vs_virt *v);

@@ -343,6 +343,13 @@ out:
 
 /* ---- snapshots: listing ---------------------------------------------------------- */
 
+static void
+mark_current(vs_snapshot_tree *t, const char *name)
+{
+        for (size_t i = 0; i < t->n; i++)
+                t->items[i].current = name && t->items[i].name && strcmp(t->items[i].name, name) == 0;
+}
+
 static int
 list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret, vs_err *err)
 {
@@ -360,7 +367,6 @@ list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret
         }
         for (int i = 0; i < n; i++) {
                 _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(snaps[i], 0);
-                int cur;
 
                 if (!xml) {
                         virErrorPtr e = virGetLastError();
@@ -377,10 +383,16 @@ list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret
                 if (r < 0)
                         goto out;
                 out.n++;
-                cur = virDomainSnapshotIsCurrent(snaps[i], 0);
-                if (cur < 0)
-                        virResetLastError();
-                out.items[out.n - 1].current = cur == 1;
+        }
+        /* One question for the whole tree rather than IsCurrent per
+         * snapshot: over a socket each is a round trip. */
+        if (n > 0) {
+                _cleanup_snap_ virDomainSnapshotPtr cur = virDomainSnapshotCurrent(d, 0);
+
+                if (cur)
+                        mark_current(&out, virDomainSnapshotGetName(cur));
+                else
+                        virResetLastError(); /* none is current (NO_DOMAIN_SNAPSHOT) */
         }
 out:
         for (int i = 0; i < n; i++)
@@ -412,27 +424,44 @@ lv_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err 
 
 /* ---- snapshots: creation --------------------------------------------------------- */
 
+/* The names in t, borrowed (free the array only). */
 static int
-snapshot_names(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, char ***ret, vs_err *err)
+tree_names(const vs_snapshot_tree *t, char ***ret, vs_err *err)
 {
-        virDomainSnapshotPtr *snaps = NULL;
-        char **names = NULL;
-        int n, r = 0;
+        char **names = calloc(t->n + 1, sizeof(char *));
 
-        n = virDomainListAllSnapshots(d, &snaps, 0);
-        if (n < 0)
-                return lv_fail(lv, c, err, "listing snapshots of %s", virDomainGetName(d));
-        for (int i = 0; i < n && r == 0; i++)
-                r = vs_strv_push(&names, virDomainSnapshotGetName(snaps[i]));
-        for (int i = 0; i < n; i++)
-                virDomainSnapshotFree(snaps[i]);
-        free(snaps);
-        if (r < 0) {
-                vs_strv_free(names);
+        if (!names)
                 return vs_err_set(err, ENOMEM, "virt", "out of memory");
-        }
+        for (size_t i = 0; i < t->n; i++)
+                names[i] = t->items[i].name;
         *ret = names;
         return 0;
+}
+
+/* t as it is after the create of s: s appended (its parent is in its XML)
+ * and current.  Only a convenience for the caller: on failure the create
+ * stands and the result simply has no tree. */
+static bool
+tree_add_created(vs_snapshot_tree *t, virDomainSnapshotPtr s)
+{
+        _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(s, 0);
+        vs_snapshot_info *items;
+        vs_err e = { 0 };
+
+        if (!xml) {
+                virResetLastError();
+                return false;
+        }
+        items = realloc(t->items, (t->n + 2) * sizeof(*items));
+        if (!items)
+                return false;
+        t->items = items;
+        memset(&items[t->n], 0, 2 * sizeof(*items));
+        if (vs__snapshot_xml_parse(xml, &items[t->n], &e) < 0)
+                return false;
+        t->n++;
+        mark_current(t, items[t->n - 1].name);
+        return true;
 }
 
 /* name, name-2, name-3, ...: the first not taken, shortened to stay within
@@ -655,7 +684,7 @@ check_internal_disks(const vs_create_request *req, const vs_domain_disks *disks,
 static int
 create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_request *req,
             const char *snapname, bool active, bool quiesce, const vs_domain_disks *disks,
-            char *const *snapnames, create_plan *p, vs_err *err)
+            char *const *snapnames, create_plan *p, virDomainSnapshotPtr *ret_snap, vs_err *err)
 {
         const vs_snapshot_spec *spec = req->spec;
         vs_snapshot_xml_params xp = {
@@ -665,7 +694,7 @@ create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_req
                 .type = spec->type,
         };
         _cleanup_free_ char *xml = NULL;
-        _cleanup_snap_ virDomainSnapshotPtr s = NULL;
+        virDomainSnapshotPtr s;
         unsigned flags = 0;
         int r;
 
@@ -693,6 +722,7 @@ create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_req
         s = virDomainSnapshotCreateXML(d, xml, flags);
         if (!s)
                 return lv_fail(lv, c, err, "creating snapshot %s of %s", snapname, req->domain);
+        *ret_snap = s;
         return 0;
 }
 
@@ -704,7 +734,9 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
         _cleanup_conn_ virConnectPtr c = conn_get(lv);
         _cleanup_dom_ virDomainPtr d = NULL;
         _cleanup_free_ char *domxml = NULL;
+        _cleanup_snap_ virDomainSnapshotPtr snap = NULL;
         vs_domain_disks disks = { 0 };
+        vs_snapshot_tree tree = { 0 };
         char **snapnames = NULL;
         create_plan p = { 0 };
         vs_create_result res = { 0 };
@@ -734,7 +766,12 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                                 goto out;
                 }
         }
-        r = snapshot_names(lv, c, d, &snapnames, err);
+        /* The whole tree, not just the names: with the new snapshot added it
+         * is the tree the job's prune plans from, so nothing lists it again. */
+        r = list_tree(lv, c, d, &tree, err);
+        if (r < 0)
+                goto out;
+        r = tree_names(&tree, &snapnames, err);
         if (r < 0)
                 goto out;
         r = unique_name(req->name, snapnames, &res.name, err);
@@ -761,7 +798,7 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                         quiesce = false;
                 }
         }
-        r = create_once(lv, c, d, req, res.name, active, quiesce, &disks, snapnames, &p,
+        r = create_once(lv, c, d, req, res.name, active, quiesce, &disks, snapnames, &p, &snap,
                         quiesce ? &res.quiesce_err : err);
         if (r < 0 && quiesce) {
                 if (spec->quiesce == VS_QUIESCE_REQUIRED || res.quiesce_err.code == 0 ||
@@ -775,7 +812,7 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                 res.quiesce_fell_back = true;
                 quiesce = false;
                 create_plan_clear(&p);
-                r = create_once(lv, c, d, req, res.name, active, false, &disks, snapnames, &p, err);
+                r = create_once(lv, c, d, req, res.name, active, false, &disks, snapnames, &p, &snap, err);
         }
         if (r < 0)
                 goto out;
@@ -788,6 +825,12 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                 res.consistency = quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH;
         res.disk_files = TAKE_PTR(p.files);
         res.memory_file = TAKE_PTR(p.memory_file);
+        free(TAKE_PTR(snapnames)); /* borrows the tree's names */
+        if (tree_add_created(&tree, snap)) {
+                res.tree = tree;
+                res.have_tree = true;
+                memset(&tree, 0, sizeof(tree));
+        }
         *ret = res;
         memset(&res, 0, sizeof(res));
         r = 0;
@@ -795,7 +838,8 @@ out:
         create_plan_clear(&p);
         vs_create_result_clear(&res);
         vs__domain_disks_clear(&disks);
-        vs_strv_free(snapnames);
+        free(snapnames);
+        vs_snapshot_tree_clear(&tree);
         return r;
 }
 
@@ -834,13 +878,14 @@ snapshot_exists(virDomainPtr d, const char *name)
 }
 
 static int
-lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delete_results *ret,
-                    vs_err *err)
+lv_delete_snapshots(vs_virt *v, const char *domain, const vs_snapshot_tree *given, char *const *names,
+                    vs_delete_results *ret, vs_err *err)
 {
         vs_libvirt *lv = lv_of(v);
         _cleanup_conn_ virConnectPtr c = conn_get(lv);
         _cleanup_dom_ virDomainPtr d = NULL;
-        vs_snapshot_tree tree = { 0 };
+        vs_snapshot_tree listed = { 0 };
+        const vs_snapshot_tree *tree = given ? given : &listed;
         vs_delete_plan plan = { 0 };
         vs_delete_results out = { 0 };
         bool *step_ok = NULL;
@@ -855,10 +900,12 @@ lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delet
         active = virDomainIsActive(d);
         if (active < 0)
                 return lv_fail(lv, c, err, "domain %s", domain);
-        r = list_tree(lv, c, d, &tree, err);
-        if (r < 0)
-                return r;
-        r = vs__delete_plan_build(&tree, names, active == 1, &plan);
+        if (!given) {
+                r = list_tree(lv, c, d, &listed, err);
+                if (r < 0)
+                        return r;
+        }
+        r = vs__delete_plan_build(tree, names, active == 1, &plan);
         if (r < 0) {
                 vs_err_set(err, -r, "virt", "out of memory");
                 goto out;
@@ -882,7 +929,7 @@ lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delet
 
         for (size_t k = 0; k < plan.n_steps; k++) {
                 const vs_delete_step *st = &plan.steps[k];
-                const char *sname = tree.items[st->snap].name;
+                const char *sname = tree->items[st->snap].name;
                 _cleanup_snap_ virDomainSnapshotPtr s = NULL;
                 vs_err e = { 0 };
                 vs_delete_outcome fail_as = VS_DELETE_FAILED;
@@ -892,7 +939,7 @@ lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delet
                 } else if (st->depends_on != VS_PLAN_NONE && !step_ok[st->depends_on]) {
                         vs_err_set(&e, EAGAIN, "virtsnap",
                                    "the domain is shut off and snapshot '%s' above '%s' could not be deleted",
-                                   tree.items[plan.steps[st->depends_on].snap].name, sname);
+                                   tree->items[plan.steps[st->depends_on].snap].name, sname);
                         fail_as = VS_DELETE_DEFERRED;
                 } else {
                         s = virDomainSnapshotLookupByName(d, sname, 0);
@@ -917,7 +964,7 @@ lv_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delet
                                 continue;
                         if (step_ok[k]) {
                                 res->outcome = VS_DELETE_DELETED;
-                                remove_memory_file(lv, &tree.items[plan.entries[i].snap], res);
+                                remove_memory_file(lv, &tree->items[plan.entries[i].snap], res);
                         } else if (st->children && plan.entries[i].snap != st->snap &&
                                    fail_as == VS_DELETE_FAILED && !vs_err_is_set(&fatal) &&
                                    !snapshot_exists(d, res->name)) {
@@ -936,7 +983,7 @@ out:
         free(step_ok);
         vs_delete_results_clear(&out);
         vs__delete_plan_clear(&plan);
-        vs_snapshot_tree_clear(&tree);
+        vs_snapshot_tree_clear(&listed);
         return r;
 }
 

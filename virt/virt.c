@@ -62,7 +62,14 @@ int
 vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delete_results *ret,
                          vs_err *err)
 {
-        return v->ops->delete_snapshots(v, domain, names, ret, err);
+        return v->ops->delete_snapshots(v, domain, NULL, names, ret, err);
+}
+
+int
+vs_virt_delete_snapshots_in_tree(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
+                                 char *const *names, vs_delete_results *ret, vs_err *err)
+{
+        return v->ops->delete_snapshots(v, domain, tree, names, ret, err);
 }
 
 bool
@@ -128,6 +135,7 @@ vs_create_result_clear(vs_create_result *r)
         free(r->name);
         vs_strv_free(r->disk_files);
         free(r->memory_file);
+        vs_snapshot_tree_clear(&r->tree);
         memset(r, 0, sizeof(*r));
 }
 

@@ -96,6 +96,14 @@ typedef struct vs_create_result {
         vs_err quiesce_err;             /* why it fell back */
         char **disk_files;
         char *memory_file;
+        /* The domain's snapshot tree just after the create (the new one in
+         * it and current), made from the listing the backend read for the
+         * name check plus the new snapshot; have_tree false when the
+         * backend could not tell.  A job may plan its own prune from it
+         * (vs_virt_delete_snapshots_in_tree) as long as nothing else acted
+         * on the domain meanwhile. */
+        bool have_tree;
+        vs_snapshot_tree tree;
 } vs_create_result;
 
 typedef enum vs_delete_outcome {
@@ -153,6 +161,11 @@ int vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret
  * deleted), so re-plan rather than retry the same call. */
 int vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names,
                              vs_delete_results *ret, vs_err *err);
+/* The same, planned from `tree` instead of a fresh listing: the caller's
+ * tree must be the domain's tree as it is now (e.g. a create result's, with
+ * nothing done to the domain since).  Saves listing every snapshot's XML. */
+int vs_virt_delete_snapshots_in_tree(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
+                                     char *const *names, vs_delete_results *ret, vs_err *err);
 
 void vs_domain_list_clear(vs_domain_list *l);
 void vs_snapshot_tree_clear(vs_snapshot_tree *t);
