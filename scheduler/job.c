@@ -384,6 +384,10 @@ store_outcome(vs_delete_outcome o)
 {
         switch (o) {
         case VS_DELETE_DELETED:
+        case VS_DELETE_MISSING:
+                /* Already gone when we came to delete it: the row is
+                 * `deleting`, and reconcile settles deleting + absent as
+                 * deleted too, so record the same outcome now. */
                 return VS_STORE_DELETED;
         case VS_DELETE_DEFERRED:
                 return VS_STORE_DEFERRED;

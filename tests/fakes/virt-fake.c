@@ -297,7 +297,8 @@ fake_delete(vs_virt *v, const char *domain, const vs_snapshot_tree *tree, char *
 
                 res->name = strdup(names[i]);
                 if (!s) {
-                        res->outcome = VS_DELETE_FAILED;
+                        /* As virt-libvirt.c: already gone, nothing done. */
+                        res->outcome = VS_DELETE_MISSING;
                         vs_err_set(&res->err, ENOENT, "fake", "no snapshot '%s'", names[i]);
                 } else if (!s->owner) {
                         res->outcome = VS_DELETE_REFUSED;
@@ -480,6 +481,25 @@ vs_fake_add_domain(vs_virt *v, const char *name, const char *uuid, vs_domain_sta
         if (f->watch)
                 vs__virt_watch_post(f->watch, VS_VIRT_EVENT_DEFINED, name, uuid, 0);
 out:
+        pthread_mutex_unlock(&f->lock);
+        return r;
+}
+
+int
+vs_fake_remove_snapshot(vs_virt *v, const char *domain, const char *name)
+{
+        vs_fake *f = fake_of(v);
+        fake_domain *d;
+        fake_snap *snap;
+        int r = -ENOENT;
+
+        pthread_mutex_lock(&f->lock);
+        d = find_domain(f, domain);
+        snap = d ? find_snap(d, name) : NULL;
+        if (snap) {
+                remove_snap(d, (size_t)(snap - d->snaps));
+                r = 0;
+        }
         pthread_mutex_unlock(&f->lock);
         return r;
 }

@@ -940,6 +940,40 @@ test_prune_keeps_last_and_foreign(void **state)
         fx_free(f);
 }
 
+/* A snapshot deleted by someone else while its prune was in flight: the
+ * backend reports it missing, and the `deleting` row ends `deleted` (what
+ * reconcile would make of it), not back to `present`, and the job is fine. */
+static void
+test_prune_target_already_gone(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_by(f, 60);
+        advance_by(f, 60);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        /* The third snapshot prunes the oldest; hold the delete and take
+         * that snapshot away once its `deleting` intent is committed. */
+        vs_fake_block(f->fake, VS_FAKE_DELETE);
+        vs_clock_advance(f->clock, 60000);
+        while (rows(f, "deleting", "dom-a") == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        assert_int_equal(vs_fake_remove_snapshot(f->fake, "dom-a",
+                                                 newest_row(f, "deleting", "dom-a").last_snapshot), 0);
+        vs_fake_release(f->fake, VS_FAKE_DELETE);
+        settle(f);
+        assert_int_equal(rows(f, "deleting", NULL), 0);
+        assert_int_equal(rows(f, "deleted", "dom-a"), 1);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        assert_int_equal(stats(f).failed, 0);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        fx_free(f);
+}
+
 static void
 test_run_once(void **state)
 {
@@ -1384,6 +1418,7 @@ main(void)
                 cmocka_unit_test(test_pre_hook_failure),
                 cmocka_unit_test(test_hook_timeout_fails_job),
                 cmocka_unit_test(test_prune_keeps_last_and_foreign),
+                cmocka_unit_test(test_prune_target_already_gone),
                 cmocka_unit_test(test_run_once),
                 cmocka_unit_test(test_reload_valid_and_invalid),
                 cmocka_unit_test(test_drain_on_sigterm),
