@@ -119,7 +119,7 @@ vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, pick(f, history_by_name, history_by_uuid, history_all), &st, err);
+        r = vs__store_stmt(s, pick(f, history_by_name, history_by_uuid, history_all), &st, err);
         if (r < 0)
                 return r;
         bind_filter(st, f);
@@ -157,7 +157,7 @@ vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = vs__store_fail(s, rc, err, "reading the history");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -168,7 +168,7 @@ vs_store_query_events(vs_store *s, const vs_store_filter *f, vs_store_event_cb c
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, pick(f, events_by_name, events_by_uuid, events_all), &st, err);
+        r = vs__store_stmt(s, pick(f, events_by_name, events_by_uuid, events_all), &st, err);
         if (r < 0)
                 return r;
         bind_filter(st, f);
@@ -191,7 +191,7 @@ vs_store_query_events(vs_store *s, const vs_store_filter *f, vs_store_event_cb c
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = vs__store_fail(s, rc, err, "reading the event log");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -202,7 +202,7 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, series_sql, &st, err);
+        r = vs__store_stmt(s, series_sql, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, f ? f->domain : NULL);
@@ -232,7 +232,7 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
         }
         if (r == 0 && rc != SQLITE_DONE)
                 r = vs__store_fail(s, rc, err, "reading the history");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 

@@ -61,7 +61,7 @@ load_live(vs_store *s, const char *connection, const char *domain_uuid, live_row
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, vs__sql_reconcile, &st, err);
+        r = vs__store_stmt(s, vs__sql_reconcile, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, connection);
@@ -92,7 +92,7 @@ load_live(vs_store *s, const char *connection, const char *domain_uuid, live_row
         if (rc != SQLITE_DONE)
                 r = vs__store_fail(s, rc, err, "reading live snapshots");
 out:
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0) {
                 live_rows_free(rows, n);
                 return r;
@@ -110,7 +110,7 @@ transition(vs_store *s, int64_t id, const char *sql, int64_t now, const vs_store
         sqlite3_stmt *st;
         int r;
 
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         /* Binding a parameter the statement lacks is a harmless SQLITE_RANGE. */
@@ -119,7 +119,7 @@ transition(vs_store *s, int64_t id, const char *sql, int64_t now, const vs_store
         if (o)
                 sqlite3_bind_int64(st, 3, o->creation_time);
         r = vs__store_step_done(s, st, err, "reconciling");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -134,7 +134,7 @@ adopt(vs_store *s, const char *connection, const char *domain_uuid, const char *
         sqlite3_stmt *st;
         int r;
 
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, connection);
@@ -145,7 +145,7 @@ adopt(vs_store *s, const char *connection, const char *domain_uuid, const char *
         vs__bind_text(st, 6, o->type);
         sqlite3_bind_int64(st, 7, o->creation_time);
         r = vs__store_step_done(s, st, err, "adopting a snapshot");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0)
                 return r;
         return vs__store_row_event(s, sqlite3_last_insert_rowid(s->db), VS_EVENT_ADOPTED, now,
@@ -232,13 +232,13 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
                 if (kind == VS_EVENT_PRUNED) {
                         sqlite3_stmt *st;
 
-                        r = vs__store_prepare(s, reason_sql, &st, err);
+                        r = vs__store_stmt(s, reason_sql, &st, err);
                         if (r < 0)
                                 goto fail;
                         sqlite3_bind_int64(st, 1, rows[i].id);
                         if (sqlite3_step(st) == SQLITE_ROW && vs__col_text(st, 0))
                                 reason = strdup(vs__col_text(st, 0));
-                        sqlite3_finalize(st);
+                        vs__store_release(st);
                         msg = reason ? reason : "an interrupted delete had happened";
                 }
                 r = vs__store_row_event(s, rows[i].id, kind, now, msg, err);

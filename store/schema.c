@@ -179,6 +179,49 @@ vs__store_prepare(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
 }
 
 int
+vs__store_stmt(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
+{
+        sqlite3_stmt *st;
+        int rc;
+
+        for (size_t i = 0; i < s->n_stmts; i++) {
+                if (s->stmts[i].sql != sql)
+                        continue;
+                if (sqlite3_stmt_busy(s->stmts[i].st))
+                        return vs_err_set(err, EBUSY, "store", "a cached statement is already in use");
+                *ret = s->stmts[i].st;
+                return 0;
+        }
+        if (s->n_stmts == s->cap_stmts) {
+                size_t ncap = s->cap_stmts ? 2 * s->cap_stmts : 32;
+                vs__stmt_slot *n = realloc(s->stmts, ncap * sizeof(*n));
+
+                if (!n)
+                        return vs_err_set(err, ENOMEM, "store", "out of memory");
+                s->stmts = n;
+                s->cap_stmts = ncap;
+        }
+        rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+        if (rc != SQLITE_OK) {
+                sqlite3_finalize(st);
+                return vs__store_fail(s, rc, err, "preparing a query");
+        }
+        s->stmts[s->n_stmts++] = (vs__stmt_slot){ .sql = sql, .st = st };
+        *ret = st;
+        return 0;
+}
+
+void
+vs__store_release(sqlite3_stmt *st)
+{
+        if (!st)
+                return;
+        /* reset repeats the last step's error, already reported. */
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+}
+
+int
 vs__bind_text(sqlite3_stmt *st, int idx, const char *v)
 {
         return v ? sqlite3_bind_text(st, idx, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
@@ -577,6 +620,9 @@ vs_store_free(vs_store *s)
 {
         if (!s)
                 return;
+        for (size_t i = 0; i < s->n_stmts; i++)
+                sqlite3_finalize(s->stmts[i].st);
+        free(s->stmts);
         sqlite3_close_v2(s->db);
         free(s->path);
         free(s);

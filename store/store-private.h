@@ -11,11 +11,21 @@
 #include "store.h"
 #include "vs-err.h"
 
+/* A compiled statement of the cache, keyed by the address of its SQL. */
+typedef struct vs__stmt_slot {
+        const char *sql;
+        sqlite3_stmt *st;
+} vs__stmt_slot;
+
 struct vs_store {
         sqlite3 *db;
         char *path;
         bool read_only;
         int version;
+        /* Statements compiled once and reused (vs__store_stmt); finalized
+         * by vs_store_free.  A few dozen at most: a linear search is enough. */
+        vs__stmt_slot *stmts;
+        size_t n_stmts, cap_stmts;
 };
 
 /* The live states: a snapshot that exists, or may, in the hypervisor.  This
@@ -27,8 +37,19 @@ struct vs_store {
  * rc must be an error code. */
 int vs__store_fail(vs_store *s, int rc, vs_err *err, const char *what);
 
-/* Prepare constant SQL; on failure fill err and return -errno. */
+/* Prepare SQL built at run time (finalize it); on failure fill err and
+ * return -errno. */
 int vs__store_prepare(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err);
+/* The cached statement for constant SQL: compiled on first use, then reused,
+ * because compiling was a large share of the daemon's CPU.  sql must have
+ * static storage duration: its address is the cache key.  Every use must end
+ * with vs__store_release, on error paths too, so that no statement is left
+ * mid-step holding a read transaction (a pinned WAL snapshot blocks
+ * checkpoints).  Not reentrant: using a statement that is still stepping is
+ * -EBUSY. */
+int vs__store_stmt(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err);
+/* Reset and unbind a statement from vs__store_stmt.  NULL-safe. */
+void vs__store_release(sqlite3_stmt *st);
 /* Bind text or NULL. */
 int vs__bind_text(sqlite3_stmt *st, int idx, const char *v);
 /* Run a statement that returns no rows (SQLITE_DONE expected). */

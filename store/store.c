@@ -91,7 +91,7 @@ insert_event(vs_store *s, const vs_store_event *ev, int64_t snapshot_id, vs_err 
 
         if (!kind)
                 return vs_err_set(err, EINVAL, "store", "unknown event kind %d", (int)ev->kind);
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, ev->time);
@@ -107,7 +107,7 @@ insert_event(vs_store *s, const vs_store_event *ev, int64_t snapshot_id, vs_err 
         else
                 sqlite3_bind_null(st, 9);
         r = vs__store_step_done(s, st, err, "recording an event");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -125,7 +125,7 @@ insert_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, cons
         sqlite3_stmt *st;
         int r;
 
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, time);
@@ -133,7 +133,7 @@ insert_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, cons
         vs__bind_text(st, 3, message);
         sqlite3_bind_int64(st, 4, id);
         r = vs__store_step_done(s, st, err, "recording an event");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -175,7 +175,7 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
         sqlite3_stmt *st;
         int r;
 
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, a->connection);
@@ -194,7 +194,7 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
                 sqlite3_bind_null(st, 11);
         vs__bind_text(st, 12, error);
         r = vs__store_step_done(s, st, err, "recording an attempt");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0)
                 return r;
         *ret_id = sqlite3_last_insert_rowid(s->db);
@@ -271,7 +271,7 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
                 sqlite3_stmt *q;
                 int rc;
 
-                r = vs__store_prepare(s, sql, &q, err);
+                r = vs__store_stmt(s, sql, &q, err);
                 if (r < 0)
                         return r;
                 sqlite3_bind_int64(q, 1, id);
@@ -283,7 +283,7 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
                         r = vs_err_set(err, ESTALE, "store", "no attempt %lld", (long long)id);
                 else
                         r = vs__store_fail(s, rc, err, "reading an attempt");
-                sqlite3_finalize(q);
+                vs__store_release(q);
                 return r;
         }
 }
@@ -298,7 +298,7 @@ begin_transition(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
         r = vs__store_begin(s, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, sql, ret, err);
+        r = vs__store_stmt(s, sql, ret, err);
         if (r < 0)
                 vs__store_rollback(s);
         return r;
@@ -313,7 +313,7 @@ end_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected, 
         int r;
 
         r = step_transition(s, st, id, expected, err);
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0)
                 goto fail;
         r = insert_row_event(s, id, kind, time, message, err);
@@ -388,17 +388,17 @@ vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err)
         r = check_writable(s, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, sql, &st, err);
+        r = vs__store_stmt(s, sql, &st, err);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, id);
         vs__bind_text(st, 2, reason);
         r = vs__store_step_done(s, st, err, "updating an attempt");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0 || sqlite3_changes(s->db) == 1)
                 return r;
         /* Why not: pinned (a user's decision, -EPERM) or not present. */
-        r = vs__store_prepare(s, pinned_sql, &st, err);
+        r = vs__store_stmt(s, pinned_sql, &st, err);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, id);
@@ -409,7 +409,7 @@ vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err)
                 r = vs_err_set(err, ESTALE, "store", "attempt %lld is not present", (long long)id);
         else
                 r = vs__store_fail(s, rc, err, "reading an attempt");
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -462,17 +462,17 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
                 sqlite3_bind_int(st, 2, outcome == VS_STORE_UNDELETABLE);
         }
         r = step_transition(s, st, id, "deleting", err);
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0)
                 goto fail;
         if (outcome == VS_STORE_DELETED && !reason) {
-                r = vs__store_prepare(s, reason_sql, &st, err);
+                r = vs__store_stmt(s, reason_sql, &st, err);
                 if (r < 0)
                         goto fail;
                 sqlite3_bind_int64(st, 1, id);
                 if (sqlite3_step(st) == SQLITE_ROW && vs__col_text(st, 0))
                         stored_reason = strdup(vs__col_text(st, 0));
-                sqlite3_finalize(st);
+                vs__store_release(st);
                 msg = stored_reason;
         }
         r = insert_row_event(s, id, kind, now, msg, err);
@@ -511,7 +511,7 @@ vs_store_list_present(vs_store *s, const char *connection, const char *domain_uu
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, vs__sql_held, &st, err);
+        r = vs__store_stmt(s, vs__sql_held, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, connection);
@@ -545,7 +545,7 @@ vs_store_list_present(vs_store *s, const char *connection, const char *domain_uu
         if (rc != SQLITE_DONE)
                 r = vs__store_fail(s, rc, err, "listing snapshots");
 out:
-        sqlite3_finalize(st);
+        vs__store_release(st);
         if (r < 0) {
                 vs_store_held_list_clear(&l);
                 return r;
@@ -567,7 +567,7 @@ vs_store_last_success(vs_store *s, const char *connection, const char *domain_uu
         sqlite3_stmt *st;
         int r, rc;
 
-        r = vs__store_prepare(s, vs__sql_last_success, &st, err);
+        r = vs__store_stmt(s, vs__sql_last_success, &st, err);
         if (r < 0)
                 return r;
         vs__bind_text(st, 1, connection);
@@ -585,7 +585,7 @@ vs_store_last_success(vs_store *s, const char *connection, const char *domain_uu
         } else {
                 r = vs__store_fail(s, rc, err, "reading the history");
         }
-        sqlite3_finalize(st);
+        vs__store_release(st);
         return r;
 }
 
@@ -614,7 +614,7 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
         r = vs__store_begin(s, err);
         if (r < 0)
                 return r;
-        r = vs__store_prepare(s, select_sql, &st, err);
+        r = vs__store_stmt(s, select_sql, &st, err);
         if (r < 0)
                 goto fail;
         vs__bind_text(st, 1, domain);
@@ -646,7 +646,7 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                 r = vs__store_fail(s, rc, err, "finding the snapshot");
                 goto fail;
         }
-        sqlite3_finalize(st);
+        vs__store_release(st);
         st = NULL;
         if (n == 0) {
                 r = vs_err_set(err, ENOENT, "store", "no snapshot '%s' of domain '%s' in the history",
@@ -658,14 +658,14 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
         for (size_t i = 0; i < n; i++) {
                 if (!pin && !was[i])
                         continue;
-                r = vs__store_prepare(s, pin ? pin_sql : unpin_sql, &st, err);
+                r = vs__store_stmt(s, pin ? pin_sql : unpin_sql, &st, err);
                 if (r < 0)
                         goto fail;
                 sqlite3_bind_int64(st, 1, ids[i]);
                 if (pin)
                         vs__bind_text(st, 2, reason);
                 r = vs__store_step_done(s, st, err, "updating the pin");
-                sqlite3_finalize(st);
+                vs__store_release(st);
                 st = NULL;
                 if (r < 0)
                         goto fail;
@@ -683,7 +683,7 @@ set_pin(vs_store *s, const char *domain, const char *snapshot, bool pin, const c
                 *ret_changed = changed;
         return 0;
 fail:
-        sqlite3_finalize(st);
+        vs__store_release(st);
         vs__store_rollback(s);
         return r;
 }
