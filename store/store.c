@@ -288,19 +288,55 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
         }
 }
 
-/* Open the transaction of a state change and prepare its UPDATE; nothing is
- * left open on failure. */
+/* Durability of outcomes.  The connection runs with synchronous = FULL, so
+ * an intent (`creating`, `deleting`) is on disk before the hypervisor acts.
+ * Outcome transitions (creating -> present/failed, deleting -> deleted/
+ * present) commit with synchronous = NORMAL instead: in WAL mode such a
+ * commit survives any crash of virtsnap and is made durable by the next FULL
+ * commit (the next intent), and if power fails before that, the row is left
+ * in its intent state, which reconcile settles from what libvirt has exactly
+ * as the lost outcome said (creating + exists -> present, deleting + gone ->
+ * deleted).  That halves the fsyncs per job without weakening what the
+ * history can be trusted for. */
+static void
+relax_sync(vs_store *s, bool relaxed)
+{
+        /* Best effort: a failure leaves the stricter or the previous mode. */
+        (void)vs__store_exec(s, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", NULL);
+}
+
+static int
+commit_transition(vs_store *s, vs_err *err)
+{
+        int r = vs__store_commit(s, err);
+
+        relax_sync(s, false);
+        return r;
+}
+
+static void
+rollback_transition(vs_store *s)
+{
+        vs__store_rollback(s);
+        relax_sync(s, false);
+}
+
+/* Open the transaction of an outcome transition and prepare its UPDATE;
+ * nothing is left open on failure. */
 static int
 begin_transition(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
 {
         int r;
 
+        relax_sync(s, true);
         r = vs__store_begin(s, err);
-        if (r < 0)
+        if (r < 0) {
+                relax_sync(s, false);
                 return r;
+        }
         r = vs__store_stmt(s, sql, ret, err);
         if (r < 0)
-                vs__store_rollback(s);
+                rollback_transition(s);
         return r;
 }
 
@@ -319,9 +355,9 @@ end_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected, 
         r = insert_row_event(s, id, kind, time, message, err);
         if (r < 0)
                 goto fail;
-        return vs__store_commit(s, err);
+        return commit_transition(s, err);
 fail:
-        vs__store_rollback(s);
+        rollback_transition(s);
         return r;
 }
 
@@ -478,9 +514,9 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
         r = insert_row_event(s, id, kind, now, msg, err);
         if (r < 0)
                 goto fail;
-        return vs__store_commit(s, err);
+        return commit_transition(s, err);
 fail:
-        vs__store_rollback(s);
+        rollback_transition(s);
         return r;
 }
 

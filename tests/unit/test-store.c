@@ -688,6 +688,39 @@ test_crash_after_intent(void **state)
 
 /* ---- files, schema, migrations --------------------------------------------- */
 
+/* Intents must always commit with synchronous = FULL; only outcome
+ * transitions relax to NORMAL (see store.c), and every path back out of one
+ * (success, stale, rollback) restores FULL for the next intent. */
+static void
+test_intents_stay_full_sync(void **state)
+{
+        char *dir = make_tmpdir(), *path = join(dir, "history.db");
+        vs_store_attempt a = attempt("web1", UUID1, "daily", "daily-1", 1000);
+        vs_err err = { 0 };
+        vs_store *s;
+        int64_t id;
+
+        (void)state;
+        assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "memory", 1001, 1002, &err), 0);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        /* A stale transition rolls back: still FULL afterwards. */
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "memory", 1001, 1002, &err), -ESTALE);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        assert_int_equal(vs_store_begin_delete(s, id, "keep_last 1", &err), 0);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        assert_int_equal(vs_store_finish_delete(s, id, VS_STORE_DELETED, NULL, NULL, 1003, &err), 0);
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'deleted'"), 1);
+        vs_store_free(s);
+        rm_rf(dir);
+        free(path);
+        free(dir);
+}
+
 static void
 test_modes(void **state)
 {
@@ -1141,6 +1174,7 @@ main(void)
                 cmocka_unit_test(test_events_append_only),
                 cmocka_unit_test(test_reconcile_cases),
                 cmocka_unit_test(test_crash_after_intent),
+                cmocka_unit_test(test_intents_stay_full_sync),
                 cmocka_unit_test(test_modes),
                 cmocka_unit_test(test_refuse_foreign_files),
                 cmocka_unit_test(test_newer_schema),
