@@ -1,22 +1,42 @@
 /* bench-fanout-bare: the physical limit that `virtsnap run --once` is
  * measured against in the fanout-* benchmarks.
  *
- * It does the same job with the fewest libvirt calls and nothing else: no
- * policy file, no database, no scheduling, no retention engine.  One
- * connection shared by THREADS worker threads (as virtsnap shares one per
- * URI between its workers); the domains of one listing are handed out to
- * the threads in turn, and for each domain it
+ * It makes exactly the libvirt calls `virtsnap run --once` makes for the same
+ * job, in the same order and on the same threads, and nothing else: no
+ * policy file, no database, no scheduling, no retention engine, no logging.
+ * bench/README.md prints the per-function call counts of both programs
+ * (libvirt's own API log) side by side.  The sequence, as virtsnap's
+ * libvirt backend (virt/virt-libvirt.c) and scheduler make it:
  *
- *   1. lists the domain's snapshots and reads each one's XML (to know which
- *      are owned by POLICY and how old they are, and which names are taken),
- *   2. for disk-only, reads the domain XML for its disks,
- *   3. creates one snapshot whose XML is built by virtsnap's own builder
- *      (virt/snapshot-xml.h), so the bytes sent are those virtsnap sends:
- *      name "POLICY-%Y%m%dT%H%M%SZ" (UTC, "-2", "-3", ... when taken),
- *      description "virtsnap POLICY DOMAIN" plus the ownership marker, and
- *      for disk-only an overlay beside each writable disk's image, named as
- *      virtsnap names it, with DISK_ONLY | ATOMIC,
- *   4. deletes the oldest snapshots owned by POLICY until KEEP remain.
+ *   connect     virConnectOpen, SetKeepAlive(5, 3), RegisterCloseCallback;
+ *   refresh     ListAllDomains; per domain GetName, GetState, GetUUIDString,
+ *               IsPersistent, GetMetadata(element, urn:virtsnap:1);
+ *   reconcile   on one thread, per domain: LookupByName, ListAllSnapshots
+ *               (TOPOLOGICAL), SnapshotGetXMLDesc of each (parsed),
+ *               SnapshotCurrent + SnapshotGetName;
+ *   jobs        on THREADS threads, per domain:
+ *               create: LookupByName, IsActive, [disk-only: GetXMLDesc for
+ *               the disks], ListAllSnapshots + XML of each + Current (the
+ *               names taken), SnapshotCreateXML, SnapshotGetXMLDesc of the
+ *               new one (the tree the prune plans from);
+ *               prune: LookupByName, IsActive, SnapshotLookupByName +
+ *               SnapshotDelete of each of the oldest owned snapshots beyond
+ *               KEEP;
+ *   disconnect  UnregisterCloseCallback, ConnectClose;
+ *
+ * with a virConnectRef/virConnectClose pair around every backend operation
+ * (virtsnap's workers hold a reference to the shared connection).
+ *
+ * The snapshot XML is built by virtsnap's own builder (virt/snapshot-xml.h),
+ * so the bytes sent are those virtsnap sends: name "POLICY-%Y%m%dT%H%M%SZ"
+ * (UTC, "-2", "-3", ... when taken), description "virtsnap POLICY DOMAIN"
+ * plus the ownership marker, and for disk-only an overlay beside each
+ * writable disk's image, named as virtsnap names it, with DISK_ONLY | ATOMIC.
+ *
+ * --minimal does the same job with the fewest calls instead (the program's
+ * first version): per domain, on THREADS threads, ListAllSnapshots + XML of
+ * each, [GetXMLDesc], SnapshotCreateXML, SnapshotDelete of the oldest; no
+ * refresh, no reconcile, no lookups by name.
  *
  * It prints one summary line to stderr ("created N deleted M failed F") and
  * exits 1 when anything failed, so the harness can check that both
@@ -44,8 +64,10 @@
 
 typedef struct bare {
         virConnectPtr conn;
-        virDomainPtr *doms;
+        virDomainPtr *doms;     /* --minimal */
+        char **names;           /* the exact sequence: domains by name */
         int n_doms;
+        bool minimal;
         atomic_int next;
         const char *policy;
         vs_snap_type type;
@@ -133,20 +155,28 @@ disk_writable(const vs_domain_disk *d)
         return (strcmp(d->device, "disk") == 0 || strcmp(d->device, "lun") == 0) && !d->readonly && d->source;
 }
 
-/* Overlays for every writable disk, beside its image; NULL-terminated
- * `files` owns the paths the xdisks point to. */
+/* The domain's disks, from its XML (one virDomainGetXMLDesc). */
 static int
-plan_overlays(virDomainPtr d, const char *snapname, char *const *snapnames, vs_domain_disks *disks,
-              vs_snapshot_xml_disk **ret_x, char ***files)
+read_disks(virDomainPtr d, vs_domain_disks *disks)
 {
         _cleanup_free_ char *domxml = virDomainGetXMLDesc(d, 0);
-        vs_snapshot_xml_disk *x;
         vs_err err = { 0 };
 
         if (!domxml)
                 return -EIO;
         if (vs__domain_disks_parse(domxml, disks, &err) < 0)
                 return -EINVAL;
+        return 0;
+}
+
+/* Overlays for every writable disk, beside its image; NULL-terminated
+ * `files` owns the paths the xdisks point to. */
+static int
+plan_overlays(const char *snapname, char *const *snapnames, const vs_domain_disks *disks,
+              vs_snapshot_xml_disk **ret_x, char ***files)
+{
+        vs_snapshot_xml_disk *x;
+
         x = calloc(disks->n + 1, sizeof(*x));
         if (!x)
                 return -ENOMEM;
@@ -189,7 +219,7 @@ fail:
 }
 
 static void
-one_domain(bare *b, virDomainPtr d)
+minimal_domain(bare *b, virDomainPtr d)
 {
         const char *dom = virDomainGetName(d);
         virDomainSnapshotPtr *snaps = NULL;
@@ -247,7 +277,7 @@ one_domain(bare *b, virDomainPtr d)
         xp.name = name;
         xp.description = desc;
         if (b->type == VS_SNAP_DISK_ONLY) {
-                if (plan_overlays(d, name, names, &disks, &xdisks, &files) < 0) {
+                if (read_disks(d, &disks) < 0 || plan_overlays(name, names, &disks, &xdisks, &files) < 0) {
                         report("reading the disks of", dom);
                         goto fail;
                 }
@@ -293,6 +323,296 @@ out:
         free(xml);
 }
 
+/* ---- the exact sequence of `virtsnap run --once` ---------------------------- */
+
+typedef struct tree {
+        vs_snapshot_info *items;
+        size_t n;
+} tree;
+
+static void
+tree_clear(tree *t)
+{
+        for (size_t i = 0; i < t->n; i++)
+                vs__snapshot_info_clear(&t->items[i]);
+        free(t->items);
+        *t = (tree){ 0 };
+}
+
+/* virtsnap's list_tree: every snapshot's XML, parsed, and the current one
+ * asked once for the tree.  One spare slot for the snapshot created next. */
+static int
+list_tree(virDomainPtr d, tree *ret)
+{
+        virDomainSnapshotPtr *snaps = NULL;
+        tree out = { 0 };
+        vs_err err = { 0 };
+        int n, r = 0;
+
+        n = virDomainListAllSnapshots(d, &snaps, VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL);
+        if (n < 0)
+                return -EIO;
+        out.items = calloc((size_t)n + 2, sizeof(*out.items));
+        if (!out.items) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(snaps[i], 0);
+
+                if (!xml || vs__snapshot_xml_parse(xml, &out.items[out.n], &err) < 0) {
+                        r = -EIO;
+                        goto out;
+                }
+                out.n++;
+        }
+        if (n > 0) {
+                virDomainSnapshotPtr cur = virDomainSnapshotCurrent(d, 0);
+
+                if (cur) {
+                        const char *cn = virDomainSnapshotGetName(cur);
+
+                        for (size_t i = 0; i < out.n; i++)
+                                out.items[i].current = cn && strcmp(out.items[i].name, cn) == 0;
+                        virDomainSnapshotFree(cur);
+                } else {
+                        virResetLastError();
+                }
+        }
+out:
+        for (int i = 0; i < n; i++)
+                virDomainSnapshotFree(snaps[i]);
+        free(snaps);
+        if (r < 0) {
+                tree_clear(&out);
+                return r;
+        }
+        *ret = out;
+        return 0;
+}
+
+static void
+close_cb(virConnectPtr conn, int reason, void *opaque)
+{
+        (void)conn;
+        (void)reason;
+        (void)opaque;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* virtsnap's refresh: the domains with state, UUID, persistence and
+ * virtsnap's metadata element (absent here), then their names, sorted. */
+static int
+refresh(bare *b)
+{
+        virConnectPtr c = b->conn;
+        virDomainPtr *doms = NULL;
+        int n, r = 0, kept = 0;
+
+        virConnectRef(c);
+        n = virConnectListAllDomains(c, &doms, 0);
+        if (n < 0) {
+                virConnectClose(c);
+                return -EIO;
+        }
+        b->names = calloc((size_t)n + 1, sizeof(char *));
+        if (!b->names)
+                r = -ENOMEM;
+        for (int i = 0; i < n && r == 0; i++) {
+                const char *name = virDomainGetName(doms[i]);
+                char uuid[VIR_UUID_STRING_BUFLEN], *meta;
+                int state, reason;
+
+                if (virDomainGetState(doms[i], &state, &reason, 0) < 0 ||
+                    virDomainGetUUIDString(doms[i], uuid) < 0 || virDomainIsPersistent(doms[i]) < 0) {
+                        r = -EIO;
+                        break;
+                }
+                meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, "urn:virtsnap:1", 0);
+                if (meta)
+                        free(meta);
+                else
+                        virResetLastError(); /* VIR_ERR_NO_DOMAIN_METADATA */
+                b->names[kept] = strdup(name);
+                if (!b->names[kept++])
+                        r = -ENOMEM;
+        }
+        for (int i = 0; i < n; i++)
+                virDomainFree(doms[i]);
+        free(doms);
+        virConnectClose(c);
+        if (r == 0) {
+                b->n_doms = kept;
+                qsort(b->names, (size_t)kept, sizeof(char *), cmp_str);
+        }
+        return r;
+}
+
+/* virtsnap's reconcile, on one worker: every domain's tree. */
+static int
+reconcile(bare *b)
+{
+        for (int i = 0; i < b->n_doms; i++) {
+                virDomainPtr d;
+                tree t = { 0 };
+                int r;
+
+                virConnectRef(b->conn);
+                d = virDomainLookupByName(b->conn, b->names[i]);
+                r = d ? list_tree(d, &t) : -EIO;
+                if (d)
+                        virDomainFree(d);
+                virConnectClose(b->conn);
+                tree_clear(&t);
+                if (r < 0) {
+                        report("reconciling", b->names[i]);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int
+cmp_info_age(const void *a, const void *b)
+{
+        const vs_snapshot_info *x = *(vs_snapshot_info *const *)a, *y = *(vs_snapshot_info *const *)b;
+
+        if (x->creation_time != y->creation_time)
+                return (x->creation_time > y->creation_time) - (x->creation_time < y->creation_time);
+        return strcmp(x->name, y->name);
+}
+
+/* One job: create (returning the tree with the new snapshot), then prune
+ * the oldest owned snapshots beyond `keep` from that tree. */
+static void
+exact_domain(bare *b, const char *dom)
+{
+        virConnectPtr c = b->conn;
+        virDomainPtr d = NULL;
+        virDomainSnapshotPtr s = NULL;
+        tree t = { 0 };
+        vs_snapshot_info **mine = NULL;
+        char **names = NULL, **files = NULL;
+        char *name = NULL, *desc = NULL, *xml = NULL, want[96];
+        vs_domain_disks disks = { 0 };
+        vs_snapshot_xml_disk *xdisks = NULL;
+        vs_snapshot_xml_params xp = { .owner = b->policy, .type = b->type };
+        size_t n_mine = 0;
+        unsigned flags = 0;
+        vs_err err = { 0 };
+
+        /* create */
+        virConnectRef(c);
+        d = virDomainLookupByName(c, dom);
+        if (!d || virDomainIsActive(d) < 0) {
+                report("looking up", dom);
+                goto fail_conn;
+        }
+        if (b->type == VS_SNAP_DISK_ONLY && read_disks(d, &disks) < 0) {
+                report("reading the disks of", dom);
+                goto fail_conn;
+        }
+        if (list_tree(d, &t) < 0) {
+                report("listing snapshots of", dom);
+                goto fail_conn;
+        }
+        names = calloc(t.n + 1, sizeof(char *));
+        if (!names)
+                goto fail_conn;
+        for (size_t i = 0; i < t.n; i++)
+                names[i] = t.items[i].name;
+        snprintf(want, sizeof(want), "%s-%s", b->policy, b->stamp);
+        name = unique_name(want, names);
+        if (!name || asprintf(&desc, "virtsnap %s %s", b->policy, dom) < 0) {
+                desc = NULL;
+                goto fail_conn;
+        }
+        xp.name = name;
+        xp.description = desc;
+        if (b->type == VS_SNAP_DISK_ONLY) {
+                if (plan_overlays(name, names, &disks, &xdisks, &files) < 0)
+                        goto fail_conn;
+                xp.disks = xdisks;
+                xp.n_disks = disks.n;
+                flags = VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY | VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC;
+        }
+        if (vs__snapshot_xml_build(&xp, &xml, &err) < 0) {
+                fprintf(stderr, "bench-fanout-bare: %s: %s\n", dom, err.msg);
+                goto fail_conn;
+        }
+        s = virDomainSnapshotCreateXML(d, xml, flags);
+        if (!s) {
+                report("creating a snapshot of", dom);
+                goto fail_conn;
+        }
+        atomic_fetch_add(&b->created, 1);
+        {
+                _cleanup_free_ char *sx = virDomainSnapshotGetXMLDesc(s, 0);
+
+                if (!sx || vs__snapshot_xml_parse(sx, &t.items[t.n], &err) < 0) {
+                        report("reading the new snapshot of", dom);
+                        goto fail_conn;
+                }
+                t.n++;
+        }
+        virDomainSnapshotFree(s);
+        s = NULL;
+        virDomainFree(d);
+        d = NULL;
+        virConnectClose(c);
+
+        /* prune, from the tree the create returned */
+        mine = calloc(t.n + 1, sizeof(*mine));
+        if (!mine)
+                goto fail;
+        for (size_t i = 0; i < t.n; i++)
+                if (t.items[i].owner_policy && strcmp(t.items[i].owner_policy, b->policy) == 0)
+                        mine[n_mine++] = &t.items[i];
+        qsort(mine, n_mine, sizeof(*mine), cmp_info_age);
+        virConnectRef(c);
+        d = virDomainLookupByName(c, dom);
+        if (!d || virDomainIsActive(d) < 0) {
+                report("looking up", dom);
+                goto fail_conn;
+        }
+        for (size_t i = 0; i + (size_t)b->keep < n_mine; i++) {
+                s = virDomainSnapshotLookupByName(d, mine[i]->name, 0);
+                if (!s || virDomainSnapshotDelete(s, 0) < 0) {
+                        report("deleting a snapshot of", dom);
+                        goto fail_conn;
+                }
+                virDomainSnapshotFree(s);
+                s = NULL;
+                atomic_fetch_add(&b->deleted, 1);
+        }
+        virDomainFree(d);
+        virConnectClose(c);
+        goto out;
+fail_conn:
+        if (s)
+                virDomainSnapshotFree(s);
+        if (d)
+                virDomainFree(d);
+        virConnectClose(c);
+fail:
+        atomic_fetch_add(&b->failed, 1);
+out:
+        free(mine);
+        free(names);
+        tree_clear(&t);
+        vs_strv_free(files);
+        free(xdisks);
+        vs__domain_disks_clear(&disks);
+        free(name);
+        free(desc);
+        free(xml);
+}
+
 static void *
 worker(void *arg)
 {
@@ -300,13 +620,18 @@ worker(void *arg)
         int i;
 
         while ((i = atomic_fetch_add(&b->next, 1)) < b->n_doms)
-                one_domain(b, b->doms[i]);
+                if (b->minimal)
+                        minimal_domain(b, b->doms[i]);
+                else
+                        exact_domain(b, b->names[i]);
         return NULL;
 }
 
 static void
 usage(void)
 {
+        fprintf(stderr, "usage: bench-fanout-bare [--minimal] [-j THREADS] [-t internal|disk-only] [-p POLICY] "
+                        "[-k KEEP] URI\n");
         fprintf(stderr, "usage: bench-fanout-bare [-j THREADS] [-t internal|disk-only] [-p POLICY] [-k KEEP] URI\n");
         exit(2);
 }
@@ -320,8 +645,16 @@ main(int argc, char **argv)
         time_t now = time(NULL);
         struct tm tm;
 
-        while ((c = getopt(argc, argv, "j:t:p:k:")) != -1) {
+        static const struct option longopts[] = {
+                { "minimal", no_argument, NULL, 'm' },
+                { NULL, 0, NULL, 0 },
+        };
+
+        while ((c = getopt_long(argc, argv, "j:t:p:k:", longopts, NULL)) != -1) {
                 switch (c) {
+                case 'm':
+                        b.minimal = true;
+                        break;
                 case 'j':
                         n_threads = atoi(optarg);
                         break;
@@ -354,7 +687,17 @@ main(int argc, char **argv)
                 report("connecting to", argv[optind]);
                 return 1;
         }
-        b.n_doms = virConnectListAllDomains(b.conn, &b.doms, 0);
+        if (b.minimal) {
+                b.n_doms = virConnectListAllDomains(b.conn, &b.doms, 0);
+        } else {
+                /* virtsnap's connect, refresh and reconcile */
+                virConnSetErrorFunc(b.conn, NULL, silent_error);
+                if (virConnectSetKeepAlive(b.conn, 5, 3) < 0)
+                        virResetLastError();
+                if (virConnectRegisterCloseCallback(b.conn, close_cb, NULL, NULL) < 0)
+                        virResetLastError();
+                b.n_doms = refresh(&b) < 0 || reconcile(&b) < 0 ? -1 : b.n_doms;
+        }
         if (b.n_doms < 0) {
                 report("listing domains of", argv[optind]);
                 virConnectClose(b.conn);
@@ -369,9 +712,12 @@ main(int argc, char **argv)
         for (int i = 0; i < started; i++)
                 pthread_join(threads[i], NULL);
 
-        for (int i = 0; i < b.n_doms; i++)
+        for (int i = 0; b.doms && i < b.n_doms; i++)
                 virDomainFree(b.doms[i]);
         free(b.doms);
+        vs_strv_free(b.names);
+        if (!b.minimal && virConnectUnregisterCloseCallback(b.conn, close_cb) < 0)
+                virResetLastError();
         virConnectClose(b.conn);
         fprintf(stderr, "created %d deleted %d failed %d\n", atomic_load(&b.created), atomic_load(&b.deleted),
                 atomic_load(&b.failed));

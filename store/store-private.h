@@ -60,6 +60,9 @@ int vs__store_step_done(vs_store *s, sqlite3_stmt *st, vs_err *err, const char *
 int vs__store_begin(vs_store *s, vs_err *err);
 int vs__store_commit(vs_store *s, vs_err *err);
 void vs__store_rollback(vs_store *s);
+/* synchronous = NORMAL (relaxed) or FULL for the next commits; best effort.
+ * Only for writes that reconcile recovers from libvirt (store.c). */
+void vs__store_relax_sync(vs_store *s, bool relaxed);
 
 /* Column helpers: text may be NULL. */
 static inline const char *

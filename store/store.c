@@ -297,9 +297,10 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
  * in its intent state, which reconcile settles from what libvirt has exactly
  * as the lost outcome said (creating + exists -> present, deleting + gone ->
  * deleted).  That halves the fsyncs per job without weakening what the
- * history can be trusted for. */
-static void
-relax_sync(vs_store *s, bool relaxed)
+ * history can be trusted for.  Reconcile commits relaxed too (reconcile.c):
+ * everything it writes it derives again from libvirt on its next pass. */
+void
+vs__store_relax_sync(vs_store *s, bool relaxed)
 {
         /* Best effort: a failure leaves the stricter or the previous mode. */
         (void)vs__store_exec(s, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", NULL);
@@ -310,7 +311,7 @@ commit_transition(vs_store *s, vs_err *err)
 {
         int r = vs__store_commit(s, err);
 
-        relax_sync(s, false);
+        vs__store_relax_sync(s, false);
         return r;
 }
 
@@ -318,7 +319,7 @@ static void
 rollback_transition(vs_store *s)
 {
         vs__store_rollback(s);
-        relax_sync(s, false);
+        vs__store_relax_sync(s, false);
 }
 
 /* Open the transaction of an outcome transition and prepare its UPDATE;
@@ -328,10 +329,10 @@ begin_transition(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
 {
         int r;
 
-        relax_sync(s, true);
+        vs__store_relax_sync(s, true);
         r = vs__store_begin(s, err);
         if (r < 0) {
-                relax_sync(s, false);
+                vs__store_relax_sync(s, false);
                 return r;
         }
         r = vs__store_stmt(s, sql, ret, err);
