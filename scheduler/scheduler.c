@@ -1,15 +1,8 @@
-/* The scheduler (see scheduler.h): connections, firings, the job queue,
- * reload and drain.
+/* The scheduler (see scheduler.h): firings, the plan timer, the job queue,
+ * reload and drain.  Each libvirt connection is refreshed and reconciled in
+ * connection.c, which hands back its domains (replan) and its firings
+ * (dispatch); the state both share is in scheduler-private.h.
  *
- * A connection moves through refresh -> (reconcile) -> dispatch:
- *   refresh    worker: open the connection if it never was, list domains;
- *              a failure marks it down and retries with backoff (1 s .. 60 s);
- *              the first success after a failure means "back": reconcile and
- *              catch up again, because events and slots were missed.
- *   reconcile  worker: list each domain's snapshots; loop: vs_store_reconcile
- *              for every domain without a job in flight.
- *   dispatch   loop: catch-up firings (start, reconnect), one-shot work, then
- *              the firings popped from the plan while the refresh ran.
  * A timer pop re-lists the connection first, so selectors are evaluated
  * against the domains as they are at the firing.  Configs are refcounted:
  * the plan points into the current one; a firing or job keeps the one it
@@ -25,99 +18,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "cleanup.h"
-#include "job.h"
-#include "plan.h"
-#include "scheduler.h"
-#include "strv.h"
+#include "scheduler-private.h"
 #include "timefmt.h"
 
-typedef struct cfg_ref {
-        vs_config *cfg;
-        unsigned refs;
-} cfg_ref;
-
-typedef struct firing {
-        char *domain;
-        char uuid[37];
-        size_t policy_index;
-        int64_t scheduled;
-        cfg_ref *cfg;
-        vs_job_kind kind;
-} firing;
-
-typedef struct sched_conn sched_conn;
-
-typedef struct sched_job {
-        vs_scheduler *s;
-        sched_conn *conn;
-        vs_job *job;
-        cfg_ref *cfg;
-        bool running;
-} sched_job;
-
-struct sched_conn {
-        vs_scheduler *s;
-        char *uri;
-        vs_virt *virt;
-        bool up, failed_once;
-        bool busy;                  /* a refresh or reconcile worker in flight */
-        bool refresh_again;
-        bool reconcile_pending, catch_up_pending;
-        bool wanted;                /* one-shot: this connection has work */
-        bool oneshot_done;
-        bool listed;
-        vs_domain_list domains;
-        vs_virt_watch *watch;       /* define/undefine/lifecycle/close events */
-        vs_clock_timer *retry_timer;
-        int64_t backoff_ms;
-
-        firing *pending;
-        size_t n_pending, cap_pending;
-        sched_job **jobs;           /* queued and running, in fire order */
-        size_t n_jobs, cap_jobs;
-        unsigned running;
-        bool pumping, pump_again;
-
-        /* Worker I/O. */
-        uv_work_t work;
-        int w_r;
-        vs_err w_err;
-        vs_virt *w_virt;
-        vs_domain_list w_domains;
-        char **w_rec_names;
-        char **w_rec_uuids;
-        vs_snapshot_tree *w_trees;
-        int *w_tree_r;
-        size_t w_n_rec;
-};
-
-typedef enum sched_mode {
-        MODE_IDLE,
-        MODE_DAEMON,
-        MODE_DUE,
-        MODE_SNAPSHOT,
-        MODE_PRUNE,
-} sched_mode;
-
-struct vs_scheduler {
-        vs_scheduler_opts o;
-        char *config_path, *connect_override, *only_policy;
-        char *os_domain, *os_policy;    /* one-shot targets */
-        cfg_ref *cfg;
-        sched_conn **conns;
-        size_t n_conns;
-        vs_plan *plan;
-        vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
-        uint64_t watchdog_usec;
-        int64_t watermark;
-        uv_signal_t *signals[3];
-        sched_mode mode;
-        bool stopping, closed;
-        vs_scheduler_stats st;
-};
-
-static void check_finished(vs_scheduler *s);
-static void start_refresh(sched_conn *c);
 static void pump(sched_conn *c);
 
 /* ---- small helpers ----------------------------------------------------------- */
@@ -150,24 +53,24 @@ cfg_ref_put(cfg_ref *r)
         }
 }
 
-static int64_t
-now_s(const vs_scheduler *s)
+int64_t
+vs__sched_now_s(const vs_scheduler *s)
 {
         return vs_clock_now(s->o.clock);
 }
 
-static void
-record_event(vs_scheduler *s, vs_event_kind kind, const char *conn, const char *msg)
+void
+vs__sched_record_event(vs_scheduler *s, vs_event_kind kind, const char *conn, const char *msg)
 {
-        vs_store_event ev = { .time = now_s(s), .kind = kind, .connection = conn, .message = msg };
+        vs_store_event ev = { .time = vs__sched_now_s(s), .kind = kind, .connection = conn, .message = msg };
         vs_err e = { 0 };
 
         if (vs_store_append_event(s->o.store, &ev, &e) < 0)
                 vs_log_err(s->o.log, "cannot record an event: %s", e.msg);
 }
 
-static void
-notify_status(vs_scheduler *s)
+void
+vs__sched_notify_status(vs_scheduler *s)
 {
         vs_scheduler_stats st;
 
@@ -193,8 +96,8 @@ find_policy(const vs_config *cfg, const char *name, size_t *ret_index)
         return NULL;
 }
 
-static sched_conn *
-find_conn(vs_scheduler *s, const char *uri)
+sched_conn *
+vs__sched_find_conn(vs_scheduler *s, const char *uri)
 {
         for (size_t i = 0; i < s->n_conns; i++)
                 if (strcmp(s->conns[i]->uri, uri) == 0)
@@ -220,8 +123,8 @@ conn_domain_by_name(const sched_conn *c, const char *name)
         return NULL;
 }
 
-static bool
-domain_has_job(const sched_conn *c, const char *uuid, const char *policy, bool running_only)
+bool
+vs__sched_domain_has_job(const sched_conn *c, const char *uuid, const char *policy, bool running_only)
 {
         for (size_t i = 0; i < c->n_jobs; i++) {
                 const sched_job *sj = c->jobs[i];
@@ -250,8 +153,8 @@ arm_plan_timer(vs_scheduler *s)
         vs_clock_timer_arm(s->plan_timer, d * 1000);
 }
 
-static void
-replan(vs_scheduler *s)
+void
+vs__sched_replan(vs_scheduler *s)
 {
         vs_plan_conn *pc;
         vs_plan *plan = NULL;
@@ -329,11 +232,11 @@ static void
 on_plan_timer(void *data)
 {
         vs_scheduler *s = data;
-        int64_t now = now_s(s);
+        int64_t now = vs__sched_now_s(s);
         vs_plan_entry e;
 
         while (vs_plan_pop(s->plan, now, &e)) {
-                sched_conn *c = find_conn(s, e.conn);
+                sched_conn *c = vs__sched_find_conn(s, e.conn);
 
                 if (!c)
                         continue;
@@ -348,7 +251,7 @@ on_plan_timer(void *data)
         /* Re-list each connection with firings, so they see today's domains. */
         for (size_t i = 0; i < s->n_conns; i++)
                 if (s->conns[i]->n_pending > 0)
-                        start_refresh(s->conns[i]);
+                        vs__sched_start_refresh(s->conns[i]);
         arm_plan_timer(s);
 }
 
@@ -398,13 +301,13 @@ on_job_done(vs_job *job, void *data)
         remove_job(c, sj);
         /* A transient error may mean the connection went away: find out. */
         if (vs_job_saw_transient(job) && s->mode == MODE_DAEMON && !s->stopping)
-                start_refresh(c);
+                vs__sched_start_refresh(c);
         vs_job_free(job);
         cfg_ref_put(sj->cfg);
         free(sj);
         pump(c);
-        notify_status(s);
-        check_finished(s);
+        vs__sched_notify_status(s);
+        vs__sched_check_finished(s);
 }
 
 static int
@@ -469,7 +372,7 @@ pump(sched_conn *c)
                 if (s->stopping || c->running >= (unsigned)max)
                         break;
                 for (size_t i = 0; i < c->n_jobs && !next; i++)
-                        if (!c->jobs[i]->running && !domain_has_job(c, vs_job_uuid(c->jobs[i]->job), NULL, true))
+                        if (!c->jobs[i]->running && !vs__sched_domain_has_job(c, vs_job_uuid(c->jobs[i]->job), NULL, true))
                                 next = c->jobs[i];
                 if (!next)
                         break;
@@ -488,7 +391,7 @@ record_skip(vs_scheduler *s, sched_conn *c, const firing *f, const vs_policy *p,
                 .connection = c->uri, .domain_uuid = f->uuid, .domain_name = f->domain, .policy = p->name,
                 .type = vs_snap_type_to_string(p->snapshot.type),
                 .quiesce = p->snapshot.quiesce != VS_QUIESCE_OFF, .scheduled = f->scheduled,
-                .started = now_s(s),
+                .started = vs__sched_now_s(s),
         };
         vs_err e = { 0 };
 
@@ -498,8 +401,8 @@ record_skip(vs_scheduler *s, sched_conn *c, const firing *f, const vs_policy *p,
                 vs_log_err(s->o.log, "%s/%s: cannot record the skip: %s", f->domain, p->name, e.msg);
 }
 
-static void
-dispatch_pending(sched_conn *c)
+void
+vs__sched_dispatch_pending(sched_conn *c)
 {
         vs_scheduler *s = c->s;
         firing *pending = c->pending;
@@ -519,7 +422,7 @@ dispatch_pending(sched_conn *c)
                         vs_log_info(s->o.log, "%s/%s: domain is gone; firing dropped", f->domain, p->name);
                 } else if (f->kind == VS_JOB_SNAPSHOT && s->mode == MODE_DAEMON && !vs_plan_domain_matches(p, d)) {
                         vs_log_info(s->o.log, "%s/%s: domain no longer matches; firing dropped", f->domain, p->name);
-                } else if (domain_has_job(c, f->uuid, p->name, false)) {
+                } else if (vs__sched_domain_has_job(c, f->uuid, p->name, false)) {
                         record_skip(s, c, f, p, "the previous job for this domain and policy is still running");
                 } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind) < 0) {
                         vs_log_err(s->o.log, "%s/%s: cannot queue a job: out of memory", f->domain, p->name);
@@ -530,17 +433,17 @@ dispatch_pending(sched_conn *c)
         }
         free(pending);
         pump(c);
-        notify_status(s);
+        vs__sched_notify_status(s);
 }
 
 /* Catch-up (daemon start and reconnect) and `run --once`: one firing for
  * every matched (domain, policy) that missed its most recent slot. */
-static void
-queue_due(sched_conn *c, bool catch_up_only)
+void
+vs__sched_queue_due(sched_conn *c, bool catch_up_only)
 {
         vs_scheduler *s = c->s;
         const vs_config *cfg = s->cfg->cfg;
-        int64_t now = now_s(s);
+        int64_t now = vs__sched_now_s(s);
 
         for (size_t pi = 0; pi < cfg->n_policies; pi++) {
                 const vs_policy *p = &cfg->policies[pi];
@@ -578,16 +481,16 @@ queue_due(sched_conn *c, bool catch_up_only)
         }
 }
 
-static void
-queue_oneshot(sched_conn *c)
+void
+vs__sched_queue_oneshot(sched_conn *c)
 {
         vs_scheduler *s = c->s;
         const vs_config *cfg = s->cfg->cfg;
-        int64_t now = now_s(s);
+        int64_t now = vs__sched_now_s(s);
 
         switch (s->mode) {
         case MODE_DUE:
-                queue_due(c, false);
+                vs__sched_queue_due(c, false);
                 break;
         case MODE_SNAPSHOT: {
                 size_t pi = 0;
@@ -632,418 +535,6 @@ queue_oneshot(sched_conn *c)
                 break;
         }
 }
-
-/* ---- connections: refresh and reconcile ---------------------------------------- */
-
-static bool
-domains_equal(const vs_domain_list *a, const vs_domain_list *b)
-{
-        if (a->n != b->n)
-                return false;
-        for (size_t i = 0; i < a->n; i++) {
-                const vs_domain_info *x = &a->items[i], *y = &b->items[i];
-                size_t nt = vs_strv_length(x->tags);
-
-                if (strcmp(x->name, y->name) != 0 || strcmp(x->uuid, y->uuid) != 0 || x->state != y->state ||
-                    nt != vs_strv_length(y->tags))
-                        return false;
-                for (size_t t = 0; t < nt; t++)
-                        if (strcmp(x->tags[t], y->tags[t]) != 0)
-                                return false;
-        }
-        return true;
-}
-
-static void
-after_connected(sched_conn *c)
-{
-        vs_scheduler *s = c->s;
-
-        if (c->catch_up_pending && s->mode == MODE_DAEMON && !s->stopping)
-                queue_due(c, true);
-        c->catch_up_pending = false;
-        if (s->mode != MODE_DAEMON && s->mode != MODE_IDLE && !c->oneshot_done) {
-                queue_oneshot(c);
-                c->oneshot_done = true;
-        }
-        dispatch_pending(c);
-        if (c->refresh_again && !s->stopping) {
-                c->refresh_again = false;
-                start_refresh(c);
-        }
-        check_finished(s);
-}
-
-static void
-work_reconcile(uv_work_t *w)
-{
-        sched_conn *c = w->data;
-
-        for (size_t i = 0; i < c->w_n_rec; i++) {
-                vs_err e = { 0 };
-
-                c->w_tree_r[i] = vs_virt_list_snapshots(c->virt, c->w_rec_names[i], &c->w_trees[i], &e);
-        }
-}
-
-static void
-reconcile_clear(sched_conn *c)
-{
-        for (size_t i = 0; i < c->w_n_rec; i++)
-                vs_snapshot_tree_clear(&c->w_trees[i]);
-        free(c->w_trees);
-        free(c->w_tree_r);
-        vs_strv_free(c->w_rec_names);
-        vs_strv_free(c->w_rec_uuids);
-        c->w_trees = NULL;
-        c->w_tree_r = NULL;
-        c->w_rec_names = c->w_rec_uuids = NULL;
-        c->w_n_rec = 0;
-}
-
-static void
-after_reconcile(uv_work_t *w, int status)
-{
-        sched_conn *c = w->data;
-        vs_scheduler *s = c->s;
-        vs_store_reconcile_summary total = { 0 };
-
-        c->busy = false;
-        for (size_t i = 0; i < c->w_n_rec; i++) {
-                vs_snapshot_tree *t = &c->w_trees[i];
-                vs_store_observed *obs;
-                vs_store_reconcile_summary sum = { 0 };
-                vs_err e = { 0 };
-
-                /* A job in flight owns its rows until it is done. */
-                if (c->w_tree_r[i] < 0 || domain_has_job(c, c->w_rec_uuids[i], NULL, true))
-                        continue;
-                obs = calloc(t->n ? t->n : 1, sizeof(*obs));
-                if (!obs)
-                        continue;
-                for (size_t k = 0; k < t->n; k++) {
-                        obs[k].name = t->items[k].name;
-                        obs[k].owner_policy = t->items[k].owner_policy;
-                        obs[k].creation_time = t->items[k].creation_time;
-                        obs[k].type = t->items[k].external ? "external" : "internal";
-                }
-                if (vs_store_reconcile(s->o.store, c->uri, c->w_rec_uuids[i], c->w_rec_names[i], obs, t->n,
-                                       now_s(s), &sum, &e) < 0)
-                        vs_log_err(s->o.log, "%s: reconcile failed: %s", c->w_rec_names[i], e.msg);
-                free(obs);
-                total.recovered += sum.recovered;
-                total.interrupted += sum.interrupted;
-                total.deleted += sum.deleted;
-                total.restored += sum.restored;
-                total.vanished += sum.vanished;
-                total.adopted += sum.adopted;
-        }
-        if (total.recovered + total.interrupted + total.deleted + total.restored + total.vanished + total.adopted)
-                vs_log_notice(s->o.log,
-                              "%s: reconciled: %u recovered, %u interrupted, %u deleted, %u restored, "
-                              "%u vanished, %u adopted",
-                              c->uri, total.recovered, total.interrupted, total.deleted, total.restored,
-                              total.vanished, total.adopted);
-        else
-                vs_log_debug(s->o.log, "%s: reconciled %zu domains, history matches libvirt", c->uri, c->w_n_rec);
-        reconcile_clear(c);
-        c->reconcile_pending = false;
-        after_connected(c);
-}
-
-/* Which domains to reconcile: all of them for the daemon, the ones a
- * one-shot run will touch otherwise. */
-static bool
-wants_reconcile(const sched_conn *c, const vs_domain_info *d)
-{
-        const vs_scheduler *s = c->s;
-        const vs_config *cfg = s->cfg->cfg;
-
-        if (s->mode == MODE_DAEMON)
-                return true;
-        if (s->mode == MODE_SNAPSHOT || (s->os_domain && s->mode == MODE_PRUNE))
-                return strcmp(d->name, s->os_domain) == 0;
-        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
-                const vs_policy *p = &cfg->policies[pi];
-                const char *only = s->mode == MODE_PRUNE ? s->os_policy : s->only_policy;
-
-                if (!p->enabled || (only && strcmp(only, p->name) != 0))
-                        continue;
-                if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) == 0 && vs_plan_domain_matches(p, d))
-                        return true;
-        }
-        return false;
-}
-
-static void
-start_reconcile(sched_conn *c)
-{
-        vs_scheduler *s = c->s;
-        size_t n = 0;
-        int r;
-
-        c->w_trees = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_trees));
-        c->w_tree_r = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_tree_r));
-        if (!c->w_trees || !c->w_tree_r)
-                goto fail;
-        for (size_t i = 0; i < c->domains.n; i++) {
-                const vs_domain_info *d = &c->domains.items[i];
-
-                if (!wants_reconcile(c, d))
-                        continue;
-                if (vs_strv_push(&c->w_rec_names, d->name) < 0 || vs_strv_push(&c->w_rec_uuids, d->uuid) < 0)
-                        goto fail;
-                n++;
-        }
-        c->w_n_rec = n;
-        if (n == 0) {
-                reconcile_clear(c);
-                c->reconcile_pending = false;
-                after_connected(c);
-                return;
-        }
-        c->busy = true;
-        c->work.data = c;
-        r = uv_queue_work(s->o.loop, &c->work, work_reconcile, after_reconcile);
-        if (r == 0)
-                return;
-        c->busy = false;
-fail:
-        vs_log_err(s->o.log, "%s: cannot reconcile: out of memory", c->uri);
-        c->w_n_rec = vs_strv_length(c->w_rec_names);
-        reconcile_clear(c);
-        after_connected(c);
-}
-
-static void
-work_refresh(uv_work_t *w)
-{
-        sched_conn *c = w->data;
-        vs_scheduler *s = c->s;
-        vs_virt *v = c->virt;
-
-        vs_err_clear(&c->w_err);
-        c->w_virt = NULL;
-        memset(&c->w_domains, 0, sizeof(c->w_domains));
-        if (!v) {
-                c->w_r = s->o.open_virt ? s->o.open_virt(s->o.open_data, c->uri, &c->w_virt, &c->w_err)
-                                        : vs_virt_open_libvirt(c->uri, &c->w_virt, &c->w_err);
-                if (c->w_r < 0)
-                        return;
-                v = c->w_virt;
-        } else if (!vs_virt_alive(v)) {
-                c->w_r = vs_virt_reconnect(v, &c->w_err);
-                if (c->w_r < 0)
-                        return;
-        }
-        c->w_r = vs_virt_list_domains(v, &c->w_domains, &c->w_err);
-}
-
-static void
-on_conn_retry(void *data)
-{
-        sched_conn *c = data;
-
-        if (!c->s->stopping)
-                start_refresh(c);
-}
-
-/* Domain events change what the selectors match: re-list (a refresh while
- * one runs is coalesced into one more).  A closed connection is re-listed
- * too, which reconnects it. */
-static void
-on_virt_event(const vs_virt_event *ev, void *userdata)
-{
-        sched_conn *c = userdata;
-        vs_scheduler *s = c->s;
-
-        vs_log_debug(s->o.log, "%s: event %s %s", c->uri, vs_virt_event_type_to_string(ev->type),
-                     ev->domain ? ev->domain : "");
-        if (s->stopping || s->mode != MODE_DAEMON)
-                return;
-        switch (ev->type) {
-        case VS_VIRT_EVENT_AGENT_CONNECTED:
-        case VS_VIRT_EVENT_AGENT_DISCONNECTED:
-        case VS_VIRT_EVENT_SUSPENDED:
-        case VS_VIRT_EVENT_RESUMED:
-                /* Snapshots themselves pause and resume domains. */
-                return;
-        case VS_VIRT_EVENT_CONNECTION_CLOSED:
-                vs_log_warning(s->o.log, "%s: connection closed (reason %d)", c->uri, ev->reason);
-                start_refresh(c);
-                return;
-        default:
-                start_refresh(c);
-                return;
-        }
-}
-
-static void
-start_watch(sched_conn *c)
-{
-        vs_scheduler *s = c->s;
-        vs_err e = { 0 };
-        int r;
-
-        if (c->watch || s->mode != MODE_DAEMON)
-                return;
-        r = vs_virt_watch_start(c->virt, s->o.loop, on_virt_event, c, &c->watch, &e);
-        if (r == -ENOTSUP)
-                vs_log_debug(s->o.log, "%s: no events; domains are re-listed at each firing", c->uri);
-        else if (r < 0)
-                vs_log_warning(s->o.log, "%s: cannot watch events: %s", c->uri, e.msg);
-}
-
-static void
-after_refresh(uv_work_t *w, int status)
-{
-        sched_conn *c = w->data;
-        vs_scheduler *s = c->s;
-
-        c->busy = false;
-        if (c->w_virt) {
-                c->virt = c->w_virt;
-                if (!s->stopping)
-                        start_watch(c);
-        }
-        c->w_virt = NULL;
-        if (c->w_r < 0) {
-                if (c->up || !c->failed_once)
-                        vs_log_err(s->o.log, "%s: connection failed: %s", c->uri, c->w_err.msg);
-                if (c->up) {
-                        char msg[600];
-
-                        snprintf(msg, sizeof(msg), "connection lost: %s", c->w_err.msg);
-                        record_event(s, VS_EVENT_NOTICE, c->uri, msg);
-                }
-                c->up = false;
-                c->failed_once = true;
-                /* Whatever happened while it was away must be looked at again. */
-                c->reconcile_pending = true;
-                c->catch_up_pending = true;
-                vs_domain_list_clear(&c->w_domains);
-                if (s->mode == MODE_DAEMON && !s->stopping) {
-                        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
-                        if (c->backoff_ms > 60000)
-                                c->backoff_ms = 60000;
-                        vs_clock_timer_arm(c->retry_timer, vs_clock_now_ms(s->o.clock) + c->backoff_ms);
-                } else if (s->mode != MODE_DAEMON && !c->oneshot_done) {
-                        c->oneshot_done = true;
-                        s->st.failed++;
-                }
-                /* Firings still run on the last known domains: their jobs
-                 * fail as transient and say so in the history. */
-                dispatch_pending(c);
-                notify_status(s);
-                check_finished(s);
-                return;
-        }
-        c->backoff_ms = 0;
-        if (!c->up) {
-                char msg[256];
-
-                snprintf(msg, sizeof(msg), "%s, %zu domains", c->failed_once ? "connection is back" : "connected",
-                         c->w_domains.n);
-                vs_log_notice(s->o.log, "%s: %s", c->uri, msg);
-                if (c->failed_once)
-                        record_event(s, VS_EVENT_NOTICE, c->uri, msg);
-                c->up = true;
-        }
-        if (!c->listed || !domains_equal(&c->domains, &c->w_domains)) {
-                vs_domain_list_clear(&c->domains);
-                c->domains = c->w_domains;
-                c->listed = true;
-                replan(s);
-        } else {
-                vs_domain_list_clear(&c->w_domains);
-        }
-        memset(&c->w_domains, 0, sizeof(c->w_domains));
-        notify_status(s);
-        if (c->reconcile_pending && !s->stopping) {
-                start_reconcile(c);
-                return;
-        }
-        after_connected(c);
-}
-
-static void
-start_refresh(sched_conn *c)
-{
-        vs_scheduler *s = c->s;
-        int r;
-
-        if (c->busy) {
-                c->refresh_again = true;
-                return;
-        }
-        vs_clock_timer_disarm(c->retry_timer);
-        c->busy = true;
-        c->work.data = c;
-        r = uv_queue_work(s->o.loop, &c->work, work_refresh, after_refresh);
-        if (r < 0) {
-                c->busy = false;
-                vs_log_err(s->o.log, "%s: cannot queue a refresh: %s", c->uri, uv_strerror(r));
-        }
-}
-
-static int
-ensure_conn(vs_scheduler *s, const char *uri, sched_conn **ret)
-{
-        sched_conn **n, *c = find_conn(s, uri);
-        int r;
-
-        if (c) {
-                if (ret)
-                        *ret = c;
-                return 0;
-        }
-        n = realloc(s->conns, (s->n_conns + 1) * sizeof(*n));
-        if (!n)
-                return -ENOMEM;
-        s->conns = n;
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return -ENOMEM;
-        c->s = s;
-        c->uri = strdup(uri);
-        r = c->uri ? vs_clock_timer_new(s->o.clock, on_conn_retry, c, &c->retry_timer) : -ENOMEM;
-        if (r < 0) {
-                free(c->uri);
-                free(c);
-                return r;
-        }
-        c->reconcile_pending = true;
-        c->catch_up_pending = true;
-        s->conns[s->n_conns++] = c;
-        if (ret)
-                *ret = c;
-        return 1;
-}
-
-/* Make a connection for every URI the policies use (one-shot: only the ones
- * with work); start refreshing the new ones. */
-static int
-ensure_conns(vs_scheduler *s, const char *only_policy)
-{
-        const vs_config *cfg = s->cfg->cfg;
-
-        for (size_t i = 0; i < cfg->n_policies; i++) {
-                const vs_policy *p = &cfg->policies[i];
-                sched_conn *c;
-                int r;
-
-                if (!p->enabled || (only_policy && strcmp(only_policy, p->name) != 0))
-                        continue;
-                r = ensure_conn(s, vs_plan_policy_uri(p, s->connect_override), &c);
-                if (r < 0)
-                        return r;
-                c->wanted = true;
-                if (r > 0)
-                        start_refresh(c);
-        }
-        return 0;
-}
-
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 static void
@@ -1079,7 +570,7 @@ shutdown_handles(vs_scheduler *s)
 
                 snprintf(msg, sizeof(msg), "daemon stopped: %lu created, %lu failed, %lu skipped, %lu cancelled",
                          s->st.created, s->st.failed, s->st.skipped, s->st.cancelled);
-                record_event(s, VS_EVENT_STOPPED, NULL, msg);
+                vs__sched_record_event(s, VS_EVENT_STOPPED, NULL, msg);
                 vs_log_notice(s->o.log, "%s", msg);
         }
 }
@@ -1112,8 +603,8 @@ release_memory(const vs_scheduler *s)
 #endif
 }
 
-static void
-check_finished(vs_scheduler *s)
+void
+vs__sched_check_finished(vs_scheduler *s)
 {
         bool oneshot_done = s->mode != MODE_DAEMON && s->mode != MODE_IDLE;
 
@@ -1167,7 +658,7 @@ vs_scheduler_stop(vs_scheduler *s)
                 vs_clock_timer_disarm(c->retry_timer);
                 running += c->running;
                 if (!c->busy)
-                        dispatch_pending(c);
+                        vs__sched_dispatch_pending(c);
                 if (!queued)
                         continue;
                 for (size_t k = 0; k < c->n_jobs; k++)
@@ -1182,7 +673,7 @@ vs_scheduler_stop(vs_scheduler *s)
                       (long long)(s->o.grace_ms / 1000));
         if (running > 0 && s->grace_timer)
                 vs_clock_timer_arm(s->grace_timer, vs_clock_now_ms(s->o.clock) + s->o.grace_ms);
-        check_finished(s);
+        vs__sched_check_finished(s);
 }
 
 bool
@@ -1247,7 +738,7 @@ vs_scheduler_start(vs_scheduler *s)
         if (s->mode != MODE_IDLE)
                 return -EALREADY;
         s->mode = MODE_DAEMON;
-        s->watermark = now_s(s);
+        s->watermark = vs__sched_now_s(s);
         if (s->o.signals) {
                 r = install_signals(s);
                 if (r < 0)
@@ -1255,8 +746,8 @@ vs_scheduler_start(vs_scheduler *s)
         }
         if (s->o.notify && sd_watchdog_enabled(0, &s->watchdog_usec) > 0 && s->watchdog_usec >= 2000)
                 on_watchdog(s);
-        record_event(s, VS_EVENT_STARTED, NULL, "daemon started");
-        r = ensure_conns(s, NULL);
+        vs__sched_record_event(s, VS_EVENT_STARTED, NULL, "daemon started");
+        r = vs__sched_ensure_conns(s, NULL);
         if (r < 0)
                 return r;
         {
@@ -1269,8 +760,8 @@ vs_scheduler_start(vs_scheduler *s)
         }
         if (s->o.notify)
                 sd_notify(0, "READY=1");
-        notify_status(s);
-        check_finished(s);
+        vs__sched_notify_status(s);
+        vs__sched_check_finished(s);
         return 0;
 }
 
@@ -1282,11 +773,11 @@ start_oneshot(vs_scheduler *s, sched_mode mode, const char *only_policy)
         if (s->mode != MODE_IDLE)
                 return -EALREADY;
         s->mode = mode;
-        s->watermark = now_s(s);
-        r = ensure_conns(s, only_policy);
+        s->watermark = vs__sched_now_s(s);
+        r = vs__sched_ensure_conns(s, only_policy);
         if (r < 0)
                 return r;
-        check_finished(s);
+        vs__sched_check_finished(s);
         return 0;
 }
 
@@ -1337,16 +828,16 @@ vs_scheduler_replace_config(vs_scheduler *s, vs_config *cfg)
         }
         s->cfg = n;
         /* The plan points into the config: rebuild it before the old one can go. */
-        replan(s);
+        vs__sched_replan(s);
         cfg_ref_put(old);
-        r = ensure_conns(s, NULL);
+        r = vs__sched_ensure_conns(s, NULL);
         if (r < 0)
                 return r;
         s->st.reloads++;
         snprintf(msg, sizeof(msg), "configuration reloaded: %zu policies", cfg->n_policies);
-        record_event(s, VS_EVENT_RELOADED, NULL, msg);
+        vs__sched_record_event(s, VS_EVENT_RELOADED, NULL, msg);
         vs_log_notice(s->o.log, "%s", msg);
-        notify_status(s);
+        vs__sched_notify_status(s);
         return 0;
 }
 
@@ -1376,7 +867,7 @@ vs_scheduler_reload(vs_scheduler *s)
                 snprintf(msg, sizeof(msg), "reload of %s rejected (%zu problems); the previous policies stay in force",
                          s->config_path, diags.n);
                 vs_log_err(s->o.log, "%s", msg);
-                record_event(s, VS_EVENT_NOTICE, NULL, msg);
+                vs__sched_record_event(s, VS_EVENT_NOTICE, NULL, msg);
                 vs_diags_clear(&diags);
                 s->st.reload_failures++;
                 if (s->o.notify)

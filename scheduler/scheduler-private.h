@@ -1,0 +1,118 @@
+/* Internal to scheduler/: the state scheduler.c and connection.c share, and
+ * the few functions each calls in the other.  Everything here runs on the
+ * loop thread, except the worker I/O fields of sched_conn, which only the
+ * refresh and reconcile workers in connection.c touch while c->busy.
+ * Callers outside scheduler/ use scheduler.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "job.h"
+#include "plan.h"
+#include "scheduler.h"
+
+typedef struct cfg_ref {
+        vs_config *cfg;
+        unsigned refs;
+} cfg_ref;
+
+typedef struct firing {
+        char *domain;
+        char uuid[37];
+        size_t policy_index;
+        int64_t scheduled;
+        cfg_ref *cfg;
+        vs_job_kind kind;
+} firing;
+
+typedef struct sched_conn sched_conn;
+
+typedef struct sched_job {
+        vs_scheduler *s;
+        sched_conn *conn;
+        vs_job *job;
+        cfg_ref *cfg;
+        bool running;
+} sched_job;
+
+struct sched_conn {
+        vs_scheduler *s;
+        char *uri;
+        vs_virt *virt;
+        bool up, failed_once;
+        bool busy;                  /* a refresh or reconcile worker in flight */
+        bool refresh_again;
+        bool reconcile_pending, catch_up_pending;
+        bool wanted;                /* one-shot: this connection has work */
+        bool oneshot_done;
+        bool listed;
+        vs_domain_list domains;
+        vs_virt_watch *watch;       /* define/undefine/lifecycle/close events */
+        vs_clock_timer *retry_timer;
+        int64_t backoff_ms;
+
+        firing *pending;
+        size_t n_pending, cap_pending;
+        sched_job **jobs;           /* queued and running, in fire order */
+        size_t n_jobs, cap_jobs;
+        unsigned running;
+        bool pumping, pump_again;
+
+        /* Worker I/O. */
+        uv_work_t work;
+        int w_r;
+        vs_err w_err;
+        vs_virt *w_virt;
+        vs_domain_list w_domains;
+        char **w_rec_names;
+        char **w_rec_uuids;
+        vs_snapshot_tree *w_trees;
+        int *w_tree_r;
+        size_t w_n_rec;
+};
+
+typedef enum sched_mode {
+        MODE_IDLE,
+        MODE_DAEMON,
+        MODE_DUE,
+        MODE_SNAPSHOT,
+        MODE_PRUNE,
+} sched_mode;
+
+struct vs_scheduler {
+        vs_scheduler_opts o;
+        char *config_path, *connect_override, *only_policy;
+        char *os_domain, *os_policy;    /* one-shot targets */
+        cfg_ref *cfg;
+        sched_conn **conns;
+        size_t n_conns;
+        vs_plan *plan;
+        vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
+        uint64_t watchdog_usec;
+        int64_t watermark;
+        uv_signal_t *signals[3];
+        sched_mode mode;
+        bool stopping, closed;
+        vs_scheduler_stats st;
+};
+
+/* scheduler.c: helpers, plan, firings and jobs. */
+int64_t vs__sched_now_s(const vs_scheduler *s);
+void vs__sched_record_event(vs_scheduler *s, vs_event_kind kind, const char *conn, const char *msg);
+void vs__sched_notify_status(vs_scheduler *s);
+sched_conn *vs__sched_find_conn(vs_scheduler *s, const char *uri);
+bool vs__sched_domain_has_job(const sched_conn *c, const char *uuid, const char *policy, bool running_only);
+void vs__sched_replan(vs_scheduler *s);
+void vs__sched_dispatch_pending(sched_conn *c);
+void vs__sched_queue_due(sched_conn *c, bool catch_up_only);
+void vs__sched_queue_oneshot(sched_conn *c);
+/* After each change: trim the heap when idle; shut down once stopping (or a
+ * one-shot run is done) and nothing is busy. */
+void vs__sched_check_finished(vs_scheduler *s);
+
+/* connection.c: refresh and reconcile. */
+void vs__sched_start_refresh(sched_conn *c);
+int vs__sched_ensure_conns(vs_scheduler *s, const char *only_policy);
