@@ -54,51 +54,6 @@ expand_snapshot(const char *arg, const char *snapshot)
 }
 
 char *
-vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot)
-{
-        static const char *const keys[] = { "{domain}", "{policy}", "{snapshot}" };
-        const char *vals[] = { domain ? domain : "", policy ? policy : "", snapshot ? snapshot : "" };
-        size_t len = 0, cap = strlen(arg) + 1;
-        char *out = malloc(cap);
-
-        if (!out)
-                return NULL;
-        for (const char *p = arg; *p;) {
-                const char *val = NULL;
-                size_t klen = 0, vlen;
-
-                for (size_t k = 0; k < 3 && !val; k++)
-                        if (strncmp(p, keys[k], strlen(keys[k])) == 0) {
-                                val = vals[k];
-                                klen = strlen(keys[k]);
-                        }
-                if (!val) {
-                        val = p;
-                        klen = 1;
-                        vlen = 1;
-                } else {
-                        vlen = strlen(val);
-                }
-                if (len + vlen + 1 > cap) {
-                        char *n;
-
-                        cap = (len + vlen + 1) * 2;
-                        n = realloc(out, cap);
-                        if (!n) {
-                                free(out);
-                                return NULL;
-                        }
-                        out = n;
-                }
-                memcpy(out + len, val, vlen);
-                len += vlen;
-                p += klen;
-        }
-        out[len] = '\0';
-        return out;
-}
-
-char *
 vs_hook_expand_arg(const char *arg, const char *domain, const char *policy, const char *snapshot,
                    const vs_tz *tz, int64_t t)
 {
@@ -106,10 +61,11 @@ vs_hook_expand_arg(const char *arg, const char *domain, const char *policy, cons
 
         if (!snap)
                 return NULL;
-        /* Without a zone (or with a text the engine refuses) fall back to the
-         * three placeholders a hook is promised. */
-        if (!tz || vs_template_expand(snap, policy, domain, tz, t, &out) < 0)
-                out = vs_hook_expand(snap, domain, policy, snapshot);
+        /* The policy loader has checked every placeholder; what fails here
+         * (out of memory, {local:...} without a zone) fails the hook rather
+         * than run it with a half-expanded argument. */
+        if (vs_template_expand(snap, policy, domain, tz, t, &out) < 0)
+                out = NULL;
         free(snap);
         return out;
 }
@@ -218,7 +174,12 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
                 char *a = vs_hook_expand_arg(req->argv[i], req->domain, req->policy, req->snapshot, req->tz,
                                              req->time);
 
-                if (!a || vs_strv_consume(&argv, a) < 0) {
+                if (!a) {
+                        r = vs_err_set(err, EINVAL, "hook", "%s hook: cannot expand argument '%s'", req->phase,
+                                       req->argv[i]);
+                        goto out;
+                }
+                if (vs_strv_consume(&argv, a) < 0) {
                         r = vs_err_set(err, ENOMEM, "hook", "out of memory");
                         goto out;
                 }

@@ -50,10 +50,9 @@ void vs_hook_kill(vs_hook *h);
 bool vs_hook_result_ok(const vs_hook_result *res);
 /* "exit status 3", "killed by signal 9", "timed out after 2s" */
 void vs_hook_result_describe(const vs_hook_result *res, char *buf, size_t len);
-/* Substitute {domain}, {policy}, {snapshot} (other text verbatim). */
-char *vs_hook_expand(const char *arg, const char *domain, const char *policy, const char *snapshot);
 /* A hook argument as the policy file allows it: {snapshot}, then the text
  * template placeholders of vs_template_expand ({domain}, {policy}, {epoch},
- * {utc:FMT}, {local:FMT}, "{{", "}}").  NULL on out of memory. */
+ * {utc:FMT}, {local:FMT}, "{{", "}}").  NULL when it cannot be expanded
+ * (out of memory, {local:FMT} with tz NULL): the hook then fails. */
 char *vs_hook_expand_arg(const char *arg, const char *domain, const char *policy, const char *snapshot,
                          const vs_tz *tz, int64_t t);

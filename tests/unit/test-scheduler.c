@@ -469,12 +469,15 @@ test_hook_expand(void **state)
         char *s;
 
         (void)state;
-        s = vs_hook_expand("x{domain}-{policy}/{snapshot}{nope}", "web-01", "hourly", "snap1");
-        assert_string_equal(s, "xweb-01-hourly/snap1{nope}");
+        s = vs_hook_expand_arg("x{domain}-{policy}/{snapshot}", "web-01", "hourly", "snap1", NULL, T0);
+        assert_string_equal(s, "xweb-01-hourly/snap1");
         free(s);
         s = vs_hook_expand_arg("{snapshot}@{utc:%Y}", "d", "p", "s1", NULL, T0);
-        assert_string_equal(s, "s1@{utc:%Y}");
+        assert_string_equal(s, "s1@2026");
         free(s);
+        /* Never a half-expanded argument: what cannot be expanded fails. */
+        assert_null(vs_hook_expand_arg("{snapshot}{nope}", "d", "p", "s1", NULL, T0));
+        assert_null(vs_hook_expand_arg("{local:%H}", "d", "p", "s1", NULL, T0));
 }
 
 static void
