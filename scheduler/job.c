@@ -34,6 +34,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "commit.h"
 #include "hooks.h"
 #include "job.h"
 #include "scheduler.h"
@@ -65,6 +66,7 @@ struct vs_job {
         bool post_started, post_done;
         bool timed_out, cancelled, transient_seen;
         bool worker_busy;
+        bool committing;            /* waiting for the commit of an intent */
         unsigned attempts, pruned;
 
         /* Worker I/O: written by the worker, read in the after-work callback. */
@@ -105,6 +107,7 @@ vs_job_outcome_to_string(vs_job_outcome o)
 }
 
 static void advance(vs_job *j);
+static bool out_of_time(const vs_job *j);
 
 static int64_t
 now_s(const vs_job *j)
@@ -444,6 +447,31 @@ after_delete(uv_work_t *w, int status)
         finish(j);
 }
 
+/* PRUNING, once the `deleting` rows are durable: the delete. */
+static void
+on_delete_intents_committed(void *data, const vs_err *err)
+{
+        vs_job *j = data;
+        int r;
+
+        j->committing = false;
+        if (err) {
+                /* Rolled back with their group: the rows are `present` and
+                 * libvirt was asked nothing. */
+                log_store_error(j, "the delete intents", err);
+                job_fail(j, err);
+                finish(j);
+                return;
+        }
+        j->worker_busy = true;
+        j->work.data = j;
+        r = uv_queue_work(vs_clock_loop(j->ctx.clock), &j->work, work_delete, after_delete);
+        if (r < 0) {
+                j->w_r = vs_err_set(&j->w_err, -r, "scheduler", "cannot queue the delete: %s", uv_strerror(r));
+                after_delete(&j->work, 0);
+        }
+}
+
 static const char *
 rules_summary(const vs_retention_rules *r, char *buf, size_t len)
 {
@@ -521,19 +549,10 @@ start_prune(vs_job *j)
         }
         if (n_del == 0)
                 goto done;
-        j->worker_busy = true;
-        j->work.data = j;
-        r = uv_queue_work(vs_clock_loop(j->ctx.clock), &j->work, work_delete, after_delete);
-        if (r < 0) {
-                j->worker_busy = false;
-                j->w_r = vs_err_set(&j->w_err, -r, "scheduler", "cannot queue the delete: %s", uv_strerror(r));
-                free(items);
-                vs_store_held_list_clear(&held);
-                after_delete(&j->work, 0);
-                return;
-        }
         free(items);
         vs_store_held_list_clear(&held);
+        j->committing = true;
+        vs_commit_then(j->ctx.commit, on_delete_intents_committed, j);
         return;
 done:
         free(items);
@@ -680,6 +699,30 @@ vs_job_cancel(vs_job *j)
         }
 }
 
+/* PRE_HOOK, once the intent is durable: the pre hook, or straight on
+ * (advance) to the create. */
+static void
+on_create_intent_committed(void *data, const vs_err *err)
+{
+        vs_job *j = data;
+        vs_err e = { 0 };
+
+        j->committing = false;
+        if (err) {
+                /* Rolled back with its group: the row id is no longer ours. */
+                j->have_row = false;
+                log_store_error(j, "the intent", err);
+                job_fail(j, err);
+                finish(j);
+                return;
+        }
+        if (j->policy->hooks.pre && !out_of_time(j) && run_hook(j, j->policy->hooks.pre, "pre", &e) < 0) {
+                job_fail(j, &e);
+                record_create_failed(j, NULL);
+        }
+        advance(j);
+}
+
 void
 vs_job_start(vs_job *j)
 {
@@ -718,7 +761,7 @@ vs_job_start(vs_job *j)
         a.quiesce = j->policy->snapshot.quiesce != VS_QUIESCE_OFF;
         a.scheduled = j->scheduled;
         a.started = j->started;
-        /* The intent row comes first: no libvirt call without it. */
+        /* The intent row comes first: no libvirt call until it is on disk. */
         r = vs_store_begin_create(j->ctx.store, &a, &j->row, &e);
         if (r < 0) {
                 log_store_error(j, "the intent", &e);
@@ -727,14 +770,8 @@ vs_job_start(vs_job *j)
                 return;
         }
         j->have_row = true;
-        if (j->policy->hooks.pre && run_hook(j, j->policy->hooks.pre, "pre", &e) < 0) {
-                job_fail(j, &e);
-                record_create_failed(j, NULL);
-        } else if (!j->policy->hooks.pre) {
-                start_create(j);
-                return;
-        }
-        advance(j);
+        j->committing = true;
+        vs_commit_then(j->ctx.commit, on_create_intent_committed, j);
 }
 
 int
@@ -863,7 +900,7 @@ vs_job_saw_transient(const vs_job *j)
 bool
 vs_job_in_flight(const vs_job *j)
 {
-        return j->worker_busy || j->hook;
+        return j->worker_busy || j->hook || j->committing;
 }
 
 bool

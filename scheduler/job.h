@@ -6,7 +6,8 @@
  * vs_virt from the scheduler and the policy from a config that must outlive
  * it; it copies every string it is given.  Blocking libvirt calls run in
  * uv_queue_work and only fill the job's result fields; every store write
- * happens on the loop thread.  The done callback fires exactly once, after
+ * happens on the loop thread, and a libvirt call waits for the commit of
+ * its intent (commit.h).  The done callback fires exactly once, after
  * which the scheduler frees the job. */
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "commit.h"
 #include "log.h"
 #include "policy.h"
 #include "store.h"
@@ -48,6 +50,9 @@ typedef struct vs_job_ctx {
         vs_clock *clock;
         vs_log *log;            /* may be NULL */
         vs_store *store;
+        /* Grouped writes: libvirt is called for an intent once this has
+         * committed it.  NULL: the store commits each write itself. */
+        vs_commit *commit;
         /* Retry backoff for transient errors: first delay, doubled up to max,
          * at most max_attempts creates; 0 = defaults (1 s, 30 s, 5). */
         int64_t retry_initial_ms, retry_max_ms;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "commit.h"
 #include "job.h"
 #include "plan.h"
 #include "scheduler.h"
@@ -90,6 +91,7 @@ struct vs_scheduler {
         sched_conn **conns;
         size_t n_conns;
         vs_plan *plan;
+        vs_commit *commit;              /* one commit per loop iteration */
         vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
         uint64_t watchdog_usec;
         int64_t watermark;

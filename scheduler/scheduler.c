@@ -316,7 +316,7 @@ enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain,
 {
         vs_scheduler *s = c->s;
         vs_job_ctx ctx = {
-                .clock = s->o.clock, .log = s->o.log, .store = s->o.store,
+                .clock = s->o.clock, .log = s->o.log, .store = s->o.store, .commit = s->commit,
                 .retry_initial_ms = s->o.retry_initial_ms, .retry_max_ms = s->o.retry_max_ms,
                 .max_attempts = s->o.max_attempts,
         };
@@ -573,6 +573,9 @@ shutdown_handles(vs_scheduler *s)
                 vs__sched_record_event(s, VS_EVENT_STOPPED, NULL, msg);
                 vs_log_notice(s->o.log, "%s", msg);
         }
+        /* The last writes commit here; later ones commit one by one. */
+        vs_commit_free(s->commit);
+        s->commit = NULL;
 }
 
 static bool
@@ -911,7 +914,9 @@ vs_scheduler_new(const vs_scheduler_opts *o, vs_config *cfg, vs_scheduler **ret,
         s->o.config_path = s->config_path;
         s->o.connect_override = s->connect_override;
         s->o.only_policy = s->only_policy;
-        r = vs_clock_timer_new(o->clock, on_plan_timer, s, &s->plan_timer);
+        r = vs_commit_new(o->loop, o->store, o->log, &s->commit);
+        if (r >= 0)
+                r = vs_clock_timer_new(o->clock, on_plan_timer, s, &s->plan_timer);
         if (r >= 0)
                 r = vs_clock_timer_new(o->clock, on_grace, s, &s->grace_timer);
         if (r >= 0)

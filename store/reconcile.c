@@ -15,11 +15,8 @@
  * snapshot that happens to share the name is not the one we were making.
  * After one pass every live row names an existing snapshot and every owned
  * snapshot has a live row, so a second pass with the same list changes
- * nothing (idempotent).  All of it is one transaction, committed with
- * synchronous = NORMAL: a pass lost to a power failure is redone exactly by
- * the next one (idempotent, from libvirt's list), and the next intent's FULL
- * commit makes it durable before the hypervisor is asked anything.  On a
- * 200-domain start that is 200 fsyncs fewer. */
+ * nothing (idempotent).  All of it is one transaction (in the daemon, part
+ * of the loop iteration's group: one fsync for every domain of a pass). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,12 +182,9 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
                 return vs_err_set(err, EROFS, s->path, "the history database was opened read-only");
         if (!connection || !domain_uuid || !domain_name || (n > 0 && !observed))
                 return vs_err_set(err, EINVAL, "store", "reconcile needs a connection and a domain");
-        vs__store_relax_sync(s, true);
         r = vs__store_begin(s, err);
-        if (r < 0) {
-                vs__store_relax_sync(s, false);
+        if (r < 0)
                 return r;
-        }
         r = load_live(s, connection, domain_uuid, &rows, &nrows, err);
         if (r < 0)
                 goto fail;
@@ -279,7 +273,6 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
         live_rows_free(rows, nrows);
         rows = NULL;
         r = vs__store_commit(s, err);
-        vs__store_relax_sync(s, false);
         if (r < 0)
                 return r;
         if (ret)
@@ -288,6 +281,5 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
 fail:
         live_rows_free(rows, nrows);
         vs__store_rollback(s);
-        vs__store_relax_sync(s, false);
         return r;
 }

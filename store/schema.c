@@ -237,31 +237,146 @@ vs__store_step_done(vs_store *s, sqlite3_stmt *st, vs_err *err, const char *what
         return vs__store_fail(s, rc, err, what);
 }
 
+/* Run one of the transaction-control statements below (cached: BEGIN and
+ * COMMIT once per loop iteration must not be compiled each time). */
+static int
+control(vs_store *s, const char *sql, vs_err *err, const char *what)
+{
+        sqlite3_stmt *st;
+        int r;
+
+        r = vs__store_stmt(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        r = vs__store_step_done(s, st, err, what);
+        vs__store_release(st);
+        return r;
+}
+
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+static const char sql_rollback[] = "ROLLBACK";
+static const char sql_savepoint[] = "SAVEPOINT vs_op";
+static const char sql_release[] = "RELEASE vs_op";
+static const char sql_rollback_to[] = "ROLLBACK TO vs_op";
+
+int
+vs__store_join(vs_store *s, vs_err *err)
+{
+        int r;
+
+        if (!s->grouped)
+                return 0;
+        if (!sqlite3_get_autocommit(s->db))
+                return 0;
+        /* SQLite ends a transaction itself after some errors (disk full, I/O,
+         * out of memory): what the group held is gone, and the next flush
+         * must say so. */
+        if (s->group_open)
+                s->group_lost = true;
+        r = control(s, sql_begin, err, "starting a transaction");
+        if (r < 0)
+                return r;
+        s->group_open = true;
+        return 0;
+}
+
 int
 vs__store_begin(vs_store *s, vs_err *err)
 {
-        int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        int r;
 
-        return rc == SQLITE_OK ? 0 : vs__store_fail(s, rc, err, "starting a transaction");
+        if (!s->grouped)
+                return control(s, sql_begin, err, "starting a transaction");
+        r = vs__store_join(s, err);
+        if (r < 0)
+                return r;
+        r = control(s, sql_savepoint, err, "starting a transaction");
+        if (r < 0)
+                return r;
+        s->savepoint = true;
+        return 0;
 }
 
 int
 vs__store_commit(vs_store *s, vs_err *err)
 {
-        int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+        int r;
 
-        if (rc == SQLITE_OK)
-                return 0;
-        rc = vs__store_fail(s, rc, err, "committing");
-        vs__store_rollback(s);
-        return rc;
+        if (s->grouped) {
+                s->savepoint = false;
+                r = control(s, sql_release, err, "committing");
+                if (r < 0)
+                        (void)control(s, sql_rollback_to, NULL, "rolling back");
+                return r;
+        }
+        r = control(s, sql_commit, err, "committing");
+        if (r < 0)
+                vs__store_rollback(s);
+        return r;
 }
 
 void
 vs__store_rollback(vs_store *s)
 {
+        if (s->grouped) {
+                /* Undo this write alone; the group goes on.  A transaction
+                 * SQLite already ended took the savepoint with it. */
+                if (s->savepoint && !sqlite3_get_autocommit(s->db)) {
+                        (void)control(s, sql_rollback_to, NULL, "rolling back");
+                        (void)control(s, sql_release, NULL, "rolling back");
+                }
+                s->savepoint = false;
+                return;
+        }
         if (!sqlite3_get_autocommit(s->db))
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                (void)control(s, sql_rollback, NULL, "rolling back");
+}
+
+int
+vs_store_flush(vs_store *s, vs_err *err)
+{
+        bool lost;
+        int r;
+
+        if (!s->group_open)
+                return 0;
+        lost = s->group_lost || sqlite3_get_autocommit(s->db);
+        s->group_open = s->group_lost = false;
+        if (lost) {
+                vs__store_rollback_all(s);
+                return vs_err_set(err, EIO, s->path,
+                                  "the history writes since the last commit were rolled back after an error");
+        }
+        r = control(s, sql_commit, err, "committing");
+        if (r < 0)
+                vs__store_rollback_all(s);
+        return r;
+}
+
+void
+vs__store_rollback_all(vs_store *s)
+{
+        s->savepoint = false;
+        if (!sqlite3_get_autocommit(s->db))
+                (void)control(s, sql_rollback, NULL, "rolling back");
+}
+
+int
+vs_store_set_grouped(vs_store *s, bool grouped, vs_err *err)
+{
+        int r = 0;
+
+        if (s->grouped && !grouped)
+                r = vs_store_flush(s, err);
+        s->grouped = grouped && !s->read_only;
+        return r;
+}
+
+bool
+vs_store_unflushed(const vs_store *s)
+{
+        return s->group_open;
 }
 
 int
@@ -521,6 +636,13 @@ store_open(const char *path, unsigned flags, int target, vs_store **ret, vs_err 
         r = vs__store_exec(s, "PRAGMA foreign_keys = ON", err);
         if (r < 0)
                 goto fail;
+        /* Statement journals (a savepoint per grouped write, the series
+         * trigger) in memory: they are only ever rolled back within one
+         * transaction, and as temporary files they were most of the daemon's
+         * writes (bench/README.md, fanout-inproc). */
+        r = vs__store_exec(s, "PRAGMA temp_store = MEMORY", err);
+        if (r < 0)
+                goto fail;
         if (ro) {
                 if (s->version == 0) {
                         r = vs_err_set(err, ENOENT, path, "the history database is empty (has the daemon run?)");
@@ -620,6 +742,8 @@ vs_store_free(vs_store *s)
 {
         if (!s)
                 return;
+        /* What a group still holds is committed: the caller's last writes. */
+        (void)vs_store_flush(s, NULL);
         for (size_t i = 0; i < s->n_stmts; i++)
                 sqlite3_finalize(s->stmts[i].st);
         free(s->stmts);

@@ -26,6 +26,13 @@ struct vs_store {
          * by vs_store_free.  A few dozen at most: a linear search is enough. */
         vs__stmt_slot *stmts;
         size_t n_stmts, cap_stmts;
+        /* Group commit (vs_store_set_grouped): one transaction stays open
+         * from the first write after a flush; each write inside it is a
+         * savepoint. */
+        bool grouped;
+        bool group_open;        /* that transaction is open */
+        bool group_lost;        /* SQLite ended it after an error */
+        bool savepoint;         /* a write's savepoint is open */
 };
 
 /* The live states: a snapshot that exists, or may, in the hypervisor.  This
@@ -55,14 +62,19 @@ int vs__bind_text(sqlite3_stmt *st, int idx, const char *v);
 /* Run a statement that returns no rows (SQLITE_DONE expected). */
 int vs__store_step_done(vs_store *s, sqlite3_stmt *st, vs_err *err, const char *what);
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK.  rollback never fails (it is the
- * cleanup path) and is a no-op outside a transaction. */
+/* One write's transaction: BEGIN IMMEDIATE / COMMIT / ROLLBACK, or inside a
+ * group a savepoint of the group's transaction (opened by the first write),
+ * so that a failed write undoes itself and the group goes on.  rollback
+ * never fails (it is the cleanup path) and is a no-op outside a
+ * transaction. */
 int vs__store_begin(vs_store *s, vs_err *err);
 int vs__store_commit(vs_store *s, vs_err *err);
 void vs__store_rollback(vs_store *s);
-/* synchronous = NORMAL (relaxed) or FULL for the next commits; best effort.
- * Only for writes that reconcile recovers from libvirt (store.c). */
-void vs__store_relax_sync(vs_store *s, bool relaxed);
+/* Before a write that is one statement (its own transaction outside a
+ * group): open the group's transaction if it is not.  A no-op ungrouped. */
+int vs__store_join(vs_store *s, vs_err *err);
+/* Roll back everything not yet committed, group included. */
+void vs__store_rollback_all(vs_store *s);
 
 /* Column helpers: text may be NULL. */
 static inline const char *

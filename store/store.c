@@ -151,7 +151,10 @@ vs_store_append_event(vs_store *s, const vs_store_event *ev, vs_err *err)
 
         if (r < 0)
                 return r;
-        /* One statement: autocommit is its own transaction. */
+        /* One statement: its own transaction, or part of the group. */
+        r = vs__store_join(s, err);
+        if (r < 0)
+                return r;
         return insert_event(s, ev, 0, err);
 }
 
@@ -213,7 +216,11 @@ vs_store_begin_create(vs_store *s, const vs_store_attempt *a, int64_t *ret_id, v
         r = check_attempt(a, err);
         if (r < 0)
                 return r;
-        /* A single INSERT in autocommit mode: durable when this returns. */
+        /* A single INSERT: durable when this returns, or when the group
+         * that it joins is flushed. */
+        r = vs__store_join(s, err);
+        if (r < 0)
+                return r;
         r = insert_attempt(s, a, VS_SNAP_CREATING, NULL, &id, err);
         if (r < 0)
                 return r;
@@ -288,56 +295,19 @@ step_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected,
         }
 }
 
-/* Durability of outcomes.  The connection runs with synchronous = FULL, so
- * an intent (`creating`, `deleting`) is on disk before the hypervisor acts.
- * Outcome transitions (creating -> present/failed, deleting -> deleted/
- * present) commit with synchronous = NORMAL instead: in WAL mode such a
- * commit survives any crash of virtsnap and is made durable by the next FULL
- * commit (the next intent), and if power fails before that, the row is left
- * in its intent state, which reconcile settles from what libvirt has exactly
- * as the lost outcome said (creating + exists -> present, deleting + gone ->
- * deleted).  That halves the fsyncs per job without weakening what the
- * history can be trusted for.  Reconcile commits relaxed too (reconcile.c):
- * everything it writes it derives again from libvirt on its next pass. */
-void
-vs__store_relax_sync(vs_store *s, bool relaxed)
-{
-        /* Best effort: a failure leaves the stricter or the previous mode. */
-        (void)vs__store_exec(s, relaxed ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", NULL);
-}
-
-static int
-commit_transition(vs_store *s, vs_err *err)
-{
-        int r = vs__store_commit(s, err);
-
-        vs__store_relax_sync(s, false);
-        return r;
-}
-
-static void
-rollback_transition(vs_store *s)
-{
-        vs__store_rollback(s);
-        vs__store_relax_sync(s, false);
-}
-
-/* Open the transaction of an outcome transition and prepare its UPDATE;
- * nothing is left open on failure. */
+/* Open the transaction of a transition and prepare its UPDATE; nothing is
+ * left open on failure. */
 static int
 begin_transition(vs_store *s, const char *sql, sqlite3_stmt **ret, vs_err *err)
 {
         int r;
 
-        vs__store_relax_sync(s, true);
         r = vs__store_begin(s, err);
-        if (r < 0) {
-                vs__store_relax_sync(s, false);
+        if (r < 0)
                 return r;
-        }
         r = vs__store_stmt(s, sql, ret, err);
         if (r < 0)
-                rollback_transition(s);
+                vs__store_rollback(s);
         return r;
 }
 
@@ -356,9 +326,9 @@ end_transition(vs_store *s, sqlite3_stmt *st, int64_t id, const char *expected, 
         r = insert_row_event(s, id, kind, time, message, err);
         if (r < 0)
                 goto fail;
-        return commit_transition(s, err);
+        return vs__store_commit(s, err);
 fail:
-        rollback_transition(s);
+        vs__store_rollback(s);
         return r;
 }
 
@@ -423,6 +393,9 @@ vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err)
         int r, rc;
 
         r = check_writable(s, err);
+        if (r < 0)
+                return r;
+        r = vs__store_join(s, err);
         if (r < 0)
                 return r;
         r = vs__store_stmt(s, sql, &st, err);
@@ -515,9 +488,9 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
         r = insert_row_event(s, id, kind, now, msg, err);
         if (r < 0)
                 goto fail;
-        return commit_transition(s, err);
+        return vs__store_commit(s, err);
 fail:
-        rollback_transition(s);
+        vs__store_rollback(s);
         return r;
 }
 

@@ -18,6 +18,12 @@
  *                 deleting -> deleted | present         deleted
  *                 present  -> vanished;  owned, no row -> present (adopted)
  *
+ * Durability: every commit is synchronous = FULL, so a committed intent is
+ * on disk before the hypervisor is asked.  The daemon groups its writes
+ * (vs_store_set_grouped): a loop iteration's writes share one transaction
+ * and one fsync, and the scheduler calls libvirt for an intent only after
+ * the flush that commits it.
+ *
  * Threads: a vs_store is used by one thread at a time (the daemon's loop
  * thread).  Readers (the CLI's query commands) open read-only and never take
  * a write transaction; the database is in WAL mode, so they never block the
@@ -93,6 +99,23 @@ void vs_store_free(vs_store *s);
 /* The database's schema version (after migration, for read-write opens). */
 int vs_store_schema_version(const vs_store *s);
 
+/* ---- group commit (daemon) ----------------------------------------------- */
+
+/* Grouped, the writes below stop committing one by one: the first write
+ * after a flush opens a transaction and the following ones join it, each
+ * still all-or-nothing on its own (a failed write undoes itself, and its
+ * -errno says so, as ungrouped).  Reads see the group's writes; other
+ * connections see them once flushed.  Turning grouping off flushes.
+ * Read-only stores never group. */
+int vs_store_set_grouped(vs_store *s, bool grouped, vs_err *err);
+/* Commit the group (one fsync).  0 when nothing was pending.  On failure
+ * everything written since the last flush is rolled back, -EIO (SQLite had
+ * already ended the transaction after an error) or the commit's -errno; no
+ * intent of it may be acted on.  vs_store_free flushes too. */
+int vs_store_flush(vs_store *s, vs_err *err);
+/* Writes are waiting for a flush. */
+bool vs_store_unflushed(const vs_store *s);
+
 /* ---- intent log (daemon) ------------------------------------------------- */
 
 /* What a create attempt is about.  Strings are copied; type and snapshot may
@@ -109,8 +132,8 @@ typedef struct vs_store_attempt {
         int64_t started;
 } vs_store_attempt;
 
-/* Commit a `creating` row (call before the hypervisor is asked); *ret_id is
- * the row to finish. */
+/* Commit a `creating` row (call before the hypervisor is asked; grouped,
+ * once the group is flushed); *ret_id is the row to finish. */
 int vs_store_begin_create(vs_store *s, const vs_store_attempt *a, int64_t *ret_id, vs_err *err);
 /* creating -> present, and a `created` event.  name: the name the backend
  * actually used (NULL = as intended); consistency: "quiesced", "crash",
@@ -125,7 +148,8 @@ int vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t fin
 int vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reason,
                             int64_t *ret_id, vs_err *err);
 
-/* present -> deleting (call before the hypervisor is asked).  reason: the
+/* present -> deleting (call before the hypervisor is asked; grouped, once
+ * the group is flushed).  reason: the
  * retention outcome ("keep_last 2 exceeded"), kept as the delete reason so
  * that a delete interrupted by a crash and finished by reconcile still says
  * why.  -ESTALE if the row is not present, -EPERM if it is pinned. */

@@ -52,6 +52,8 @@ typedef struct vs_fake {
         bool blocked[VS_FAKE_N_OPS];
         unsigned waiting[VS_FAKE_N_OPS];
         unsigned calls[VS_FAKE_N_OPS];
+        vs_fake_probe_fn probe[VS_FAKE_N_OPS];
+        void *probe_data[VS_FAKE_N_OPS];
         unsigned refs;              /* vs_virt_free drops one */
         bool dead;                  /* the connection is gone until reconnected */
         bool unreachable;           /* reconnects fail while set */
@@ -93,7 +95,15 @@ static int
 op_enter(vs_fake *f, vs_fake_op op, vs_err *err)
 {
         fake_fault *ft = &f->faults[op];
+        vs_fake_probe_fn probe;
+        void *probe_data;
 
+        pthread_mutex_lock(&f->lock);
+        probe = f->probe[op];
+        probe_data = f->probe_data[op];
+        pthread_mutex_unlock(&f->lock);
+        if (probe)
+                probe(probe_data);
         pthread_mutex_lock(&f->lock);
         f->waiting[op]++;
         pthread_cond_broadcast(&f->cond);
@@ -616,6 +626,29 @@ vs_fake_wait_blocked(vs_virt *v, vs_fake_op op, unsigned n)
         while (f->waiting[op] < n)
                 pthread_cond_wait(&f->cond, &f->lock);
         pthread_mutex_unlock(&f->lock);
+}
+
+void
+vs_fake_probe(vs_virt *v, vs_fake_op op, vs_fake_probe_fn fn, void *data)
+{
+        vs_fake *f = fake_of(v);
+
+        pthread_mutex_lock(&f->lock);
+        f->probe[op] = fn;
+        f->probe_data[op] = data;
+        pthread_mutex_unlock(&f->lock);
+}
+
+unsigned
+vs_fake_held(vs_virt *v, vs_fake_op op)
+{
+        vs_fake *f = fake_of(v);
+        unsigned n;
+
+        pthread_mutex_lock(&f->lock);
+        n = f->waiting[op];
+        pthread_mutex_unlock(&f->lock);
+        return n;
 }
 
 unsigned

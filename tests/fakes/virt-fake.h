@@ -56,6 +56,13 @@ void vs_fake_release(vs_virt *v, vs_fake_op op);
 /* Wait (on a condition variable, no sleeping) until n calls of op are
  * waiting in the fake; returns immediately when they already are. */
 void vs_fake_wait_blocked(vs_virt *v, vs_fake_op op, unsigned n);
+/* Calls of op held by vs_fake_block right now (does not wait). */
+unsigned vs_fake_held(vs_virt *v, vs_fake_op op);
+/* Call fn(data) on the worker thread at the start of every call of op,
+ * before a block or a fault: what the caller had done by the time it asked
+ * the hypervisor.  fn NULL removes it. */
+typedef void (*vs_fake_probe_fn)(void *data);
+void vs_fake_probe(vs_virt *v, vs_fake_op op, vs_fake_probe_fn fn, void *data);
 
 /* down: the connection dies (vs_virt_alive false, every call fails with a
  * transient error, watchers get CONNECTION_CLOSED) and reconnects fail;

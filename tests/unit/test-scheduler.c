@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -226,14 +228,20 @@ count_row(const vs_store_row *row, void *userdata)
 }
 
 static unsigned
-rows(fx *f, const char *state, const char *domain)
+rows_in(vs_store *store, const char *state, const char *domain)
 {
         vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX };
         count_ctx c = { .state = state, .domain = domain };
         vs_err e = { 0 };
 
-        assert_int_equal(vs_store_query_history(f->store, &flt, count_row, &c, &e), 0);
+        assert_int_equal(vs_store_query_history(store, &flt, count_row, &c, &e), 0);
         return c.n;
+}
+
+static unsigned
+rows(fx *f, const char *state, const char *domain)
+{
+        return rows_in(f->store, state, domain);
 }
 
 /* The newest row in `state` (its error message, or "" ). */
@@ -977,6 +985,114 @@ test_prune_target_already_gone(void **state)
         fx_free(f);
 }
 
+/* The fixture's store on a file in its directory instead of in memory, so
+ * that a second connection (what a CLI reader has) sees what is committed. */
+static void
+use_file_store(fx *f, char *path, size_t len)
+{
+        vs_err e = { 0 };
+
+        snprintf(path, len, "%s/history.db", f->dir);
+        vs_store_free(f->store);
+        assert_int_equal(vs_store_open(path, 0, &f->store, &e), 0);
+}
+
+/* What another connection saw of the history when the fake was asked. */
+typedef struct seen {
+        vs_store *reader;
+        const char *state;
+        unsigned calls, rows;  /* rows in `state` at the last call */
+} seen;
+
+static void
+probe_rows(void *data)
+{
+        seen *p = data;
+
+        p->calls++;
+        p->rows = rows_in(p->reader, p->state, "dom-a");
+}
+
+/* Group commit: libvirt is asked to create, and to delete, only once the
+ * intent row is committed, as another connection sees it at that moment. */
+static void
+test_intents_committed_before_libvirt(void **state)
+{
+        fx *f = fx_new(T0);
+        seen create = { .state = "creating" }, del = { .state = "deleting" };
+        vs_store *reader;
+        char path[300];
+        vs_err e = { 0 };
+
+        (void)state;
+        use_file_store(f, path, sizeof(path));
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &reader, &e), 0);
+        create.reader = del.reader = reader;
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, probe_rows, &create);
+        vs_fake_probe(f->fake, VS_FAKE_DELETE, probe_rows, &del);
+        /* Three snapshots: the third prunes the oldest (keep_last 2). */
+        for (int i = 0; i < 3; i++) {
+                advance_by(f, 60);
+                assert_int_equal(create.calls, (unsigned)i + 1);
+                assert_int_equal(create.rows, 1);
+        }
+        assert_int_equal(del.calls, 1);
+        assert_int_equal(del.rows, 1);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, NULL, NULL);
+        vs_fake_probe(f->fake, VS_FAKE_DELETE, NULL, NULL);
+        assert_int_equal(rows_in(reader, "deleted", "dom-a"), 1);
+        assert_int_equal(rows_in(reader, "present", "dom-a"), 2);
+        vs_store_free(reader);
+        fx_free(f);
+}
+
+/* A commit that fails (the disk is full when the WAL grows; a limit on file
+ * size stands in for it) takes the intent with it: the job fails, libvirt is
+ * asked nothing, no row claims an attempt, and the next firing works. */
+static void
+test_failed_commit_asks_libvirt_nothing(void **state)
+{
+        fx *f = fx_new(T0);
+        char path[300], wal[310];
+        struct rlimit old, lim;
+        struct stat st;
+        void (*old_handler)(int);
+
+        (void)state;
+        use_file_store(f, path, sizeof(path));
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_by(f, 60);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+
+        assert_int_equal(stat(wal, &st), 0);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        old_handler = signal(SIGXFSZ, SIG_IGN);
+        lim = old;
+        lim.rlim_cur = (rlim_t)st.st_size;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        advance_by(f, 60);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, old_handler);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+        assert_int_equal(stats(f).failed, 1);
+        assert_int_equal(rows(f, "creating", NULL), 0);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+
+        advance_by(f, 60);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 2);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        fx_free(f);
+}
+
 static void
 test_run_once(void **state)
 {
@@ -1422,6 +1538,8 @@ main(void)
                 cmocka_unit_test(test_hook_timeout_fails_job),
                 cmocka_unit_test(test_prune_keeps_last_and_foreign),
                 cmocka_unit_test(test_prune_target_already_gone),
+                cmocka_unit_test(test_intents_committed_before_libvirt),
+                cmocka_unit_test(test_failed_commit_asks_libvirt_nothing),
                 cmocka_unit_test(test_run_once),
                 cmocka_unit_test(test_reload_valid_and_invalid),
                 cmocka_unit_test(test_drain_on_sigterm),

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -686,11 +687,187 @@ test_crash_after_intent(void **state)
         free(dir);
 }
 
+/* ---- group commit ------------------------------------------------------------- */
+
+static vs_store *
+open_reader(const char *path)
+{
+        vs_store *r = NULL;
+
+        assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &r, NULL), 0);
+        return r;
+}
+
+/* Grouped writes are one transaction: the writer sees them at once, another
+ * connection only after the flush; a failed write inside undoes itself
+ * alone; turning grouping off and closing both flush. */
+static void
+test_group_commit(void **state)
+{
+        char *dir = make_tmpdir(), *path = join(dir, "history.db");
+        vs_store_attempt a1 = attempt("web1", UUID1, "daily", "daily-1", 1000),
+                         a2 = attempt("web1", UUID1, "daily", "daily-2", 2000),
+                         a3 = attempt("web1", UUID1, "daily", "daily-3", 3000);
+        vs_store_event ev = { .time = 2001, .kind = VS_EVENT_NOTICE, .message = "grouped" };
+        vs_err err = { 0 };
+        vs_store *s, *r;
+        int64_t id1, id2, id3;
+
+        (void)state;
+        assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
+        assert_int_equal(vs_store_begin_create(s, &a1, &id1, &err), 0);
+        assert_int_equal(vs_store_finish_create(s, id1, NULL, "memory", 1001, 1002, &err), 0);
+        r = open_reader(path);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 1);
+
+        assert_int_equal(vs_store_set_grouped(s, true, &err), 0);
+        assert_false(vs_store_unflushed(s));
+        assert_int_equal(vs_store_flush(s, &err), 0); /* nothing to commit */
+        assert_int_equal(vs_store_begin_create(s, &a2, &id2, &err), 0);
+        assert_true(vs_store_unflushed(s));
+        assert_int_equal(vs_store_finish_create(s, id2, NULL, "memory", 2001, 2002, &err), 0);
+        assert_int_equal(vs_store_append_event(s, &ev, &err), 0);
+        /* A write that fails inside the group undoes itself, not the group. */
+        assert_int_equal(vs_store_finish_create(s, id2, NULL, "memory", 2001, 2002, &err), -ESTALE);
+        assert_int_equal(vs_store_begin_delete(s, id1, "keep_last 1", &err), 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots"), 2);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 1);
+        assert_int_equal(count(r, "SELECT count(*) FROM events WHERE kind = 'notice'"), 0);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots WHERE state = 'deleting'"), 0);
+
+        assert_int_equal(vs_store_flush(s, &err), 0);
+        assert_false(vs_store_unflushed(s));
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 2);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots WHERE state = 'present'"), 1);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots WHERE state = 'deleting'"), 1);
+        assert_int_equal(count(r, "SELECT count(*) FROM events WHERE kind = 'created'"), 2);
+        assert_int_equal(count(r, "SELECT count(*) FROM events WHERE kind = 'notice'"), 1);
+        /* Every commit is FULL, grouped or not. */
+        assert_int_equal(count(s, "PRAGMA synchronous"), 2);
+
+        /* Ungrouping flushes. */
+        assert_int_equal(vs_store_begin_create(s, &a3, &id3, &err), 0);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 2);
+        assert_int_equal(vs_store_set_grouped(s, false, &err), 0);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 3);
+        /* Ungrouped, a write commits at once. */
+        assert_int_equal(vs_store_finish_create(s, id3, NULL, "memory", 3001, 3002, &err), 0);
+        assert_false(vs_store_unflushed(s));
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots WHERE state = 'present'"), 2);
+
+        /* Closing flushes. */
+        assert_int_equal(vs_store_set_grouped(s, true, &err), 0);
+        assert_int_equal(vs_store_finish_delete(s, id1, VS_STORE_DELETED, NULL, NULL, 4000, &err), 0);
+        vs_store_free(s);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots WHERE state = 'deleted'"), 1);
+        vs_store_free(r);
+        rm_rf(dir);
+        free(path);
+        free(dir);
+}
+
+/* A group whose commit fails (the disk is full when the WAL grows) is rolled
+ * back whole: none of its writes exist, not even on the writer's own
+ * connection, and the store goes on working once there is room.  The limit
+ * on file size stands in for the full disk. */
+static void
+test_group_commit_fails(void **state)
+{
+        char *dir = make_tmpdir(), *path = join(dir, "history.db"), *wal = join(dir, "history.db-wal");
+        vs_store_attempt a1 = attempt("web1", UUID1, "daily", "daily-1", 1000),
+                         a2 = attempt("web1", UUID1, "daily", "daily-2", 2000),
+                         a3 = attempt("web1", UUID1, "daily", "daily-3", 3000);
+        struct rlimit old, lim;
+        struct stat st;
+        vs_err err = { 0 };
+        vs_store *s, *r;
+        int64_t id1, id2, id3;
+        void (*old_handler)(int);
+
+        (void)state;
+        assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
+        assert_int_equal(vs_store_set_grouped(s, true, &err), 0);
+        assert_int_equal(vs_store_begin_create(s, &a1, &id1, &err), 0);
+        assert_int_equal(vs_store_flush(s, &err), 0);
+        r = open_reader(path);
+
+        assert_int_equal(vs_store_begin_create(s, &a2, &id2, &err), 0);
+        assert_int_equal(vs_store_finish_create(s, id1, NULL, "memory", 1001, 1002, &err), 0);
+        assert_int_equal(stat(wal, &st), 0);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+        old_handler = signal(SIGXFSZ, SIG_IGN);
+        lim = old;
+        lim.rlim_cur = (rlim_t)st.st_size;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        err = (vs_err){ 0 };
+        assert_true(vs_store_flush(s, &err) < 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+        signal(SIGXFSZ, old_handler);
+        assert_true(err.msg[0] != '\0');
+        assert_false(vs_store_unflushed(s));
+        /* Nothing of the group: no second row, the first still creating. */
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots"), 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'creating'"), 1);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 1);
+
+        /* With room again, the next group commits. */
+        assert_int_equal(vs_store_begin_create(s, &a3, &id3, &err), 0);
+        assert_int_equal(vs_store_flush(s, &err), 0);
+        assert_int_equal(count(r, "SELECT count(*) FROM snapshots"), 2);
+        vs_store_free(r);
+        vs_store_free(s);
+        rm_rf(dir);
+        free(wal);
+        free(path);
+        free(dir);
+}
+
+/* When SQLite itself ends the group's transaction after an error (disk
+ * full mid-statement may roll back everything), the group is all or
+ * nothing: either the flush commits every write that succeeded, or it
+ * fails and none of them exists. */
+static void
+test_group_all_or_nothing(void **state)
+{
+        char *dir = make_tmpdir(), *path = join(dir, "history.db");
+        vs_err err = { 0 };
+        vs_store *s;
+        int64_t id = 0, before, ok = 0;
+        int r = 0;
+        char name[64];
+
+        (void)state;
+        assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
+        assert_int_equal(vs_store_set_grouped(s, true, &err), 0);
+        before = count(s, "PRAGMA page_count");
+        assert_int_equal(vs__store_set_max_pages(s, (unsigned)before + 2), 0);
+        for (int i = 0; i < 10000 && r == 0; i++) {
+                vs_store_attempt a;
+
+                snprintf(name, sizeof(name), "a-fairly-long-snapshot-name-to-fill-pages-%06d", i);
+                a = attempt("web1", UUID1, "daily", name, i);
+                r = vs_store_begin_create(s, &a, &id, &err);
+                ok += r == 0;
+        }
+        assert_int_equal(r, -ENOSPC);
+        assert_true(ok > 0);
+        r = vs_store_flush(s, &err);
+        assert_int_equal(vs__store_set_max_pages(s, 1000000), 0);
+        if (r == 0)
+                assert_int_equal(count(s, "SELECT count(*) FROM snapshots"), ok);
+        else
+                assert_int_equal(count(s, "SELECT count(*) FROM snapshots"), 0);
+        vs_store_free(s);
+        rm_rf(dir);
+        free(path);
+        free(dir);
+}
+
 /* ---- files, schema, migrations --------------------------------------------- */
 
-/* Intents must always commit with synchronous = FULL; only outcome
- * transitions relax to NORMAL (see store.c), and every path back out of one
- * (success, stale, rollback) restores FULL for the next intent. */
+/* Every commit is synchronous = FULL: an intent is on disk before the
+ * hypervisor is asked, whatever ran before it (a success, a stale
+ * transition's rollback). */
 static void
 test_intents_stay_full_sync(void **state)
 {
@@ -1175,6 +1352,9 @@ main(void)
                 cmocka_unit_test(test_reconcile_cases),
                 cmocka_unit_test(test_crash_after_intent),
                 cmocka_unit_test(test_intents_stay_full_sync),
+                cmocka_unit_test(test_group_commit),
+                cmocka_unit_test(test_group_commit_fails),
+                cmocka_unit_test(test_group_all_or_nothing),
                 cmocka_unit_test(test_modes),
                 cmocka_unit_test(test_refuse_foreign_files),
                 cmocka_unit_test(test_newer_schema),
