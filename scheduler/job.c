@@ -27,7 +27,13 @@
  * worker it starts the post hook at once (so an application is never left
  * frozen) and waits for the worker to record what really happened; nothing
  * is pruned after it.  The create is recorded as soon as the worker reports,
- * before the post hook, so a crash in between loses nothing. */
+ * before the post hook, so a crash in between loses nothing.
+ *
+ * The store is grouped (commit.h): an intent becomes durable with the loop
+ * iteration's commit, and the step that acts on it (the pre hook and create
+ * after begin_create, the delete after begin_delete) waits for that commit;
+ * if the commit fails, the intent is gone and the job fails without asking
+ * libvirt anything. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
