@@ -14,6 +14,8 @@ struct vs_plan {
         size_t n, cap;
         size_t *heap;           /* indices into items; heap[0] fires first */
         const vs_tz *tz;
+        char **strings;         /* what the entries point to */
+        size_t n_strings, cap_strings;
 };
 
 const char *
@@ -76,11 +78,27 @@ vs_plan_is_due(const vs_schedule *s, const vs_tz *tz, int64_t offset, bool has_l
         return slot != INT64_MAX && slot + offset <= now;
 }
 
-static void
-entry_clear(vs_plan_entry *e)
+/* A copy of n bytes at src owned by the plan, or NULL. */
+static char *
+plan_copy(vs_plan *p, const void *src, size_t n)
 {
-        free(e->conn);
-        free(e->domain);
+        char *c;
+
+        if (p->n_strings == p->cap_strings) {
+                size_t cap = p->cap_strings ? p->cap_strings * 2 : 64;
+                char **v = realloc(p->strings, cap * sizeof(*v));
+
+                if (!v)
+                        return NULL;
+                p->strings = v;
+                p->cap_strings = cap;
+        }
+        c = malloc(n);
+        if (!c)
+                return NULL;
+        memcpy(c, src, n);
+        p->strings[p->n_strings++] = c;
+        return c;
 }
 
 void
@@ -88,8 +106,9 @@ vs_plan_free(vs_plan *p)
 {
         if (!p)
                 return;
-        for (size_t i = 0; i < p->n; i++)
-                entry_clear(&p->items[i]);
+        for (size_t i = 0; i < p->n_strings; i++)
+                free(p->strings[i]);
+        free(p->strings);
         free(p->items);
         free(p->heap);
         free(p);
@@ -128,8 +147,15 @@ entry_cmp(const void *a, const void *b)
         return r ? r : strcmp(x->uuid, y->uuid);
 }
 
+/* The plan's copies of one connection's strings, made on first use: the
+ * URI, and per domain "name\0uuid\0". */
+typedef struct conn_strings {
+        const char *uri;
+        const char **domains;
+} conn_strings;
+
 static int
-add_entries(vs_plan *plan, const vs_plan_input *in, size_t pi, const vs_plan_conn *conn)
+add_entries(vs_plan *plan, const vs_plan_input *in, size_t pi, const vs_plan_conn *conn, conn_strings *cs)
 {
         const vs_policy *p = &in->cfg->policies[pi];
 
@@ -140,26 +166,31 @@ add_entries(vs_plan *plan, const vs_plan_input *in, size_t pi, const vs_plan_con
 
                 if (!vs_plan_domain_matches(p, dom))
                         continue;
-                e.offset = vs_plan_offset(conn->uri, dom->uuid, p->name, p->jitter);
+                e.offset = (int32_t)vs_plan_offset(conn->uri, dom->uuid, p->name, p->jitter);
                 e.slot = vs_plan_next_slot(p->schedule, in->cfg->tz, e.offset, in->after);
                 if (e.slot == INT64_MAX)
                         continue;
                 e.deadline = e.slot + e.offset;
                 e.policy = p;
-                e.policy_index = pi;
-                memcpy(e.uuid, dom->uuid, sizeof(e.uuid));
-                e.uuid[sizeof(e.uuid) - 1] = '\0';
-                e.conn = strdup(conn->uri);
-                e.domain = strdup(dom->name);
-                if (!e.conn || !e.domain) {
-                        entry_clear(&e);
+                e.policy_index = (uint32_t)pi;
+                if (!cs->uri && !(cs->uri = plan_copy(plan, conn->uri, strlen(conn->uri) + 1)))
                         return -ENOMEM;
+                if (!cs->domains[d]) {
+                        size_t ln = strlen(dom->name) + 1, lu = strnlen(dom->uuid, sizeof(dom->uuid) - 1);
+                        char *b = plan_copy(plan, dom->name, ln + lu + 1);
+
+                        if (!b)
+                                return -ENOMEM;
+                        memcpy(b + ln, dom->uuid, lu);
+                        b[ln + lu] = '\0';
+                        cs->domains[d] = b;
                 }
+                e.conn = cs->uri;
+                e.domain = cs->domains[d];
+                e.uuid = cs->domains[d] + strlen(cs->domains[d]) + 1;
                 r = plan_push(plan, &e);
-                if (r < 0) {
-                        entry_clear(&e);
+                if (r < 0)
                         return r;
-                }
         }
         return 0;
 }
@@ -200,29 +231,53 @@ int
 vs_plan_build(const vs_plan_input *in, vs_plan **ret)
 {
         vs_plan *plan = calloc(1, sizeof(*plan));
+        conn_strings *cs;
         int r;
 
         if (!plan)
                 return -ENOMEM;
         plan->tz = in->cfg->tz;
-        for (size_t pi = 0; pi < in->cfg->n_policies; pi++) {
+        cs = calloc(in->n_conns ? in->n_conns : 1, sizeof(*cs));
+        if (!cs) {
+                vs_plan_free(plan);
+                return -ENOMEM;
+        }
+        r = 0;
+        for (size_t c = 0; c < in->n_conns && r == 0; c++)
+                if (in->conns[c].domains &&
+                    !(cs[c].domains = calloc(in->conns[c].domains->n + 1, sizeof(*cs[c].domains))))
+                        r = -ENOMEM;
+        for (size_t pi = 0; pi < in->cfg->n_policies && r == 0; pi++) {
                 const vs_policy *p = &in->cfg->policies[pi];
                 const char *uri = vs_plan_policy_uri(p, in->connect_override);
 
                 if (!p->enabled || (in->only_policy && strcmp(in->only_policy, p->name) != 0))
                         continue;
-                for (size_t c = 0; c < in->n_conns; c++) {
+                for (size_t c = 0; c < in->n_conns && r == 0; c++) {
                         if (!in->conns[c].domains || strcmp(in->conns[c].uri, uri) != 0)
                                 continue;
-                        r = add_entries(plan, in, pi, &in->conns[c]);
-                        if (r < 0) {
-                                vs_plan_free(plan);
-                                return r;
-                        }
+                        r = add_entries(plan, in, pi, &in->conns[c], &cs[c]);
                 }
+        }
+        for (size_t c = 0; c < in->n_conns; c++)
+                free(cs[c].domains);
+        free(cs);
+        if (r < 0) {
+                vs_plan_free(plan);
+                return r;
         }
         if (plan->n > 1)
                 qsort(plan->items, plan->n, sizeof(*plan->items), entry_cmp);
+        /* The plan lives until the next reload or domain change: give back
+         * what the doubling over-allocated. */
+        if (plan->n > 0 && plan->n < plan->cap) {
+                vs_plan_entry *items = realloc(plan->items, plan->n * sizeof(*items));
+
+                if (items) {
+                        plan->items = items;
+                        plan->cap = plan->n;
+                }
+        }
         /* A sorted array is already a valid min-heap. */
         plan->heap = calloc(plan->n ? plan->n : 1, sizeof(*plan->heap));
         if (!plan->heap) {

@@ -21,15 +21,18 @@
 
 typedef struct vs_plan vs_plan;
 
+/* One (domain, policy).  A plan holds one for every pair a selector
+ * matches (10 policies x 500 domains is 5,000), so the strings are shared:
+ * one copy of each URI and of each domain's name and UUID per plan. */
 typedef struct vs_plan_entry {
-        char *conn;                 /* libvirt URI */
-        char *domain;               /* name */
-        char uuid[37];
+        const char *conn;           /* libvirt URI (the plan's copy) */
+        const char *domain;         /* name (the plan's copy) */
+        const char *uuid;           /* (the plan's copy) */
         const vs_policy *policy;    /* borrowed from the config the plan was built from */
-        size_t policy_index;        /* in that config */
-        int64_t offset;             /* jitter, seconds */
         int64_t slot;               /* nominal schedule instant */
         int64_t deadline;           /* slot + offset: when it fires */
+        int32_t offset;             /* jitter, seconds (at most a day) */
+        uint32_t policy_index;      /* in that config */
 } vs_plan_entry;
 
 typedef struct vs_plan_conn {

@@ -841,6 +841,9 @@ vs_scheduler_replace_config(vs_scheduler *s, vs_config *cfg)
         vs__sched_record_event(s, VS_EVENT_RELOADED, NULL, msg);
         vs_log_notice(s->o.log, "%s", msg);
         vs__sched_notify_status(s);
+        /* The old plan and config are freed: an idle daemon trims now,
+         * not at its next job (that may be weeks away). */
+        vs__sched_check_finished(s);
         return 0;
 }
 
