@@ -462,7 +462,7 @@ bench_idle() {
                 a=("${b[@]}")
                 t0=$t1
         done
-        local sr sa sc sw hwm
+        local sr sa sc sw hwm extra=
         hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
         kill -TERM "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
@@ -470,10 +470,34 @@ bench_idle() {
         read -r -a sa <<<"$(stats "${anon[@]}")"
         read -r -a sc <<<"$(stats "${cpu[@]}")"
         read -r -a sw <<<"$(stats "${wake[@]}")"
+        # The floor: a bare libvirt client that makes the daemon's start-up
+        # calls on the same node and sleeps (bench-idle-bare.c), sampled as
+        # many times, one second apart, after the same settling time.
+        if [ -x "$BENCHBIN/bench-idle-bare" ]; then
+                local -a brss=() banon=() sb sba
+                "$BENCHBIN/bench-idle-bare" "$uri" 2>"$dir/bare.log" &
+                pid=$!
+                sleep 3
+                for ((i = 0; i < RUNS; i++)); do
+                        read -r -a b <<<"$(proc_sample "$pid")" || break
+                        brss+=("${b[0]}")
+                        banon+=("${b[3]}")
+                        sleep 1
+                done
+                kill -TERM "$pid" 2>/dev/null
+                wait "$pid" 2>/dev/null
+                if [ ${#brss[@]} -eq "$RUNS" ] && grep -q "listed $n domains, 0 failed" "$dir/bare.log"; then
+                        read -r -a sb <<<"$(stats "${brss[@]}")"
+                        read -r -a sba <<<"$(stats "${banon[@]}")"
+                        extra=" bare_rss_kib=${sb[0]%.*} bare_rss_anon_kib=${sba[0]%.*} rss_over_bare_kib=$((${sr[0]%.*} - ${sb[0]%.*})) rss_ratio_bare=$(ratio "${sr[0]}" "${sb[0]}")"
+                else
+                        log "bench-idle-bare: $(tail -n 2 "$dir/bare.log")"
+                fi
+        fi
         echo "BENCH idle domains=$n policies=10 seconds=$secs" \
                 "rss_kib=${sr[0]%.*} rss_min=${sr[1]%.*} rss_max=${sr[2]%.*} rss_peak_kib=$hwm rss_anon_kib=${sa[0]%.*}" \
                 "cpu_seconds_per_min=${sc[0]} cpu_min=${sc[1]} cpu_max=${sc[2]}" \
-                "wakeups_per_second=${sw[0]} wakeups_min=${sw[1]} wakeups_max=${sw[2]}"
+                "wakeups_per_second=${sw[0]} wakeups_min=${sw[1]} wakeups_max=${sw[2]}$extra"
 }
 
 # ---- main ------------------------------------------------------------------
