@@ -78,9 +78,9 @@ vs_plan_is_due(const vs_schedule *s, const vs_tz *tz, int64_t offset, bool has_l
         return slot != INT64_MAX && slot + offset <= now;
 }
 
-/* A copy of n bytes at src owned by the plan, or NULL. */
+/* n bytes owned by the plan (freed with it), or NULL. */
 static char *
-plan_copy(vs_plan *p, const void *src, size_t n)
+plan_alloc(vs_plan *p, size_t n)
 {
         char *c;
 
@@ -94,10 +94,8 @@ plan_copy(vs_plan *p, const void *src, size_t n)
                 p->cap_strings = cap;
         }
         c = malloc(n);
-        if (!c)
-                return NULL;
-        memcpy(c, src, n);
-        p->strings[p->n_strings++] = c;
+        if (c)
+                p->strings[p->n_strings++] = c;
         return c;
 }
 
@@ -173,14 +171,21 @@ add_entries(vs_plan *plan, const vs_plan_input *in, size_t pi, const vs_plan_con
                 e.deadline = e.slot + e.offset;
                 e.policy = p;
                 e.policy_index = (uint32_t)pi;
-                if (!cs->uri && !(cs->uri = plan_copy(plan, conn->uri, strlen(conn->uri) + 1)))
-                        return -ENOMEM;
-                if (!cs->domains[d]) {
-                        size_t ln = strlen(dom->name) + 1, lu = strnlen(dom->uuid, sizeof(dom->uuid) - 1);
-                        char *b = plan_copy(plan, dom->name, ln + lu + 1);
+                if (!cs->uri) {
+                        size_t lu = strlen(conn->uri) + 1;
+                        char *b = plan_alloc(plan, lu);
 
                         if (!b)
                                 return -ENOMEM;
+                        cs->uri = memcpy(b, conn->uri, lu);
+                }
+                if (!cs->domains[d]) {
+                        size_t ln = strlen(dom->name) + 1, lu = strnlen(dom->uuid, sizeof(dom->uuid) - 1);
+                        char *b = plan_alloc(plan, ln + lu + 1);
+
+                        if (!b)
+                                return -ENOMEM;
+                        memcpy(b, dom->name, ln);
                         memcpy(b + ln, dom->uuid, lu);
                         b[ln + lu] = '\0';
                         cs->domains[d] = b;

@@ -304,10 +304,10 @@ vs__store_commit(vs_store *s, vs_err *err)
         int r;
 
         if (s->grouped) {
-                s->savepoint = false;
                 r = control(s, sql_release, err, "committing");
                 if (r < 0)
-                        (void)control(s, sql_rollback_to, NULL, "rolling back");
+                        vs__store_rollback(s); /* back to the savepoint, and out of it */
+                s->savepoint = false;
                 return r;
         }
         r = control(s, sql_commit, err, "committing");
