@@ -1,7 +1,8 @@
 #!/bin/bash
 # gen-node-xml.sh N SNAPSHOTS POLICY: print a node file for libvirt's test
 # driver (open it as test:///ABSOLUTE/PATH.xml) holding N running domains
-# bench-0001 ... bench-N, each with SNAPSHOTS existing snapshots owned by
+# bench-0001 ... bench-N (UUIDs 00000000-0000-4000-8000-00000000000I), each
+# with SNAPSHOTS existing snapshots owned by
 # POLICY: their description ends with virtsnap's ownership marker
 # ("virtsnap-policy: POLICY", virt/snapshot-xml.h), they are named as
 # virtsnap names them (POLICY-20260101T000000Z, one day apart, oldest first)
@@ -30,10 +31,15 @@ done
 echo "<node>"
 for ((i = 1; i <= n; i++)); do
         dom=$(printf 'bench-%04d' "$i")
-        mini="<domain type='test'><name>$dom</name><memory>65536</memory><os><type>hvm</type></os></domain>"
+        # A fixed UUID per name: without one the test driver makes up a new
+        # one at every connect, and a database kept between runs would see
+        # new domains each time.
+        uuid=$(printf '00000000-0000-4000-8000-%012d' "$i")
+        mini="<domain type='test'><name>$dom</name><uuid>$uuid</uuid><memory>65536</memory><os><type>hvm</type></os></domain>"
         cat <<EOF
   <domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>$dom</name>
+    <uuid>$uuid</uuid>
     <memory>65536</memory>
     <os><type>hvm</type></os>
 EOF
