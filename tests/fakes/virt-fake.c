@@ -639,28 +639,32 @@ vs_fake_probe(vs_virt *v, vs_fake_op op, vs_fake_probe_fn fn, void *data)
         pthread_mutex_unlock(&f->lock);
 }
 
+/* A counter the worker threads update, read under the lock. */
+static unsigned
+read_counter(vs_fake *f, const unsigned *counter)
+{
+        unsigned n;
+
+        pthread_mutex_lock(&f->lock);
+        n = *counter;
+        pthread_mutex_unlock(&f->lock);
+        return n;
+}
+
 unsigned
 vs_fake_held(vs_virt *v, vs_fake_op op)
 {
         vs_fake *f = fake_of(v);
-        unsigned n;
 
-        pthread_mutex_lock(&f->lock);
-        n = f->waiting[op];
-        pthread_mutex_unlock(&f->lock);
-        return n;
+        return read_counter(f, &f->waiting[op]);
 }
 
 unsigned
 vs_fake_calls(vs_virt *v, vs_fake_op op)
 {
         vs_fake *f = fake_of(v);
-        unsigned n;
 
-        pthread_mutex_lock(&f->lock);
-        n = f->calls[op];
-        pthread_mutex_unlock(&f->lock);
-        return n;
+        return read_counter(f, &f->calls[op]);
 }
 
 size_t

@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -27,6 +25,7 @@
 #include "store.h"
 #include "strv.h"
 #include "timefmt.h"
+#include "fakes/disk-full.h"
 #include "fakes/virt-fake.h"
 
 #define URI "fake:///a"
@@ -1052,15 +1051,14 @@ test_intents_committed_before_libvirt(void **state)
 
 /* A commit that fails (the disk is full when the WAL grows; a limit on file
  * size stands in for it) takes the intent with it: the job fails, libvirt is
- * asked nothing, no row claims an attempt, and the next firing works. */
+ * asked nothing, no row claims an attempt, and the next firing works
+ * (tests/fakes/disk-full.h). */
 static void
 test_failed_commit_asks_libvirt_nothing(void **state)
 {
         fx *f = fx_new(T0);
         char path[300], wal[310];
-        struct rlimit old, lim;
-        struct stat st;
-        void (*old_handler)(int);
+        vs_disk_full full;
 
         (void)state;
         use_file_store(f, path, sizeof(path));
@@ -1073,15 +1071,9 @@ test_failed_commit_asks_libvirt_nothing(void **state)
         assert_int_equal(rows(f, "present", "dom-a"), 1);
         assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
 
-        assert_int_equal(stat(wal, &st), 0);
-        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-        old_handler = signal(SIGXFSZ, SIG_IGN);
-        lim = old;
-        lim.rlim_cur = (rlim_t)st.st_size;
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        assert_int_equal(vs_disk_full_begin(wal, &full), 0);
         advance_by(f, 60);
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-        signal(SIGXFSZ, old_handler);
+        vs_disk_full_end(&full);
         assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
         assert_int_equal(stats(f).failed, 1);
         assert_int_equal(rows(f, "creating", NULL), 0);

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +21,7 @@
 
 #include "cleanup.h"
 #include "store-private.h"
+#include "fakes/disk-full.h"
 
 #define CONN "qemu:///system"
 #define UUID1 "11111111-2222-3333-4444-555555555555"
@@ -768,8 +768,8 @@ test_group_commit(void **state)
 
 /* A group whose commit fails (the disk is full when the WAL grows) is rolled
  * back whole: none of its writes exist, not even on the writer's own
- * connection, and the store goes on working once there is room.  The limit
- * on file size stands in for the full disk. */
+ * connection, and the store goes on working once there is room
+ * (tests/fakes/disk-full.h). */
 static void
 test_group_commit_fails(void **state)
 {
@@ -777,12 +777,10 @@ test_group_commit_fails(void **state)
         vs_store_attempt a1 = attempt("web1", UUID1, "daily", "daily-1", 1000),
                          a2 = attempt("web1", UUID1, "daily", "daily-2", 2000),
                          a3 = attempt("web1", UUID1, "daily", "daily-3", 3000);
-        struct rlimit old, lim;
-        struct stat st;
+        vs_disk_full full;
         vs_err err = { 0 };
         vs_store *s, *r;
         int64_t id1, id2, id3;
-        void (*old_handler)(int);
 
         (void)state;
         assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
@@ -793,16 +791,10 @@ test_group_commit_fails(void **state)
 
         assert_int_equal(vs_store_begin_create(s, &a2, &id2, &err), 0);
         assert_int_equal(vs_store_finish_create(s, id1, NULL, "memory", 1001, 1002, &err), 0);
-        assert_int_equal(stat(wal, &st), 0);
-        assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-        old_handler = signal(SIGXFSZ, SIG_IGN);
-        lim = old;
-        lim.rlim_cur = (rlim_t)st.st_size;
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        assert_int_equal(vs_disk_full_begin(wal, &full), 0);
         err = (vs_err){ 0 };
         assert_true(vs_store_flush(s, &err) < 0);
-        assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-        signal(SIGXFSZ, old_handler);
+        vs_disk_full_end(&full);
         assert_true(err.msg[0] != '\0');
         assert_false(vs_store_unflushed(s));
         /* Nothing of the group: no second row, the first still creating. */
