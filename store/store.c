@@ -158,9 +158,14 @@ vs_store_append_event(vs_store *s, const vs_store_event *ev, vs_err *err)
         return insert_event(s, ev, 0, err);
 }
 
+/* A write of an attempt: the store is writable and the attempt complete. */
 static int
-check_attempt(const vs_store_attempt *a, vs_err *err)
+check_attempt(vs_store *s, const vs_store_attempt *a, vs_err *err)
 {
+        int r = check_writable(s, err);
+
+        if (r < 0)
+                return r;
         if (!a->connection || !a->domain_uuid || !a->domain_name || !a->policy)
                 return vs_err_set(err, EINVAL, "store",
                                   "an attempt needs a connection, a domain UUID and name, and a policy");
@@ -210,10 +215,7 @@ vs_store_begin_create(vs_store *s, const vs_store_attempt *a, int64_t *ret_id, v
         int64_t id;
         int r;
 
-        r = check_writable(s, err);
-        if (r < 0)
-                return r;
-        r = check_attempt(a, err);
+        r = check_attempt(s, a, err);
         if (r < 0)
                 return r;
         /* A single INSERT: durable when this returns, or when the group
@@ -235,10 +237,7 @@ vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reas
         int64_t id;
         int r;
 
-        r = check_writable(s, err);
-        if (r < 0)
-                return r;
-        r = check_attempt(a, err);
+        r = check_attempt(s, a, err);
         if (r < 0)
                 return r;
         r = vs__store_begin(s, err);
