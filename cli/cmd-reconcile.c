@@ -17,6 +17,7 @@
 #include "cli-args.h"
 #include "cli-store.h"
 #include "commands.h"
+#include "plan.h"
 #include "strv.h"
 #include "virt.h"
 
@@ -24,7 +25,7 @@ static void
 reconcile_usage(FILE *out)
 {
         fprintf(out,
-                "usage: virtsnap reconcile [-c FILE] [--connect URI] [--database PATH]\n"
+                "usage: virtsnap reconcile [-c FILE] [--connect URI] [--database PATH] [--adopt-all]\n"
                 "\n"
                 "Compare the history with the snapshots libvirt has, domain by domain, and\n"
                 "settle the differences (each one is an event):\n"
@@ -34,16 +35,23 @@ reconcile_usage(FILE *out)
                 "  deleting, snapshot still there -> present   (restored)\n"
                 "  present, snapshot gone         -> vanished  (deleted outside virtsnap)\n"
                 "  virtsnap's marker, no row      -> present   (adopted)\n"
-                "Snapshots without virtsnap's marker are never recorded.\n"
+                "Snapshots without virtsnap's marker are never recorded.  A marked snapshot\n"
+                "is adopted only when the policy file covers it: its policy (or one whose\n"
+                "adopt_from names it) exists for that connection and selects the domain.\n"
+                "Others are listed as foreign-marked, with the reason, and left alone:\n"
+                "never recorded, so never pruned.\n"
                 "\n"
                 "options:\n"
-                "  -c, --config FILE  policy file: its connections and database:\n"
+                "  -c, --config FILE  policy file: its connections, database and scope\n"
+                "      --adopt-all    adopt every marked snapshot, whatever the policy file\n"
+                "                     says (rebuilding a lost history)\n"
                 "      --connect URI  reconcile this libvirt connection only\n"
                 "      --database PATH\n"
                 "                     the history database (overrides the policy file's)\n"
                 "  -h, --help         this help\n"
                 "\n"
-                "Output: one line per domain where something changed, then a total line.\n"
+                "Output: one line per domain where something changed, one line per\n"
+                "foreign-marked snapshot, then a total line.\n"
                 "\n"
                 "exit status: 0 success; 1 a connection, domain or the database failed;\n"
                 "2 usage error.\n");
@@ -67,13 +75,16 @@ add_summary(vs_store_reconcile_summary *total, const vs_store_reconcile_summary 
         total->vanished += s->vanished;
         total->adopted += s->adopted;
         total->foreign += s->foreign;
+        total->foreign_marked += s->foreign_marked;
 }
 
 static void
 print_summary(const char *what, const vs_store_reconcile_summary *s)
 {
-        printf("%s: recovered=%u interrupted=%u deleted=%u restored=%u vanished=%u adopted=%u foreign=%u\n",
-               what, s->recovered, s->interrupted, s->deleted, s->restored, s->vanished, s->adopted, s->foreign);
+        printf("%s: recovered=%u interrupted=%u deleted=%u restored=%u vanished=%u adopted=%u foreign=%u"
+               " foreign-marked=%u\n",
+               what, s->recovered, s->interrupted, s->deleted, s->restored, s->vanished, s->adopted, s->foreign,
+               s->foreign_marked);
 }
 
 /* Domains of this connection that the history has series for. */
@@ -98,18 +109,50 @@ collect_known(const vs_store_series *se, void *userdata)
         return 0;
 }
 
+/* The scope of a reconcile: the loaded config, or everything (--adopt-all). */
+typedef struct scope {
+        const vs_config *cfg;   /* NULL: no config, nothing is in scope */
+        bool adopt_all;
+} scope;
+
+static const char *
+adopt_as(const scope *sc, const char *uri, const vs_domain_info *d, const char *owner)
+{
+        if (!owner)
+                return NULL;
+        if (sc->adopt_all)
+                return owner;
+        return d ? vs_plan_adopter(sc->cfg, NULL, uri, d, owner) : NULL;
+}
+
+/* Why a marked snapshot is out of scope, for the listing. */
+static const char *
+out_of_scope_reason(const scope *sc, const char *owner)
+{
+        if (!sc->cfg)
+                return "no policy file loaded (give -c FILE, or --adopt-all)";
+        for (size_t i = 0; i < sc->cfg->n_policies; i++)
+                if (strcmp(sc->cfg->policies[i].name, owner) == 0)
+                        return "the policy does not select this domain on this connection";
+        return "no such policy in the policy file, and no adopt_from names it";
+}
+
 static int
-reconcile_domain(vs_store *s, const char *uri, const char *uuid, const char *name,
-                 const vs_snapshot_tree *tree, int64_t now, vs_store_reconcile_summary *total)
+reconcile_domain(vs_store *s, const scope *sc, const char *uri, const vs_domain_info *d, const char *uuid,
+                 const char *name, const vs_snapshot_tree *tree, int64_t now, vs_store_reconcile_summary *total)
 {
         vs_store_reconcile_summary sum = { 0 };
         vs_store_observed *obs = NULL;
+        bool *marked = NULL;
         vs_err err = { 0 };
         int r;
 
         if (tree && tree->n > 0) {
                 obs = calloc(tree->n, sizeof(*obs));
-                if (!obs) {
+                marked = calloc(tree->n, sizeof(*marked));
+                if (!obs || !marked) {
+                        free(obs);
+                        free(marked);
                         fprintf(stderr, "virtsnap reconcile: out of memory\n");
                         return -ENOMEM;
                 }
@@ -117,12 +160,18 @@ reconcile_domain(vs_store *s, const char *uri, const char *uuid, const char *nam
                         obs[i] = (vs_store_observed){
                                 .name = tree->items[i].name,
                                 .owner_policy = tree->items[i].owner_policy,
+                                .adopt_as = adopt_as(sc, uri, d, tree->items[i].owner_policy),
                                 .creation_time = tree->items[i].creation_time,
                                 .type = snapshot_type(&tree->items[i]),
                         };
         }
-        r = vs_store_reconcile(s, uri, uuid, name, obs, tree ? tree->n : 0, now, &sum, &err);
+        r = vs_store_reconcile(s, uri, uuid, name, obs, tree ? tree->n : 0, now, &sum, marked, &err);
+        for (size_t i = 0; r == 0 && tree && i < tree->n; i++)
+                if (marked[i])
+                        printf("foreign-marked: %s %s %s (policy '%s'): %s\n", uri, name, tree->items[i].name,
+                               tree->items[i].owner_policy, out_of_scope_reason(sc, tree->items[i].owner_policy));
         free(obs);
+        free(marked);
         if (r < 0) {
                 fprintf(stderr, "virtsnap reconcile: %s %s: %s\n", uri, name, err.msg[0] ? err.msg : strerror(-r));
                 return r;
@@ -138,7 +187,8 @@ reconcile_domain(vs_store *s, const char *uri, const char *uuid, const char *nam
 }
 
 static int
-reconcile_connection(vs_store *s, const char *uri, int64_t now, vs_store_reconcile_summary *total)
+reconcile_connection(vs_store *s, const scope *sc, const char *uri, int64_t now,
+                     vs_store_reconcile_summary *total)
 {
         vs_domain_list domains = { 0 };
         known k = { .connection = uri };
@@ -169,7 +219,8 @@ reconcile_connection(vs_store *s, const char *uri, int64_t now, vs_store_reconci
                         failed = r;
                         continue;
                 }
-                r = reconcile_domain(s, uri, domains.items[i].uuid, domains.items[i].name, &tree, now, total);
+                r = reconcile_domain(s, sc, uri, &domains.items[i], domains.items[i].uuid, domains.items[i].name,
+                                     &tree, now, total);
                 vs_snapshot_tree_clear(&tree);
                 if (r < 0)
                         failed = r;
@@ -186,7 +237,7 @@ reconcile_connection(vs_store *s, const char *uri, int64_t now, vs_store_reconci
 
                 for (size_t i = 0; i < domains.n && !listed; i++)
                         listed = strcmp(domains.items[i].uuid, k.uuids[j]) == 0;
-                if (!listed && reconcile_domain(s, uri, k.uuids[j], k.names[j], NULL, now, total) < 0)
+                if (!listed && reconcile_domain(s, sc, uri, NULL, k.uuids[j], k.names[j], NULL, now, total) < 0)
                         failed = -EIO;
         }
         r = failed;
@@ -205,11 +256,13 @@ vs_cmd_reconcile(int argc, char **argv)
                 { "config", required_argument, NULL, 'c' },
                 { "connect", required_argument, NULL, 'u' },
                 { "database", required_argument, NULL, 'D' },
+                { "adopt-all", no_argument, NULL, 'A' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
         vs_cli_db_opts db = { .cmd = "reconcile" };
         vs_store_reconcile_summary total = { 0 };
+        scope sc = { 0 };
         const char *connect = NULL;
         char **uris = NULL;
         vs_config *cfg = NULL;
@@ -230,6 +283,9 @@ vs_cmd_reconcile(int argc, char **argv)
                 case 'D':
                         db.database = optarg;
                         break;
+                case 'A':
+                        sc.adopt_all = true;
+                        break;
                 case 'h':
                         reconcile_usage(stdout);
                         return VS_EXIT_OK;
@@ -245,6 +301,7 @@ vs_cmd_reconcile(int argc, char **argv)
         }
         if (vs_cli_open_store(&db, &s, &cfg) < 0)
                 return VS_EXIT_FAILURE;
+        sc.cfg = cfg;
         if (connect) {
                 if (vs_strv_push(&uris, connect) < 0)
                         goto oom;
@@ -260,7 +317,7 @@ vs_cmd_reconcile(int argc, char **argv)
                 goto out;
         }
         for (size_t i = 0; uris && uris[i]; i++)
-                if (reconcile_connection(s, uris[i], now, &total) < 0)
+                if (reconcile_connection(s, &sc, uris[i], now, &total) < 0)
                         ret = VS_EXIT_FAILURE;
         print_summary("total", &total);
         if (fflush(stdout) != 0)

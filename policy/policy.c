@@ -652,6 +652,7 @@ static const key_def hooks_keys[] = {
         { .name = "pre", .type = KT_ARGV, .offset = HOOK(pre) },
         { .name = "post", .type = KT_ARGV, .offset = HOOK(post) },
         { .name = "timeout", .type = KT_DURATION, .offset = HOOK(timeout), .min = 1, .max = DAY, .default_num = 30 },
+        { .name = "required", .type = KT_BOOL, .offset = HOOK(required), .default_num = false },
 };
 static const key_table hooks_table = { "hooks", hooks_keys, VS_ELEMENTSOF(hooks_keys), NULL };
 
@@ -679,6 +680,7 @@ static const key_def policy_keys[] = {
         { .name = "hooks", .type = KT_MAP, .offset = POL(hooks), .sub = &hooks_table },
         { .name = "retention", .type = KT_MAP, .offset = POL(retention), .sub = &retention_table, .required = true },
         { .name = "prune", .type = KT_BOOL, .offset = POL(prune), .default_num = true },
+        { .name = "adopt_from", .type = KT_STRV, .offset = POL(adopt_from) },
 };
 static const key_table policy_table = { "policy", policy_keys, VS_ELEMENTSOF(policy_keys), post_policy };
 
@@ -875,6 +877,49 @@ post_policy(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *val
                 check_schedule_vs_names(w, p, tmpl_node, vals[POL_JITTER]);
 }
 
+/* adopt_from names policies that are gone from the file: a policy still
+ * defined owns its snapshots, and two adopters of one name would race for
+ * them. */
+static void
+check_adopt_from(walk *w, const vs_ynode *v, const vs_ynode **names)
+{
+        const vs_config *cfg = w->cfg;
+
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const vs_policy *p = &cfg->policies[i];
+                const vs_ynode *node = map_get(v->items[i], "adopt_from");
+
+                for (size_t k = 0; p->adopt_from && p->adopt_from[k]; k++) {
+                        const char *old = p->adopt_from[k];
+                        const vs_ynode *at = node && node->kind == VS_YNODE_SEQ && k < node->n ? node->items[k] : node;
+                        bool done = false;
+
+                        for (size_t j = 0; j < cfg->n_policies && !done; j++) {
+                                const vs_policy *q = &cfg->policies[j];
+
+                                if (q->name && strcmp(q->name, old) == 0) {
+                                        if (j == i)
+                                                diag_at(w, at, "adopt_from '%s': a policy cannot adopt from itself",
+                                                        SHOW(old));
+                                        else
+                                                diag_at(w, at,
+                                                        "adopt_from '%s': that policy is defined (at %d:%d) and owns "
+                                                        "its snapshots; adopt_from names a removed or renamed policy",
+                                                        SHOW(old), names[j] ? names[j]->line : q->line,
+                                                        names[j] ? names[j]->column : q->column);
+                                        done = true;
+                                }
+                                for (size_t m = 0; j < i && !done && q->adopt_from && q->adopt_from[m]; m++)
+                                        if (strcmp(q->adopt_from[m], old) == 0) {
+                                                diag_at(w, at, "adopt_from '%s': already adopted by policy '%s'",
+                                                        SHOW(old), SHOW(q->name));
+                                                done = true;
+                                        }
+                        }
+                }
+        }
+}
+
 static void
 walk_policies(walk *w, const vs_ynode *v)
 {
@@ -929,6 +974,7 @@ walk_policies(walk *w, const vs_ynode *v)
                                 break;
                         }
         }
+        check_adopt_from(w, v, names);
         free(names);
 }
 
@@ -949,6 +995,7 @@ policy_clear(vs_policy *p)
         free(p->snapshot.overlay_dir);
         vs_strv_free(p->hooks.pre);
         vs_strv_free(p->hooks.post);
+        vs_strv_free(p->adopt_from);
 }
 
 void

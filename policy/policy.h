@@ -60,6 +60,7 @@ typedef struct vs_hooks {
         char **pre;                 /* argv; NULL = none */
         char **post;
         int64_t timeout;            /* seconds */
+        bool required;              /* a failed hook is CRITICAL to monitor, not WARNING */
 } vs_hooks;
 
 typedef struct vs_policy {
@@ -74,6 +75,7 @@ typedef struct vs_policy {
         vs_retention_rules retention;
         bool prune;
         bool enabled;               /* false: validated and listed, never run */
+        char **adopt_from;          /* policies (no longer in the file) whose snapshots this one takes over */
         int line, column;           /* where the policy starts in the file */
 } vs_policy;
 

@@ -89,11 +89,50 @@ reconcile_clear(sched_conn *c)
         c->w_n_rec = 0;
 }
 
+static const vs_domain_info *
+find_domain(const sched_conn *c, const char *uuid)
+{
+        for (size_t i = 0; i < c->domains.n; i++)
+                if (strcmp(c->domains.items[i].uuid, uuid) == 0)
+                        return &c->domains.items[i];
+        return NULL;
+}
+
+/* adopt_from: the rows of a removed or renamed policy on this domain move to
+ * the policy that names it, whose retention then ages them out. */
+static void
+hand_over(sched_conn *c, const vs_domain_info *d)
+{
+        vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
+
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+
+                for (size_t k = 0; p->adopt_from && p->adopt_from[k]; k++) {
+                        unsigned moved = 0;
+                        vs_err e = { 0 };
+
+                        if (vs_plan_adopter(cfg, s->connect_override, c->uri, d, p->adopt_from[k]) != p->name)
+                                continue;
+                        if (vs_store_hand_over(s->o.store, c->uri, d->uuid, p->adopt_from[k], p->name,
+                                               vs__sched_now_s(s), &moved, &e) < 0)
+                                vs_log_err(s->o.log, "%s: handing over the snapshots of policy '%s' to '%s': %s",
+                                           d->name, p->adopt_from[k], p->name, e.msg);
+                        else if (moved)
+                                vs_log_notice(s->o.log, "%s: policy '%s' took over %u snapshot%s of policy '%s' "
+                                              "(adopt_from)", d->name, p->name, moved, moved == 1 ? "" : "s",
+                                              p->adopt_from[k]);
+                }
+        }
+}
+
 static void
 after_reconcile(uv_work_t *w, int status)
 {
         sched_conn *c = w->data;
         vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
         vs_store_reconcile_summary total = { 0 };
 
         c->busy = false;
@@ -101,10 +140,14 @@ after_reconcile(uv_work_t *w, int status)
                 vs_snapshot_tree *t = &c->w_trees[i];
                 vs_store_observed *obs;
                 vs_store_reconcile_summary sum = { 0 };
+                const vs_domain_info *d;
                 vs_err e = { 0 };
 
                 /* A job in flight owns its rows until it is done. */
                 if (c->w_tree_r[i] < 0 || vs__sched_domain_has_job(c, c->w_rec_uuids[i], NULL, true))
+                        continue;
+                d = find_domain(c, c->w_rec_uuids[i]);
+                if (!d)
                         continue;
                 obs = calloc(t->n ? t->n : 1, sizeof(*obs));
                 if (!obs)
@@ -112,11 +155,14 @@ after_reconcile(uv_work_t *w, int status)
                 for (size_t k = 0; k < t->n; k++) {
                         obs[k].name = t->items[k].name;
                         obs[k].owner_policy = t->items[k].owner_policy;
+                        obs[k].adopt_as = vs_plan_adopter(cfg, s->connect_override, c->uri, d,
+                                                          t->items[k].owner_policy);
                         obs[k].creation_time = t->items[k].creation_time;
                         obs[k].type = t->items[k].external ? "external" : "internal";
                 }
+                hand_over(c, d);
                 if (vs_store_reconcile(s->o.store, c->uri, c->w_rec_uuids[i], c->w_rec_names[i], obs, t->n,
-                                       vs__sched_now_s(s), &sum, &e) < 0)
+                                       vs__sched_now_s(s), &sum, NULL, &e) < 0)
                         vs_log_err(s->o.log, "%s: reconcile failed: %s", c->w_rec_names[i], e.msg);
                 free(obs);
                 total.recovered += sum.recovered;
@@ -125,7 +171,13 @@ after_reconcile(uv_work_t *w, int status)
                 total.restored += sum.restored;
                 total.vanished += sum.vanished;
                 total.adopted += sum.adopted;
+                total.foreign_marked += sum.foreign_marked;
         }
+        if (total.foreign_marked)
+                vs_log_warning(s->o.log,
+                               "%s: %u snapshot%s carry virtsnap's marker for a (domain, policy) this config does "
+                               "not cover: left alone as foreign-marked (`virtsnap reconcile` lists them)",
+                               c->uri, total.foreign_marked, total.foreign_marked == 1 ? "" : "s");
         if (total.recovered + total.interrupted + total.deleted + total.restored + total.vanished + total.adopted)
                 vs_log_notice(s->o.log,
                               "%s: reconciled: %u recovered, %u interrupted, %u deleted, %u restored, "

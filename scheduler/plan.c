@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "strv.h"
 
 struct vs_plan {
         vs_plan_entry *items;
@@ -30,6 +31,37 @@ vs_plan_domain_matches(const vs_policy *p, const vs_domain_info *d)
         bool running = d->state == VS_DOMAIN_RUNNING || d->state == VS_DOMAIN_PAUSED;
 
         return vs_selector_match(&p->domains, d->name, d->tags, running);
+}
+
+/* Selected in some state: a policy that snapshots running domains still
+ * owns what it made of a domain that is shut off now. */
+static bool
+covers(const vs_policy *p, const char *connect_override, const char *uri, const vs_domain_info *d)
+{
+        return strcmp(vs_plan_policy_uri(p, connect_override), uri) == 0 &&
+               (vs_selector_match(&p->domains, d->name, d->tags, true) ||
+                vs_selector_match(&p->domains, d->name, d->tags, false));
+}
+
+const char *
+vs_plan_adopter(const vs_config *cfg, const char *connect_override, const char *uri, const vs_domain_info *d,
+                const char *owner)
+{
+        if (!cfg || !owner)
+                return NULL;
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const vs_policy *p = &cfg->policies[i];
+
+                if (strcmp(p->name, owner) == 0)
+                        return covers(p, connect_override, uri, d) ? p->name : NULL;
+        }
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const vs_policy *p = &cfg->policies[i];
+
+                if (vs_strv_contains(p->adopt_from, owner))
+                        return covers(p, connect_override, uri, d) ? p->name : NULL;
+        }
+        return NULL;
 }
 
 static uint64_t

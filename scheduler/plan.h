@@ -53,6 +53,13 @@ typedef struct vs_plan_input {
 const char *vs_plan_policy_uri(const vs_policy *p, const char *connect_override);
 /* Does the policy cover this domain now? */
 bool vs_plan_domain_matches(const vs_policy *p, const vs_domain_info *d);
+/* Which policy of cfg takes over a snapshot marked as made by policy `owner`
+ * on domain d of connection uri (reconcile's scope): owner itself when cfg
+ * defines it for that connection and its selector names the domain in any
+ * state, else the policy whose adopt_from names owner under the same test;
+ * NULL when the config does not cover it (foreign-marked). */
+const char *vs_plan_adopter(const vs_config *cfg, const char *connect_override, const char *uri,
+                            const vs_domain_info *d, const char *owner);
 /* Stable jitter offset in [0, jitter): FNV-1a of "conn\0uuid\0policy". */
 int64_t vs_plan_offset(const char *conn, const char *uuid, const char *policy, int64_t jitter);
 /* The first slot whose deadline (slot + offset) is > after; INT64_MAX if the

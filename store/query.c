@@ -18,7 +18,8 @@
 #define HISTORY_COLUMNS                                                                          \
         "SELECT id, connection, domain_uuid, domain_name, policy, snapshot, type, quiesce,"       \
         " consistency, state, scheduled, started, finished, created, deleted, delete_reason,"    \
-        " error_code, error_domain, error_message, pinned, pin_reason, undeletable FROM snapshots"
+        " error_code, error_domain, error_message, pinned, pin_reason, undeletable, origin,"          \
+        " hook_error FROM snapshots"
 #define HISTORY_TAIL                                                                             \
         " started >= ?3 AND started <= ?4 AND (?2 IS NULL OR policy = ?2)"                      \
         " AND (?5 IS NULL OR state = ?5) ORDER BY started DESC, id DESC LIMIT ?6"
@@ -46,7 +47,7 @@ static const char events_all[] = EVENT_COLUMNS " WHERE" EVENT_TAIL;
  * index of live rows. */
 static const char series_sql[] =
         "SELECT se.connection, se.domain_uuid, se.domain_name, se.policy,"
-        " ok.created, la.state, la.started, la.error_message,"
+        " ok.created, la.state, la.started, la.error_message, la.hook_error,"
         " coalesce(h.held, 0), coalesce(h.pinned, 0), coalesce(h.undeletable, 0)"
         " FROM series se"
         " LEFT JOIN snapshots ok ON ok.id = (SELECT id FROM snapshots"
@@ -151,6 +152,8 @@ vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb
                 row.pinned = sqlite3_column_int(st, 19);
                 row.pin_reason = vs__col_text(st, 20);
                 row.undeletable = sqlite3_column_int(st, 21);
+                row.origin = vs_origin_from_string(vs__col_text(st, 22));
+                row.hook_error = vs__col_text(st, 23);
                 r = cb(&row, userdata);
                 if (r != 0)
                         break;
@@ -213,9 +216,9 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
                         .domain_uuid = vs__col_text(st, 1),
                         .domain_name = vs__col_text(st, 2),
                         .policy = vs__col_text(st, 3),
-                        .held = (unsigned)sqlite3_column_int64(st, 8),
-                        .pinned = (unsigned)sqlite3_column_int64(st, 9),
-                        .undeletable = (unsigned)sqlite3_column_int64(st, 10),
+                        .held = (unsigned)sqlite3_column_int64(st, 9),
+                        .pinned = (unsigned)sqlite3_column_int64(st, 10),
+                        .undeletable = (unsigned)sqlite3_column_int64(st, 11),
                 };
 
                 row.has_success = opt_int(st, 4, &row.last_success);
@@ -225,6 +228,7 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
                         row.last_attempt = sqlite3_column_int64(st, 6);
                         if (row.last_state == VS_SNAP_FAILED)
                                 row.last_error = vs__col_text(st, 7);
+                        row.last_hook_error = vs__col_text(st, 8);
                 }
                 r = cb(&row, userdata);
                 if (r != 0)

@@ -8,8 +8,17 @@
  *   deleting    no            deleted      pruned (the reason begin_delete kept)
  *   present     yes           present      -
  *   present     no            vanished     vanished
- *   (no live row)  owned      present      adopted
+ *   (no live row)  owned      present      adopted      (in the config's scope)
+ *   (no live row)  owned      -            -  (foreign-marked: out of scope)
  *   (no live row)  foreign    -            -  (never recorded)
+ *
+ * Scope: a marked snapshot is adopted only when the caller says which
+ * policy of the loaded config takes it (adopt_as): its owner, when that
+ * policy exists for this connection and selects the domain, or the policy
+ * whose adopt_from names the owner.  Anything else carries virtsnap's
+ * marker but is not this config's business (another host's daemon, an old
+ * config, a hand-made copy): it is counted as foreign-marked and left
+ * alone, never recorded and so never pruned.
  *
  * A creating row matches only an owned snapshot of the same name: a foreign
  * snapshot that happens to share the name is not the one we were making.
@@ -18,6 +27,7 @@
  * nothing (idempotent).  All of it is one transaction (in the daemon, part
  * of the loop iteration's group: one fsync for every domain of a pass). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,8 +140,8 @@ adopt(vs_store *s, const char *connection, const char *domain_uuid, const char *
 {
         static const char sql[] =
                 "INSERT INTO snapshots (connection, domain_uuid, domain_name, policy, snapshot, type,"
-                " state, scheduled, started, finished, created)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'present', ?7, ?7, ?7, ?7)";
+                " state, scheduled, started, finished, created, origin)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'present', ?7, ?7, ?7, ?7, 'adopted')";
         sqlite3_stmt *st;
         int r;
 
@@ -141,7 +151,7 @@ adopt(vs_store *s, const char *connection, const char *domain_uuid, const char *
         vs__bind_text(st, 1, connection);
         vs__bind_text(st, 2, domain_uuid);
         vs__bind_text(st, 3, domain_name);
-        vs__bind_text(st, 4, o->owner_policy);
+        vs__bind_text(st, 4, o->adopt_as);
         vs__bind_text(st, 5, o->name);
         vs__bind_text(st, 6, o->type);
         sqlite3_bind_int64(st, 7, o->creation_time);
@@ -149,14 +159,24 @@ adopt(vs_store *s, const char *connection, const char *domain_uuid, const char *
         vs__store_release(st);
         if (r < 0)
                 return r;
-        return vs__store_row_event(s, sqlite3_last_insert_rowid(s->db), VS_EVENT_ADOPTED, now,
-                                   "owned snapshot found in libvirt without a live row", err);
+        if (strcmp(o->adopt_as, o->owner_policy) == 0)
+                return vs__store_row_event(s, sqlite3_last_insert_rowid(s->db), VS_EVENT_ADOPTED, now,
+                                           "owned snapshot found in libvirt without a live row", err);
+        {
+                _cleanup_free_ char *msg = NULL;
+
+                if (asprintf(&msg, "owned snapshot of policy '%s' found in libvirt without a live row,"
+                                   " taken over by adopt_from", o->owner_policy) < 0)
+                        return vs_err_set(err, ENOMEM, "store", "out of memory");
+                return vs__store_row_event(s, sqlite3_last_insert_rowid(s->db), VS_EVENT_ADOPTED, now, msg,
+                                           err);
+        }
 }
 
 int
 vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid, const char *domain_name,
                    const vs_store_observed *observed, size_t n, int64_t now,
-                   vs_store_reconcile_summary *ret, vs_err *err)
+                   vs_store_reconcile_summary *ret, bool *ret_foreign_marked, vs_err *err)
 {
         static const char recovered_sql[] =
                 "UPDATE snapshots SET state = 'present', finished = ?2, created = ?3"
@@ -178,6 +198,8 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
         size_t nrows = 0;
         int r;
 
+        if (ret_foreign_marked)
+                memset(ret_foreign_marked, 0, n * sizeof(*ret_foreign_marked));
         if (s->read_only)
                 return vs_err_set(err, EROFS, s->path, "the history database was opened read-only");
         if (!connection || !domain_uuid || !domain_name || (n > 0 && !observed))
@@ -265,6 +287,12 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
                         live = rows[i].name && strcmp(rows[i].name, observed[j].name) == 0;
                 if (live)
                         continue;
+                if (!observed[j].adopt_as) {
+                        sum.foreign_marked++;
+                        if (ret_foreign_marked)
+                                ret_foreign_marked[j] = true;
+                        continue;
+                }
                 r = adopt(s, connection, domain_uuid, domain_name, &observed[j], now, err);
                 if (r < 0)
                         goto fail;
@@ -280,6 +308,84 @@ vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
         return 0;
 fail:
         live_rows_free(rows, nrows);
+        vs__store_rollback(s);
+        return r;
+}
+
+int
+vs_store_hand_over(vs_store *s, const char *connection, const char *domain_uuid, const char *from_policy,
+                   const char *to_policy, int64_t now, unsigned *ret_moved, vs_err *err)
+{
+        static const char select_sql[] =
+                "SELECT id FROM snapshots WHERE connection = ?1 AND domain_uuid = ?2 AND policy = ?3"
+                " AND " VS__LIVE " AND state = 'present' ORDER BY id";
+        static const char move_sql[] =
+                "UPDATE snapshots SET policy = ?2 WHERE id = ?1 AND state = 'present'";
+        _cleanup_free_ char *msg = NULL;
+        _cleanup_free_ int64_t *ids = NULL;
+        size_t n = 0, cap = 0;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        if (s->read_only)
+                return vs_err_set(err, EROFS, s->path, "the history database was opened read-only");
+        if (!connection || !domain_uuid || !from_policy || !to_policy || strcmp(from_policy, to_policy) == 0)
+                return vs_err_set(err, EINVAL, "store", "a hand-over needs a connection, a domain and two policies");
+        if (asprintf(&msg, "policy '%s' took over this snapshot of policy '%s' (adopt_from)", to_policy,
+                     from_policy) < 0) {
+                msg = NULL;
+                return vs_err_set(err, ENOMEM, "store", "out of memory");
+        }
+        r = vs__store_begin(s, err);
+        if (r < 0)
+                return r;
+        r = vs__store_stmt(s, select_sql, &st, err);
+        if (r < 0)
+                goto fail;
+        vs__bind_text(st, 1, connection);
+        vs__bind_text(st, 2, domain_uuid);
+        vs__bind_text(st, 3, from_policy);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t ncap = cap ? 2 * cap : 8;
+                        int64_t *ni = realloc(ids, ncap * sizeof(*ni));
+
+                        if (!ni) {
+                                vs__store_release(st);
+                                r = vs_err_set(err, ENOMEM, "store", "out of memory");
+                                goto fail;
+                        }
+                        ids = ni;
+                        cap = ncap;
+                }
+                ids[n++] = sqlite3_column_int64(st, 0);
+        }
+        vs__store_release(st);
+        if (rc != SQLITE_DONE) {
+                r = vs__store_fail(s, rc, err, "finding the snapshots to hand over");
+                goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+                r = vs__store_stmt(s, move_sql, &st, err);
+                if (r < 0)
+                        goto fail;
+                sqlite3_bind_int64(st, 1, ids[i]);
+                vs__bind_text(st, 2, to_policy);
+                r = vs__store_step_done(s, st, err, "handing a snapshot over");
+                vs__store_release(st);
+                if (r < 0)
+                        goto fail;
+                r = vs__store_row_event(s, ids[i], VS_EVENT_HANDED_OVER, now, msg, err);
+                if (r < 0)
+                        goto fail;
+        }
+        r = vs__store_commit(s, err);
+        if (r < 0)
+                return r;
+        if (ret_moved)
+                *ret_moved = (unsigned)n;
+        return 0;
+fail:
         vs__store_rollback(s);
         return r;
 }

@@ -101,6 +101,28 @@ static const char *const migrations[] = {
         "    WHERE domain_name IS NOT excluded.domain_name;\n"
         "END;\n"
         "PRAGMA user_version = 2;\n",
+
+        /* 2 -> 3: what started an attempt (origin), a failed hook on an
+         * attempt whose snapshot may well exist (hook_error), and each
+         * connection's reachability, so that `status` and `monitor` can
+         * tell a host that has been down for hours from one that is fine. */
+        "ALTER TABLE snapshots ADD COLUMN origin TEXT;\n"
+        "ALTER TABLE snapshots ADD COLUMN hook_error TEXT;\n"
+        /* adopt_from hands rows over to another policy: its series. */
+        "CREATE TRIGGER snapshots_series_policy AFTER UPDATE OF policy ON snapshots BEGIN\n"
+        "  INSERT INTO series (connection, domain_uuid, policy, domain_name)\n"
+        "    VALUES (NEW.connection, NEW.domain_uuid, NEW.policy, NEW.domain_name)\n"
+        "    ON CONFLICT DO NOTHING;\n"
+        "END;\n"
+        "CREATE TABLE connections (\n"
+        "  uri TEXT PRIMARY KEY,\n"
+        "  up INTEGER NOT NULL CHECK (up IN (0, 1)),\n"
+        "  since INTEGER NOT NULL,\n"
+        "  failures INTEGER NOT NULL DEFAULT 0,\n"
+        "  last_error TEXT,\n"
+        "  last_attempt INTEGER NOT NULL\n"
+        ") WITHOUT ROWID;\n"
+        "PRAGMA user_version = 3;\n",
 };
 
 _Static_assert(VS_ELEMENTSOF(migrations) == VS_STORE_SCHEMA_VERSION,

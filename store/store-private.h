@@ -83,6 +83,8 @@ vs__col_text(sqlite3_stmt *st, int i)
         return (const char *)sqlite3_column_text(st, i);
 }
 
+/* An event inside the caller's transaction. */
+int vs__store_event(vs_store *s, const vs_store_event *ev, vs_err *err);
 /* An event about snapshot row id, naming it as the row now does. */
 int vs__store_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, const char *message,
                         vs_err *err);

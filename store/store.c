@@ -35,10 +35,56 @@ static const char *const event_names[] = {
         [VS_EVENT_STARTED] = "started",
         [VS_EVENT_STOPPED] = "stopped",
         [VS_EVENT_CANCELLED] = "cancelled",
+        [VS_EVENT_HOOK_FAILED] = "hook-failed",
+        [VS_EVENT_DISCONNECTED] = "disconnected",
+        [VS_EVENT_RECONNECTED] = "reconnected",
+        [VS_EVENT_HANDED_OVER] = "handed-over",
         [VS_EVENT_NOTICE] = "notice",
 };
 
 _Static_assert(VS_ELEMENTSOF(event_names) == VS_EVENT_N_KINDS, "a name per event kind");
+
+static const char *const origin_names[] = {
+        [VS_ORIGIN_SCHEDULE] = "schedule", [VS_ORIGIN_CATCH_UP] = "catch-up",
+        [VS_ORIGIN_MANUAL] = "manual",     [VS_ORIGIN_RUN] = "run",
+        [VS_ORIGIN_ADOPTED] = "adopted",
+};
+
+const char *
+vs_origin_to_string(vs_origin o)
+{
+        return (unsigned)o < VS_ELEMENTSOF(origin_names) ? origin_names[o] : NULL;
+}
+
+vs_origin
+vs_origin_from_string(const char *s)
+{
+        for (size_t i = 1; s && i < VS_ELEMENTSOF(origin_names); i++)
+                if (strcmp(s, origin_names[i]) == 0)
+                        return (vs_origin)i;
+        return VS_ORIGIN_UNKNOWN;
+}
+
+const char *
+vs_event_kind_level(vs_event_kind k)
+{
+        switch (k) {
+        case VS_EVENT_FAILED:
+        case VS_EVENT_DELETE_FAILED:
+        case VS_EVENT_HOOK_FAILED:
+        case VS_EVENT_DISCONNECTED:
+                return "err";
+        case VS_EVENT_SKIPPED:
+        case VS_EVENT_DEFERRED:
+        case VS_EVENT_UNDELETABLE:
+        case VS_EVENT_VANISHED:
+        case VS_EVENT_INTERRUPTED:
+        case VS_EVENT_CANCELLED:
+                return "warning";
+        default:
+                return "info";
+        }
+}
 
 const char *
 vs_snap_state_to_string(vs_snap_state s)
@@ -138,6 +184,12 @@ insert_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, cons
 }
 
 int
+vs__store_event(vs_store *s, const vs_store_event *ev, vs_err *err)
+{
+        return insert_event(s, ev, 0, err);
+}
+
+int
 vs__store_row_event(vs_store *s, int64_t id, vs_event_kind kind, int64_t time, const char *message,
                     vs_err *err)
 {
@@ -178,8 +230,8 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
 {
         static const char sql[] =
                 "INSERT INTO snapshots (connection, domain_uuid, domain_name, policy, snapshot, type,"
-                " quiesce, state, scheduled, started, finished, error_message)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+                " quiesce, state, scheduled, started, finished, error_message, origin)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
         sqlite3_stmt *st;
         int r;
 
@@ -201,6 +253,7 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
         else
                 sqlite3_bind_null(st, 11);
         vs__bind_text(st, 12, error);
+        vs__bind_text(st, 13, vs_origin_to_string(a->origin));
         r = vs__store_step_done(s, st, err, "recording an attempt");
         vs__store_release(st);
         if (r < 0)
@@ -379,6 +432,43 @@ vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t finishe
         sqlite3_bind_int(st, 4, why ? why->domain : 0);
         sqlite3_bind_text(st, 5, msg, -1, SQLITE_TRANSIENT);
         return end_transition(s, st, id, "creating", VS_EVENT_FAILED, finished, msg, err);
+}
+
+int
+vs_store_set_hook_failed(vs_store *s, int64_t id, const char *msg, int64_t now, vs_err *err)
+{
+        static const char sql[] = "UPDATE snapshots SET hook_error = ?2 WHERE id = ?1";
+        sqlite3_stmt *st;
+        int r;
+
+        if (!msg || !*msg)
+                msg = "hook failed";
+        r = check_writable(s, err);
+        if (r < 0)
+                return r;
+        r = vs__store_begin(s, err);
+        if (r < 0)
+                return r;
+        r = vs__store_stmt(s, sql, &st, err);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_int64(st, 1, id);
+        vs__bind_text(st, 2, msg);
+        r = vs__store_step_done(s, st, err, "recording a failed hook");
+        vs__store_release(st);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_changes(s->db) != 1) {
+                r = vs_err_set(err, ESTALE, "store", "no attempt %lld", (long long)id);
+                goto fail;
+        }
+        r = insert_row_event(s, id, VS_EVENT_HOOK_FAILED, now, msg, err);
+        if (r < 0)
+                goto fail;
+        return vs__store_commit(s, err);
+fail:
+        vs__store_rollback(s);
+        return r;
 }
 
 int

@@ -37,7 +37,7 @@
 #include "vs-err.h"
 
 /* The schema this build writes; older ones are migrated on a read-write open. */
-#define VS_STORE_SCHEMA_VERSION 2
+#define VS_STORE_SCHEMA_VERSION 3
 
 typedef struct vs_store vs_store;
 
@@ -74,14 +74,36 @@ typedef enum vs_event_kind {
         VS_EVENT_STARTED,      /* daemon lifecycle */
         VS_EVENT_STOPPED,
         VS_EVENT_CANCELLED,
+        VS_EVENT_HOOK_FAILED,  /* a pre or post hook failed (message: which, how) */
+        VS_EVENT_DISCONNECTED, /* a connection could not be opened or was lost */
+        VS_EVENT_RECONNECTED,  /* ... and is back */
+        VS_EVENT_HANDED_OVER,  /* adopt_from: a snapshot moved to another policy */
         VS_EVENT_NOTICE,       /* anything else worth keeping */
         VS_EVENT_N_KINDS,
 } vs_event_kind;
+
+/* What started an attempt. */
+typedef enum vs_origin {
+        VS_ORIGIN_UNKNOWN,     /* rows written before schema 3 (NULL) */
+        VS_ORIGIN_SCHEDULE,    /* a regular firing */
+        VS_ORIGIN_CATCH_UP,    /* a missed slot, after downtime or a reconnect */
+        VS_ORIGIN_MANUAL,      /* `virtsnap snapshot` */
+        VS_ORIGIN_RUN,         /* `virtsnap run --once` */
+        VS_ORIGIN_ADOPTED,     /* found in libvirt by reconcile, not made by this history */
+} vs_origin;
+
+const char *vs_origin_to_string(vs_origin o);  /* NULL for VS_ORIGIN_UNKNOWN */
+vs_origin vs_origin_from_string(const char *s); /* VS_ORIGIN_UNKNOWN if NULL or unknown */
 
 const char *vs_snap_state_to_string(vs_snap_state s);
 int vs_snap_state_from_string(const char *s); /* -1 if unknown */
 const char *vs_event_kind_to_string(vs_event_kind k);
 int vs_event_kind_from_string(const char *s); /* -1 if unknown */
+/* How much an event matters to the person reading the log: "err" (something
+ * failed: a create, a delete, a hook, a connection), "warning" (something did
+ * not happen that was meant to: skipped, deferred, undeletable, vanished,
+ * interrupted), else "info". */
+const char *vs_event_kind_level(vs_event_kind k);
 
 /* Open (and for read-write, create and migrate) the database at path, or
  * ":memory:".  Read-write: missing directories are created 0700 and a new
@@ -128,6 +150,7 @@ typedef struct vs_store_attempt {
         const char *snapshot;     /* the intended name */
         const char *type;         /* "internal", "disk-only", "external" */
         bool quiesce;             /* quiesce requested */
+        vs_origin origin;
         int64_t scheduled;        /* the slot this attempt serves */
         int64_t started;
 } vs_store_attempt;
@@ -147,6 +170,10 @@ int vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t fin
  * row and event.  *ret_id may be NULL. */
 int vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reason,
                             int64_t *ret_id, vs_err *err);
+
+/* A hook of attempt id failed (the attempt keeps its state: the snapshot of
+ * a failed post hook exists), with a `hook-failed` event carrying msg. */
+int vs_store_set_hook_failed(vs_store *s, int64_t id, const char *msg, int64_t now, vs_err *err);
 
 /* present -> deleting (call before the hypervisor is asked; grouped, once
  * the group is flushed).  reason: the
@@ -207,6 +234,42 @@ int vs_store_last_success(vs_store *s, const char *connection, const char *domai
                           const char *policy, int64_t *ret_scheduled, int64_t *ret_created,
                           vs_err *err);
 
+/* ---- connections (daemon) ------------------------------------------------ */
+
+/* A connection was reached: when it was down (or never seen), it is now up
+ * since `now`, with a `reconnected` event when it had been down.  A no-op when
+ * it was up already, so a refresh at every firing writes nothing.
+ * *ret_was_down (may be NULL): it had been down. */
+int vs_store_connection_up(vs_store *s, const char *uri, int64_t now, bool *ret_was_down, vs_err *err);
+/* An attempt to reach a connection failed: the first failure after it was up
+ * (or of a new one) marks it down since `now` with a `disconnected` event;
+ * later ones only count.  *ret_failures (may be NULL): failed attempts since
+ * it went down, this one included. */
+int vs_store_connection_down(vs_store *s, const char *uri, const char *error, int64_t now,
+                             unsigned *ret_failures, vs_err *err);
+
+typedef struct vs_store_connection {
+        const char *uri;
+        bool up;
+        int64_t since;            /* went up or down at */
+        unsigned failures;        /* failed attempts since it went down (0 when up) */
+        const char *last_error;   /* of the newest failed attempt; NULL when up */
+        int64_t last_attempt;
+} vs_store_connection;
+
+typedef int (*vs_store_connection_cb)(const vs_store_connection *c, void *userdata);
+/* Every connection the daemon has tried, by URI. */
+int vs_store_query_connections(vs_store *s, vs_store_connection_cb cb, void *userdata, vs_err *err);
+
+/* ---- policy hand-over (adopt_from) ----------------------------------------- */
+
+/* Move the live rows of (connection, domain, from_policy) to to_policy, with a
+ * `handed-over` event each: a renamed policy takes over its predecessor's
+ * snapshots, which then count against (and age out under) its retention.
+ * *ret_moved (may be NULL): rows moved. */
+int vs_store_hand_over(vs_store *s, const char *connection, const char *domain_uuid, const char *from_policy,
+                       const char *to_policy, int64_t now, unsigned *ret_moved, vs_err *err);
+
 /* ---- pins (CLI) ---------------------------------------------------------- */
 
 /* Pin or unpin every live (creating/present/deleting) row of the snapshot
@@ -225,6 +288,12 @@ int vs_store_unpin(vs_store *s, const char *domain, const char *snapshot, int64_
 typedef struct vs_store_observed {
         const char *name;
         const char *owner_policy;  /* virtsnap's ownership marker; NULL = foreign */
+        /* The policy that takes over a marked snapshot without a live row:
+         * owner_policy when the loaded config covers (connection, domain,
+         * owner_policy), the adopter when a policy's adopt_from names the
+         * owner; NULL when the config does not cover it: it is then
+         * foreign-marked (counted, never recorded, never pruned). */
+        const char *adopt_as;
         int64_t creation_time;
         const char *type;          /* may be NULL */
 } vs_store_observed;
@@ -237,14 +306,17 @@ typedef struct vs_store_reconcile_summary {
         unsigned vanished;     /* present -> vanished */
         unsigned adopted;      /* owned, no live row -> present */
         unsigned foreign;      /* seen, not virtsnap's: never recorded */
+        unsigned foreign_marked; /* virtsnap's marker, outside the config's scope */
 } vs_store_reconcile_summary;
 
 /* Bring the rows of one domain in line with what the hypervisor has, in one
  * transaction, with an event per change.  Idempotent: a second call with the
- * same list changes nothing.  ret may be NULL. */
+ * same list changes nothing.  ret may be NULL; ret_foreign_marked (may be
+ * NULL): n flags, set for each observed snapshot counted as foreign-marked. */
 int vs_store_reconcile(vs_store *s, const char *connection, const char *domain_uuid,
                        const char *domain_name, const vs_store_observed *observed, size_t n,
-                       int64_t now, vs_store_reconcile_summary *ret, vs_err *err);
+                       int64_t now, vs_store_reconcile_summary *ret, bool *ret_foreign_marked,
+                       vs_err *err);
 
 /* ---- audit queries (CLI) -------------------------------------------------- */
 
@@ -274,6 +346,8 @@ typedef struct vs_store_row {
         const char *error_message; /* may be NULL */
         bool pinned, undeletable;
         const char *pin_reason;    /* may be NULL */
+        vs_origin origin;
+        const char *hook_error;    /* a failed hook; NULL if none failed */
 } vs_store_row;
 
 typedef struct vs_store_event_row {
@@ -292,6 +366,7 @@ typedef struct vs_store_series {
         vs_snap_state last_state;  /* of the newest non-skipped attempt */
         int64_t last_attempt;      /* its start */
         const char *last_error;    /* the newest attempt's error if it failed, else NULL */
+        const char *last_hook_error; /* the newest attempt's failed hook, else NULL */
         unsigned held, pinned, undeletable;
 } vs_store_series;
 

@@ -543,14 +543,24 @@ test_reconcile_cases(void **state)
                 { .name = "c-foreign", .owner_policy = NULL, .creation_time = 116 },
                 { .name = "d-there", .owner_policy = "daily", .creation_time = 62 },
                 { .name = "p-there", .owner_policy = "hourly", .creation_time = 82 },
-                { .name = "lost-row", .owner_policy = "weekly", .creation_time = 40, .type = "disk-only" },
+                { .name = "lost-row", .owner_policy = "weekly", .adopt_as = "weekly", .creation_time = 40,
+                  .type = "disk-only" },
                 { .name = "made-by-virsh", .owner_policy = NULL, .creation_time = 30 },
+                /* marked, but the config does not cover (web1, old-policy) */
+                { .name = "out-of-scope", .owner_policy = "old-policy", .creation_time = 35 },
         };
+        bool marked[VS_ELEMENTSOF(seen)];
 
         n_events = count(s, "SELECT count(*) FROM events");
         assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", seen, VS_ELEMENTSOF(seen), 1000, &sum,
-                                            &err),
+                                            marked, &err),
                          0);
+        assert_int_equal(sum.foreign_marked, 1);
+        for (size_t i = 0; i < VS_ELEMENTSOF(seen); i++)
+                assert_int_equal(marked[i], strcmp(seen[i].name, "out-of-scope") == 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE snapshot = 'out-of-scope'"), 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE snapshot = 'lost-row' AND origin = 'adopted'"),
+                         1);
         assert_int_equal(sum.recovered, 1);
         assert_int_equal(sum.interrupted, 2); /* c-gone, and c-foreign: not ours */
         assert_int_equal(sum.deleted, 1);
@@ -615,7 +625,7 @@ test_reconcile_cases(void **state)
         n_rows = count(s, "SELECT count(*) FROM snapshots");
         int64_t fingerprint = count(s, "SELECT sum(id * length(state) + coalesce(deleted, 0)) FROM snapshots");
         assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", seen, VS_ELEMENTSOF(seen), 2000, &sum,
-                                            &err),
+                                            NULL, &err),
                          0);
         assert_int_equal(sum.recovered + sum.interrupted + sum.deleted + sum.restored + sum.vanished +
                                  sum.adopted,
@@ -627,13 +637,13 @@ test_reconcile_cases(void **state)
                          fingerprint);
 
         /* Everything gone: every live row vanishes, once. */
-        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", NULL, 0, 3000, &sum, &err), 0);
+        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", NULL, 0, 3000, &sum, NULL, &err), 0);
         assert_int_equal(sum.vanished, 4);
-        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", NULL, 0, 3001, &sum, &err), 0);
+        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", NULL, 0, 3001, &sum, NULL, &err), 0);
         assert_int_equal(sum.vanished, 0);
         assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'present'"), 1);
         /* Another connection's rows are not this connection's business. */
-        assert_int_equal(vs_store_reconcile(s, "qemu+ssh://other/system", UUID2, "db1", NULL, 0, 3002, &sum,
+        assert_int_equal(vs_store_reconcile(s, "qemu+ssh://other/system", UUID2, "db1", NULL, 0, 3002, &sum, NULL,
                                             &err),
                          0);
         assert_int_equal(sum.vanished, 0);
@@ -674,7 +684,7 @@ test_crash_after_intent(void **state)
         assert_int_equal(vs_store_open(path, 0, &s, NULL), 0);
         assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'creating'"), 2);
         const vs_store_observed seen[] = { { .name = "made", .owner_policy = "daily", .creation_time = 101 } };
-        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", seen, 1, 300, &sum, NULL), 0);
+        assert_int_equal(vs_store_reconcile(s, CONN, UUID1, "web1", seen, 1, 300, &sum, NULL, NULL), 0);
         assert_int_equal(sum.recovered, 1);
         assert_int_equal(sum.interrupted, 1);
         assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE snapshot = 'made' AND state = 'present'"),
@@ -1027,10 +1037,10 @@ test_newer_schema(void **state)
         s = NULL;
         assert_int_equal(vs_store_open(path, 0, &s, &err), -EPROTO);
         assert_null(s);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 2)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 3)");
         assert_string_equal(err.where, path);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 2)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 3)");
         after = slurp(path, &after_len);
         assert_int_equal(after_len, before_len);
         assert_memory_equal(after, before, before_len);
@@ -1068,17 +1078,35 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
         /* Readers never migrate: they say so. */
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database schema 1 is older than 2; run the daemon once to upgrade it");
+        assert_string_equal(err.msg, "database schema 1 is older than 3; run the daemon once to upgrade it");
         /* Opening at the version it has is a no-op. */
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
-        /* A read-write open migrates 1 -> 2. */
+        /* A read-write open migrates 1 -> 2 -> 3. */
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 2);
-        assert_int_equal(count(s, "PRAGMA user_version"), 2);
+        assert_int_equal(vs_store_schema_version(s), 3);
+        assert_int_equal(count(s, "PRAGMA user_version"), 3);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'series'"), 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'connections'"), 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
+                                  " WHERE name IN ('origin', 'hook_error')"),
+                         2);
         vs_store_free(s);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 2);
+        assert_int_equal(vs_store_schema_version(s), 3);
+        vs_store_free(s);
+
+        /* A schema-2 database with rows: its rows read as origin unknown. */
+        rm_rf(dir);
+        free(dir);
+        dir = make_tmpdir();
+        free(path);
+        path = join(dir, "history.db");
+        free(empty);
+        empty = join(dir, "empty.db");
+        assert_int_equal(vs__store_create_at_version(path, 2, &err), 0);
+        assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
+        assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
+        assert_int_equal(vs_store_schema_version(s), 3);
         vs_store_free(s);
 
         /* A zero-byte file is a new database: version 0 -> current. */
@@ -1086,7 +1114,7 @@ test_migrations(void **state)
         assert_int_equal(vs_store_open(empty, VS_STORE_READ_ONLY, &s, &err), -ENOENT);
         assert_string_equal(err.msg, "the history database is empty (has the daemon run?)");
         assert_int_equal(vs_store_open(empty, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 2);
+        assert_int_equal(vs_store_schema_version(s), 3);
         assert_int_equal(count(s, "PRAGMA application_id"), 0x76736e70);
         vs_store_free(s);
         rm_rf(dir);
@@ -1112,6 +1140,9 @@ test_migration_backfills_series(void **state)
         make_present(s, "db1", UUID2, "daily", "s-3", 300);
         assert_int_equal(vs__store_exec(s,
                                         "DROP TRIGGER snapshots_series; DROP TABLE series;"
+                                        " DROP TRIGGER snapshots_series_policy; DROP TABLE connections;"
+                                        " ALTER TABLE snapshots DROP COLUMN origin;"
+                                        " ALTER TABLE snapshots DROP COLUMN hook_error;"
                                         " PRAGMA user_version = 1",
                                         &err),
                          0);
@@ -1119,7 +1150,7 @@ test_migration_backfills_series(void **state)
 
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 2);
+        assert_int_equal(vs_store_schema_version(s), 3);
         assert_int_equal(vs_store_query_series(s, NULL, collect_series, &series, &err), 0);
         assert_string_equal(series, "db1|daily|present|302|1|0|-\n"
                                     "web1|daily|present|102|1|0|-\n"
@@ -1133,6 +1164,183 @@ test_migration_backfills_series(void **state)
         rm_rf(dir);
         free(path);
         free(dir);
+}
+
+/* ---- schema 3: origin, failed hooks, connections, hand-over --------------------- */
+
+typedef struct origin_seen {
+        vs_origin origin[8];
+        const char *hook[8];
+        char buf[8][64];
+        size_t n;
+} origin_seen;
+
+static int
+collect_origin(const vs_store_row *r, void *userdata)
+{
+        origin_seen *o = userdata;
+
+        assert_true(o->n < 8);
+        o->origin[o->n] = r->origin;
+        o->hook[o->n] = NULL;
+        if (r->hook_error) {
+                snprintf(o->buf[o->n], sizeof(o->buf[o->n]), "%s", r->hook_error);
+                o->hook[o->n] = o->buf[o->n];
+        }
+        o->n++;
+        return 0;
+}
+
+static int
+collect_last_hook(const vs_store_series *se, void *userdata)
+{
+        char *out = userdata;
+
+        snprintf(out, 64, "%s|%s", se->policy, se->last_hook_error ? se->last_hook_error : "-");
+        return 0;
+}
+
+static void
+test_origin_and_hook_failure(void **state)
+{
+        vs_store *s = open_memory();
+        vs_store_filter f = all_rows();
+        vs_store_attempt a = attempt("web1", UUID1, "daily", "s-1", 100);
+        origin_seen seen = { 0 };
+        char last[64] = "";
+        event_lines ev;
+        int64_t id;
+        vs_err err = { 0 };
+
+        (void)state;
+        a.origin = VS_ORIGIN_CATCH_UP;
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "crash", 102, 103, &err), 0);
+        assert_int_equal(vs_store_set_hook_failed(s, id, "post hook /bin/false: exit status 1", 104, &err), 0);
+        /* The attempt keeps its state: the snapshot exists. */
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'present'"), 1);
+        assert_int_equal(vs_store_set_hook_failed(s, 999, "x", 104, &err), -ESTALE);
+
+        a = attempt("web1", UUID1, "daily", "s-2", 200);
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0); /* origin unknown */
+        assert_int_equal(vs_store_query_history(s, &f, collect_origin, &seen, &err), 0);
+        assert_int_equal(seen.n, 2);
+        assert_int_equal(seen.origin[0], VS_ORIGIN_UNKNOWN);
+        assert_null(seen.hook[0]);
+        assert_int_equal(seen.origin[1], VS_ORIGIN_CATCH_UP);
+        assert_string_equal(seen.hook[1], "post hook /bin/false: exit status 1");
+
+        /* The series reports the newest attempt's hook: s-2 has none yet. */
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_hook, last, &err), 0);
+        assert_string_equal(last, "daily|-");
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "crash", 202, 203, &err), 0);
+        assert_int_equal(vs_store_set_hook_failed(s, id, NULL, 204, &err), 0);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_hook, last, &err), 0);
+        assert_string_equal(last, "daily|hook failed");
+
+        events(s, &ev);
+        assert_string_equal(ev.line[1], "hook-failed|s-1|post hook /bin/false: exit status 1");
+        events_clear(&ev);
+        assert_string_equal(vs_event_kind_level(VS_EVENT_HOOK_FAILED), "err");
+        assert_string_equal(vs_event_kind_level(VS_EVENT_DISCONNECTED), "err");
+        assert_string_equal(vs_event_kind_level(VS_EVENT_UNDELETABLE), "warning");
+        assert_string_equal(vs_event_kind_level(VS_EVENT_CREATED), "info");
+        assert_string_equal(vs_origin_to_string(VS_ORIGIN_CATCH_UP), "catch-up");
+        assert_int_equal(vs_origin_from_string("manual"), VS_ORIGIN_MANUAL);
+        assert_int_equal(vs_origin_from_string("nonsense"), VS_ORIGIN_UNKNOWN);
+        vs_store_free(s);
+}
+
+typedef struct conn_seen {
+        char line[4][160];
+        size_t n;
+} conn_seen;
+
+static int
+collect_conn(const vs_store_connection *c, void *userdata)
+{
+        conn_seen *o = userdata;
+
+        assert_true(o->n < 4);
+        snprintf(o->line[o->n++], 160, "%s|%s|%lld|%u|%s|%lld", c->uri, c->up ? "up" : "down", (long long)c->since,
+                 c->failures, c->last_error ? c->last_error : "-", (long long)c->last_attempt);
+        return 0;
+}
+
+static void
+test_connections(void **state)
+{
+        vs_store *s = open_memory();
+        conn_seen seen = { 0 };
+        unsigned failures = 0;
+        bool was_down = true;
+        vs_err err = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_store_connection_up(s, CONN, 100, &was_down, &err), 0);
+        assert_false(was_down);
+        /* Up again: nothing is written. */
+        assert_int_equal(vs_store_connection_up(s, CONN, 150, &was_down, &err), 0);
+        assert_false(was_down);
+        assert_int_equal(count(s, "SELECT last_attempt FROM connections"), 100);
+        assert_int_equal(vs_store_connection_down(s, CONN, "Connection refused", 200, &failures, &err), 0);
+        assert_int_equal(failures, 1);
+        assert_int_equal(vs_store_connection_down(s, CONN, "No route to host", 201, &failures, &err), 0);
+        assert_int_equal(vs_store_connection_down(s, CONN, "No route to host", 203, &failures, &err), 0);
+        assert_int_equal(failures, 3);
+        assert_int_equal(vs_store_query_connections(s, collect_conn, &seen, &err), 0);
+        assert_int_equal(seen.n, 1);
+        assert_string_equal(seen.line[0], CONN "|down|200|3|No route to host|203");
+        /* One event per edge, not per attempt. */
+        assert_int_equal(count(s, "SELECT count(*) FROM events WHERE kind = 'disconnected'"), 1);
+        assert_int_equal(vs_store_connection_up(s, CONN, 300, &was_down, &err), 0);
+        assert_true(was_down);
+        seen.n = 0;
+        assert_int_equal(vs_store_query_connections(s, collect_conn, &seen, &err), 0);
+        assert_string_equal(seen.line[0], CONN "|up|300|0|-|300");
+        assert_int_equal(count(s, "SELECT count(*) FROM events WHERE kind = 'reconnected'"
+                                  " AND message = 'reachable again after 3 failed attempts'"),
+                         1);
+        /* A connection never reached is down from its first attempt. */
+        assert_int_equal(vs_store_connection_down(s, "qemu+ssh://gone/system", "timeout", 400, &failures, &err), 0);
+        assert_int_equal(failures, 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM events WHERE kind = 'disconnected'"), 2);
+        vs_store_free(s);
+}
+
+static void
+test_hand_over(void **state)
+{
+        vs_store *s = open_memory();
+        char *series = NULL;
+        unsigned moved = 99;
+        vs_err err = { 0 };
+        int64_t gone;
+
+        (void)state;
+        make_present(s, "web1", UUID1, "old", "o-1", 100);
+        make_present(s, "web1", UUID1, "old", "o-2", 200);
+        gone = make_present(s, "web1", UUID1, "old", "o-3", 300);
+        assert_int_equal(vs_store_begin_delete(s, gone, "keep_last 2", &err), 0);
+        assert_int_equal(vs_store_finish_delete(s, gone, VS_STORE_DELETED, NULL, NULL, 301, &err), 0);
+        make_present(s, "db1", UUID2, "old", "o-1", 100);
+
+        assert_int_equal(vs_store_hand_over(s, CONN, UUID1, "old", "new", 500, &moved, &err), 0);
+        assert_int_equal(moved, 2);
+        /* Live rows move, history (the deleted row) stays as it was, other
+         * domains are untouched. */
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE policy = 'new'"), 2);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE policy = 'old'"), 2);
+        assert_int_equal(count(s, "SELECT count(*) FROM events WHERE kind = 'handed-over' AND policy = 'new'"), 2);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_series, &series, &err), 0);
+        assert_string_equal(series, "db1|old|present|102|1|0|-\n"
+                                    "web1|new|present|202|2|0|-\n"
+                                    "web1|old|deleted|302|0|0|-\n");
+        free(series);
+        assert_int_equal(vs_store_hand_over(s, CONN, UUID1, "old", "new", 501, &moved, &err), 0);
+        assert_int_equal(moved, 0);
+        assert_int_equal(vs_store_hand_over(s, CONN, UUID1, "same", "same", 501, &moved, &err), -EINVAL);
+        vs_store_free(s);
 }
 
 /* ---- hostile input, read-only, full ---------------------------------------- */
@@ -1225,7 +1433,7 @@ test_read_only(void **state)
         assert_int_equal(vs_store_begin_create(ro, &a, &id, &err), -EROFS);
         assert_string_equal(err.msg, "the history database was opened read-only");
         assert_int_equal(vs_store_pin(ro, "web1", "s-1", NULL, 1, NULL, &err), -EROFS);
-        assert_int_equal(vs_store_reconcile(ro, CONN, UUID1, "web1", NULL, 0, 1, NULL, &err), -EROFS);
+        assert_int_equal(vs_store_reconcile(ro, CONN, UUID1, "web1", NULL, 0, 1, NULL, NULL, &err), -EROFS);
         vs_store_free(ro);
         vs_store_free(s);
 
@@ -1352,6 +1560,9 @@ main(void)
                 cmocka_unit_test(test_newer_schema),
                 cmocka_unit_test(test_migrations),
                 cmocka_unit_test(test_migration_backfills_series),
+                cmocka_unit_test(test_origin_and_hook_failure),
+                cmocka_unit_test(test_connections),
+                cmocka_unit_test(test_hand_over),
                 cmocka_unit_test(test_hostile_strings),
                 cmocka_unit_test(test_read_only),
                 cmocka_unit_test(test_disk_full),
