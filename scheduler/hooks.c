@@ -94,7 +94,9 @@ build_env(const vs_hook_request *req)
         if (env_push(&env, "VIRTSNAP_DOMAIN", req->domain) < 0 ||
             env_push(&env, "VIRTSNAP_POLICY", req->policy) < 0 ||
             env_push(&env, "VIRTSNAP_SNAPSHOT", req->snapshot) < 0 ||
-            env_push(&env, "VIRTSNAP_PHASE", req->phase) < 0)
+            env_push(&env, "VIRTSNAP_PHASE", req->phase) < 0 ||
+            (req->result && env_push(&env, "VIRTSNAP_RESULT", req->result) < 0) ||
+            (req->error && env_push(&env, "VIRTSNAP_ERROR", req->error) < 0))
                 goto fail;
         return env;
 fail:

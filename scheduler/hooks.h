@@ -1,8 +1,11 @@
 /* Pre and post hooks: a policy's argv run as a child process around a
  * snapshot.  No shell: argv[0] is exec'd directly (PATH is searched), with
  * {domain}, {policy} and {snapshot} substituted in every argument and
- * VIRTSNAP_DOMAIN, VIRTSNAP_POLICY, VIRTSNAP_SNAPSHOT and VIRTSNAP_PHASE
- * added to the environment (arguments are policy templates: {utc:...} and
+ * VIRTSNAP_DOMAIN, VIRTSNAP_POLICY, VIRTSNAP_SNAPSHOT, VIRTSNAP_PHASE and
+ * VIRTSNAP_RESULT (pre: "pending"; post: "created" or "failed", with
+ * VIRTSNAP_ERROR saying why) added to the environment; variables named
+ * VIRTSNAP_* inherited from the daemon are dropped, so a hook never sees a
+ * stale one (arguments are policy templates: {utc:...} and
  * friends work too).  The child gets its own process group and is
  * killed with SIGKILL (group and all) at its timeout.  stdin is /dev/null,
  * stdout and stderr go to the daemon's stderr.  Loop thread only. */
@@ -23,6 +26,8 @@ typedef struct vs_hook_request {
         const char *policy;
         const char *snapshot;
         const char *phase;          /* "pre" or "post" */
+        const char *result;         /* VIRTSNAP_RESULT: "pending" (pre), "created" or "failed" (post) */
+        const char *error;          /* VIRTSNAP_ERROR: why the job failed; NULL: not set */
         const vs_tz *tz;            /* for {utc:...}/{local:...}/{epoch} in arguments */
         int64_t time;
         int64_t timeout_ms;         /* <= 0: no timeout */

@@ -55,6 +55,7 @@ struct vs_job {
         const vs_policy *policy;
         const vs_tz *tz;
         int64_t scheduled;
+        vs_origin origin;
         vs_job_done_fn done;
         void *data;
 
@@ -214,6 +215,23 @@ record_create_ok(vs_job *j)
 
 /* ---- hooks ---------------------------------------------------------------- */
 
+/* A failed hook is recorded on the attempt (its state stays what the create
+ * made it: the snapshot of a failed post hook exists) with a `hook-failed`
+ * event, so status and monitor see it; the job itself fails. */
+static void
+record_hook_failed(vs_job *j, const char *msg)
+{
+        vs_err e = { 0 };
+
+        vs_log_err(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, msg);
+        if (!j->have_row) {
+                record_event(j, VS_EVENT_HOOK_FAILED, j->created ? j->created : j->name, msg);
+                return;
+        }
+        if (vs_store_set_hook_failed(j->ctx.store, j->row, msg, now_s(j), &e) < 0)
+                log_store_error(j, "the failed hook", &e);
+}
+
 static void
 on_hook_done(void *data, const vs_hook_result *res)
 {
@@ -230,13 +248,13 @@ on_hook_done(void *data, const vs_hook_result *res)
                                  j->timed_out && res->killed ? "job timed out" : why);
                         job_fail_msg(j, "hook", msg);
                         record_create_failed(j, NULL);
+                        record_hook_failed(j, msg);
                 }
         } else {
                 j->post_done = true;
                 if (!vs_hook_result_ok(res)) {
                         snprintf(msg, sizeof(msg), "post hook %s failed: %s", j->policy->hooks.post[0], why);
-                        vs_log_err(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, msg);
-                        record_event(j, VS_EVENT_NOTICE, j->created ? j->created : j->name, msg);
+                        record_hook_failed(j, msg);
                         job_fail_msg(j, "hook", msg);
                 }
         }
@@ -246,12 +264,22 @@ on_hook_done(void *data, const vs_hook_result *res)
 static int
 run_hook(vs_job *j, char **argv, const char *phase, vs_err *e)
 {
+        bool post = strcmp(phase, "post") == 0;
         vs_hook_request req = {
                 .argv = argv, .domain = j->domain, .policy = j->policy->name,
                 .snapshot = j->created ? j->created : j->name, .phase = phase,
                 .timeout_ms = j->policy->hooks.timeout * 1000, .tz = j->tz, .time = j->started,
         };
         int r;
+
+        /* The post hook learns how the job went: a snapshot exists
+         * (created, even late), or the job failed and why. */
+        if (post) {
+                req.result = j->create_ok ? "created" : "failed";
+                req.error = j->err.msg[0] ? j->err.msg : NULL;
+        } else {
+                req.result = "pending";
+        }
 
         r = vs_hook_run(j->ctx.clock, &req, on_hook_done, j, &j->hook, e);
         if (r < 0)
@@ -270,7 +298,10 @@ start_post_hook(vs_job *j)
                 return;
         }
         if (run_hook(j, j->policy->hooks.post, "post", &e) < 0) {
-                record_event(j, VS_EVENT_NOTICE, j->created ? j->created : j->name, e.msg);
+                char msg[sizeof(e.msg) + 64];
+
+                snprintf(msg, sizeof(msg), "post hook %s failed: %s", j->policy->hooks.post[0], e.msg);
+                record_hook_failed(j, msg);
                 job_fail(j, &e);
                 j->post_done = true;
         }
@@ -675,7 +706,7 @@ vs_job_cancel(vs_job *j)
                         .connection = j->conn, .domain_uuid = j->uuid, .domain_name = j->domain,
                         .policy = j->policy->name, .type = vs_snap_type_to_string(j->policy->snapshot.type),
                         .quiesce = j->policy->snapshot.quiesce != VS_QUIESCE_OFF, .scheduled = j->scheduled,
-                        .started = now_s(j),
+                        .started = now_s(j), .origin = j->origin,
                 };
                 vs_err e = { 0 };
 
@@ -723,8 +754,12 @@ on_create_intent_committed(void *data, const vs_err *err)
                 return;
         }
         if (j->policy->hooks.pre && !out_of_time(j) && run_hook(j, j->policy->hooks.pre, "pre", &e) < 0) {
+                char msg[sizeof(e.msg) + 64];
+
                 job_fail(j, &e);
                 record_create_failed(j, NULL);
+                snprintf(msg, sizeof(msg), "pre hook %s failed: %s", j->policy->hooks.pre[0], e.msg);
+                record_hook_failed(j, msg);
         }
         advance(j);
 }
@@ -765,6 +800,7 @@ vs_job_start(vs_job *j)
         a.snapshot = j->name;
         a.type = vs_snap_type_to_string(j->policy->snapshot.type);
         a.quiesce = j->policy->snapshot.quiesce != VS_QUIESCE_OFF;
+        a.origin = j->origin;
         a.scheduled = j->scheduled;
         a.started = j->started;
         /* The intent row comes first: no libvirt call until it is on disk. */
@@ -794,6 +830,7 @@ vs_job_new(const vs_job_ctx *ctx, const vs_job_params *p, vs_job_done_fn done, v
         j->policy = p->policy;
         j->tz = p->tz;
         j->scheduled = p->scheduled;
+        j->origin = p->origin;
         j->done = done;
         j->data = data;
         j->conn = strdup(p->conn);
@@ -895,6 +932,12 @@ unsigned
 vs_job_pruned(const vs_job *j)
 {
         return j->pruned;
+}
+
+vs_origin
+vs_job_origin(const vs_job *j)
+{
+        return j->origin;
 }
 
 bool

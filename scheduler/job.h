@@ -68,6 +68,7 @@ typedef struct vs_job_params {
         const vs_policy *policy;
         const vs_tz *tz;
         int64_t scheduled;          /* the slot served (UTC s) */
+        vs_origin origin;           /* what started it, as recorded */
 } vs_job_params;
 
 typedef void (*vs_job_done_fn)(vs_job *job, void *data);
@@ -101,6 +102,7 @@ bool vs_job_in_flight(const vs_job *j);
 bool vs_job_hook_running(const vs_job *j);
 /* The last libvirt error was transient (the connection may be down). */
 bool vs_job_saw_transient(const vs_job *j);
+vs_origin vs_job_origin(const vs_job *j);
 
 const char *vs_job_state_to_string(vs_job_state s);
 const char *vs_job_outcome_to_string(vs_job_outcome o);

@@ -110,6 +110,28 @@ vs_plan_is_due(const vs_schedule *s, const vs_tz *tz, int64_t offset, bool has_l
         return slot != INT64_MAX && slot + offset <= now;
 }
 
+int64_t
+vs_plan_last_deadline(const vs_schedule *s, const vs_tz *tz, int64_t offset, int64_t after, int64_t now)
+{
+        int64_t period = vs_schedule_period(s, tz, now), from = after, last = INT64_MIN, slot;
+
+        /* Walking from `after` is exact but may be long (a week of "every
+         * 5s"); start a few periods back from now instead when that is
+         * later, and fall back to the full walk when the schedule is too
+         * irregular for the window to hold a slot. */
+        if (period != INT64_MAX && period > 0 && period < INT64_MAX / 8 && now - 8 * period > after)
+                from = now - 8 * period;
+        for (;;) {
+                for (int64_t t = from; (slot = vs_plan_next_slot(s, tz, offset, t)) != INT64_MAX &&
+                                       slot + offset <= now;
+                     t = slot + offset)
+                        last = slot + offset;
+                if (last != INT64_MIN || from == after)
+                        return last;
+                from = after;
+        }
+}
+
 /* n bytes owned by the plan (freed with it), or NULL. */
 static char *
 plan_alloc(vs_plan *p, size_t n)

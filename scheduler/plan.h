@@ -65,6 +65,10 @@ int64_t vs_plan_offset(const char *conn, const char *uuid, const char *policy, i
 /* The first slot whose deadline (slot + offset) is > after; INT64_MAX if the
  * schedule never fires again. */
 int64_t vs_plan_next_slot(const vs_schedule *s, const vs_tz *tz, int64_t offset, int64_t after);
+/* The deadline (slot + offset) of the newest slot whose deadline is in
+ * (after, now]: the slot a catch-up serves; INT64_MIN if there is none. */
+int64_t vs_plan_last_deadline(const vs_schedule *s, const vs_tz *tz, int64_t offset, int64_t after,
+                              int64_t now);
 /* Catch-up and `run --once`: is a snapshot owed now?  True when there was
  * never a success (has_last false), or when a slot's deadline fell after the
  * last success and is not later than now.  However many slots were missed,

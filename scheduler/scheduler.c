@@ -201,7 +201,7 @@ vs__sched_replan(vs_scheduler *s)
 
 static int
 push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_index, int64_t scheduled,
-            vs_job_kind kind)
+            vs_job_kind kind, vs_origin origin)
 {
         firing *f;
 
@@ -223,6 +223,7 @@ push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_i
         f->policy_index = policy_index;
         f->scheduled = scheduled;
         f->kind = kind;
+        f->origin = origin;
         f->cfg = cfg_ref_get(c->s->cfg);
         c->n_pending++;
         return 0;
@@ -241,7 +242,7 @@ on_plan_timer(void *data)
                 if (!c)
                         continue;
                 vs_log_debug(s->o.log, "%s/%s: fires (slot %lld)", e.domain, e.policy->name, (long long)e.slot);
-                if (push_firing(c, e.domain, e.uuid, e.policy_index, e.deadline, VS_JOB_SNAPSHOT) < 0) {
+                if (push_firing(c, e.domain, e.uuid, e.policy_index, e.deadline, VS_JOB_SNAPSHOT, VS_ORIGIN_SCHEDULE) < 0) {
                         vs_log_err(s->o.log, "%s/%s: firing lost: out of memory", e.domain, e.policy->name);
                         continue;
                 }
@@ -253,6 +254,92 @@ on_plan_timer(void *data)
                 if (s->conns[i]->n_pending > 0)
                         vs__sched_start_refresh(s->conns[i]);
         arm_plan_timer(s);
+}
+
+/* ---- catch-up: one snapshot, not two ------------------------------------------ */
+
+static catch_up *
+find_catch_up(sched_conn *c, const char *uuid, const char *policy)
+{
+        for (size_t i = 0; i < c->n_catch_ups; i++)
+                if (strcmp(c->catch_ups[i].uuid, uuid) == 0 && strcmp(c->catch_ups[i].policy, policy) == 0)
+                        return &c->catch_ups[i];
+        return NULL;
+}
+
+static void
+drop_catch_up(sched_conn *c, catch_up *cu)
+{
+        free(cu->policy);
+        *cu = c->catch_ups[--c->n_catch_ups];
+}
+
+static int
+note_catch_up(sched_conn *c, const char *uuid, const char *policy, int64_t at)
+{
+        catch_up *cu = find_catch_up(c, uuid, policy), *n;
+
+        if (!cu) {
+                n = realloc(c->catch_ups, (c->n_catch_ups + 1) * sizeof(*n));
+                if (!n)
+                        return -ENOMEM;
+                c->catch_ups = n;
+                cu = &c->catch_ups[c->n_catch_ups];
+                *cu = (catch_up){ .policy = strdup(policy) };
+                if (!cu->policy)
+                        return -ENOMEM;
+                snprintf(cu->uuid, sizeof(cu->uuid), "%s", uuid);
+                c->n_catch_ups++;
+        }
+        cu->at = at;
+        cu->failed = false;
+        return 0;
+}
+
+/* A regular firing f right after a catch-up of the same (domain, policy)
+ * that made (or is making) a snapshot: the catch-up serves f's slot too.
+ * Said in the log and the event log, not recorded as a skipped attempt:
+ * nothing was missed. */
+static bool
+catch_up_covers(sched_conn *c, const firing *f, const vs_policy *p)
+{
+        vs_scheduler *s = c->s;
+        catch_up *cu = find_catch_up(c, f->uuid, p->name);
+        int64_t period;
+        char msg[160], at[32], slot[32];
+        bool covers;
+
+        if (!cu)
+                return false;
+        period = vs_schedule_period(p->schedule, f->cfg->cfg->tz, cu->at);
+        covers = !cu->failed && f->scheduled >= cu->at && period != INT64_MAX &&
+                 (f->scheduled - cu->at) * VS_CATCH_UP_COVERS_DEN < period * VS_CATCH_UP_COVERS_NUM;
+        if (covers) {
+                snprintf(msg, sizeof(msg), "the slot of %s is served by the catch-up snapshot taken at %s",
+                         vs_time_format_utc(f->scheduled, slot, sizeof(slot)),
+                         vs_time_format_utc(cu->at, at, sizeof(at)));
+                vs_log_info(s->o.log, "%s/%s: %s", f->domain, p->name, msg);
+                vs_store_event ev = {
+                        .time = vs__sched_now_s(s), .kind = VS_EVENT_NOTICE, .connection = c->uri,
+                        .domain_uuid = f->uuid, .domain_name = f->domain, .policy = p->name, .message = msg,
+                };
+                vs_err e = { 0 };
+
+                if (vs_store_append_event(s->o.store, &ev, &e) < 0)
+                        vs_log_err(s->o.log, "%s/%s: cannot record an event: %s", f->domain, p->name, e.msg);
+        }
+        /* A catch-up serves at most the one slot after it. */
+        drop_catch_up(c, cu);
+        return covers;
+}
+
+static void
+catch_up_done(sched_conn *c, vs_job *job)
+{
+        catch_up *cu = find_catch_up(c, vs_job_uuid(job), vs_job_policy(job));
+
+        if (cu && !vs_job_snapshot(job))
+                cu->failed = true;
 }
 
 /* ---- jobs -------------------------------------------------------------------- */
@@ -294,6 +381,8 @@ on_job_done(vs_job *job, void *data)
         case VS_JOB_PENDING:
                 break;
         }
+        if (vs_job_origin(job) == VS_ORIGIN_CATCH_UP)
+                catch_up_done(c, job);
         s->st.pruned += vs_job_pruned(job);
         s->st.jobs_done++;
         if (sj->running)
@@ -312,7 +401,7 @@ on_job_done(vs_job *job, void *data)
 
 static int
 enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain, const char *uuid,
-            int64_t scheduled, vs_job_kind kind)
+            int64_t scheduled, vs_job_kind kind, vs_origin origin)
 {
         vs_scheduler *s = c->s;
         vs_job_ctx ctx = {
@@ -322,7 +411,7 @@ enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain,
         };
         vs_job_params params = {
                 .kind = kind, .virt = c->virt, .conn = c->uri, .domain = domain, .uuid = uuid,
-                .policy = p, .tz = cfg->cfg->tz, .scheduled = scheduled,
+                .policy = p, .tz = cfg->cfg->tz, .scheduled = scheduled, .origin = origin,
         };
         sched_job *sj;
         int r;
@@ -424,7 +513,9 @@ vs__sched_dispatch_pending(sched_conn *c)
                         vs_log_info(s->o.log, "%s/%s: domain no longer matches; firing dropped", f->domain, p->name);
                 } else if (vs__sched_domain_has_job(c, f->uuid, p->name, false)) {
                         record_skip(s, c, f, p, "the previous job for this domain and policy is still running");
-                } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind) < 0) {
+                } else if (f->origin == VS_ORIGIN_SCHEDULE && catch_up_covers(c, f, p)) {
+                        /* logged and recorded there */
+                } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind, f->origin) < 0) {
                         vs_log_err(s->o.log, "%s/%s: cannot queue a job: out of memory", f->domain, p->name);
                         s->st.failed++;
                 }
@@ -456,7 +547,7 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
                         continue;
                 for (size_t d = 0; d < c->domains.n; d++) {
                         const vs_domain_info *dom = &c->domains.items[d];
-                        int64_t sched = 0, created = 0, offset;
+                        int64_t sched = 0, created = 0, offset, last, missed;
                         vs_err e = { 0 };
                         bool has;
                         int r;
@@ -470,12 +561,25 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
                         }
                         has = r == 0;
                         offset = vs_plan_offset(c->uri, dom->uuid, p->name, p->jitter);
-                        if (!vs_plan_is_due(p->schedule, cfg->tz, offset, has, created > sched ? created : sched, now))
+                        last = created > sched ? created : sched;
+                        if (!vs_plan_is_due(p->schedule, cfg->tz, offset, has, last, now))
                                 continue;
-                        if (catch_up_only)
-                                vs_log_info(s->o.log, "%s/%s: catching up (%s)", dom->name, p->name,
-                                            has ? "a slot was missed" : "no snapshot yet");
-                        if (push_firing(c, dom->name, dom->uuid, pi, now, VS_JOB_SNAPSHOT) < 0)
+                        /* The attempt serves the newest missed slot (none:
+                         * never snapshotted, it serves now). */
+                        missed = has ? vs_plan_last_deadline(p->schedule, cfg->tz, offset, last, now) : INT64_MIN;
+                        if (missed == INT64_MIN)
+                                missed = now;
+                        if (catch_up_only) {
+                                char buf[32];
+
+                                vs_log_info(s->o.log, "%s/%s: catching up (%s%s)", dom->name, p->name,
+                                            has ? "missed the slot of " : "no snapshot yet",
+                                            has ? vs_time_format_utc(missed, buf, sizeof(buf)) : "");
+                                if (note_catch_up(c, dom->uuid, p->name, now) < 0)
+                                        vs_log_err(s->o.log, "%s/%s: out of memory", dom->name, p->name);
+                        }
+                        if (push_firing(c, dom->name, dom->uuid, pi, missed, VS_JOB_SNAPSHOT,
+                                        catch_up_only ? VS_ORIGIN_CATCH_UP : VS_ORIGIN_RUN) < 0)
                                 vs_log_err(s->o.log, "%s/%s: out of memory", dom->name, p->name);
                 }
         }
@@ -505,7 +609,7 @@ vs__sched_queue_oneshot(sched_conn *c)
                 if (!vs_plan_domain_matches(p, d))
                         vs_log_warning(s->o.log, "%s is not matched by policy %s; snapshotting it anyway", d->name,
                                        p->name);
-                push_firing(c, d->name, d->uuid, pi, now, VS_JOB_SNAPSHOT);
+                push_firing(c, d->name, d->uuid, pi, now, VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
                 break;
         }
         case MODE_PRUNE:
@@ -527,7 +631,7 @@ vs__sched_queue_oneshot(sched_conn *c)
                                         continue;
                                 if (!vs_plan_domain_matches(p, dom))
                                         continue;
-                                push_firing(c, dom->name, dom->uuid, pi, now, VS_JOB_PRUNE);
+                                push_firing(c, dom->name, dom->uuid, pi, now, VS_JOB_PRUNE, VS_ORIGIN_RUN);
                         }
                 }
                 break;
@@ -956,6 +1060,9 @@ vs_scheduler_free(vs_scheduler *s)
                         free(c->jobs[k]);
                 }
                 free(c->jobs);
+                for (size_t k = 0; k < c->n_catch_ups; k++)
+                        free(c->catch_ups[k].policy);
+                free(c->catch_ups);
                 vs_domain_list_clear(&c->domains);
                 vs_virt_free(c->virt);
                 free(c->uri);

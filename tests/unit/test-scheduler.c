@@ -1264,6 +1264,167 @@ test_drain_grace_cancels(void **state)
         fx_free(f);
 }
 
+/* The newest attempt of a domain: its slot and origin. */
+typedef struct attempt_ctx {
+        unsigned n;
+        int64_t scheduled;
+        vs_origin origin;
+        char hook_error[256];
+} attempt_ctx;
+
+static int
+newest_attempt_row(const vs_store_row *row, void *userdata)
+{
+        attempt_ctx *c = userdata;
+
+        if (c->n++ == 0) {
+                c->scheduled = row->scheduled;
+                c->origin = row->origin;
+                snprintf(c->hook_error, sizeof(c->hook_error), "%s", row->hook_error ? row->hook_error : "");
+        }
+        return 0;
+}
+
+static attempt_ctx
+newest_attempt(fx *f, const char *domain)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX, .domain = domain };
+        attempt_ctx c = { 0 };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_history(f->store, &flt, newest_attempt_row, &c, &e), 0);
+        return c;
+}
+
+static const char *const catch_up_yaml = "connection: " URI "\n"
+                                         "timezone: UTC\n"
+                                         "policies:\n"
+                                         "  - name: p\n"
+                                         "    schedule: hourly\n"
+                                         "    catch_up: true\n"
+                                         "    retention: {keep_last: 10}\n";
+
+/* Down from 10:00 to 13:59:59: the catch-up at 13:59:59 serves the missed
+ * 13:00 slot and the 14:00 one a second later; 15:00 fires as usual. */
+static void
+test_catch_up_serves_next_slot(void **state)
+{
+        fx *f = fx_new(T0);
+        attempt_ctx a;
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        assert_int_equal(newest_attempt(f, "dom-a").origin, VS_ORIGIN_CATCH_UP);
+        fx_stop_scheduler(f);
+
+        advance_to(f, T0 + 4 * 3600 - 1);
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        a = newest_attempt(f, "dom-a");
+        assert_int_equal(a.origin, VS_ORIGIN_CATCH_UP);
+        assert_int_equal(a.scheduled, T0 + 3 * 3600); /* the missed 13:00 slot */
+        advance_to(f, T0 + 4 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        assert_int_equal(rows(f, "skipped", "dom-a"), 0);
+        assert_non_null(strstr(events(f, "notice").last_message,
+                               "the slot of 2026-01-05T14:00:00Z is served by the catch-up snapshot taken at "
+                               "2026-01-05T13:59:59Z"));
+        advance_to(f, T0 + 5 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 3);
+        a = newest_attempt(f, "dom-a");
+        assert_int_equal(a.origin, VS_ORIGIN_SCHEDULE);
+        assert_int_equal(a.scheduled, T0 + 5 * 3600);
+        fx_free(f);
+}
+
+/* Back at 13:20: the catch-up serves 13:00, and 14:00 (40 minutes later,
+ * more than half the period) is a slot of its own. */
+static void
+test_catch_up_far_from_next_slot(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        fx_stop_scheduler(f);
+
+        advance_to(f, T0 + 3 * 3600 + 1200);
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        advance_to(f, T0 + 4 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 3);
+        assert_int_equal(newest_attempt(f, "dom-a").origin, VS_ORIGIN_SCHEDULE);
+        assert_int_equal(events(f, "notice").n, 0);
+        fx_free(f);
+}
+
+/* A catch-up that failed serves nothing: the next slot fires. */
+static void
+test_failed_catch_up_serves_nothing(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        fx_stop_scheduler(f);
+
+        advance_to(f, T0 + 4 * 3600 - 10);
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EINVAL, false, "unsupported configuration");
+        fx_scheduler(f, catch_up_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        advance_to(f, T0 + 4 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        assert_int_equal(newest_attempt(f, "dom-a").origin, VS_ORIGIN_SCHEDULE);
+        fx_free(f);
+}
+
+/* A failing post hook: the snapshot exists (present), the attempt carries
+ * the hook's failure, a hook-failed event says so, and the hook was told
+ * the job's result. */
+static void
+test_post_hook_failure_recorded(void **state)
+{
+        fx *f = fx_new(T0);
+        char yaml[2048], post[256], *log;
+        attempt_ctx a;
+
+        (void)state;
+        add_domains(f, 1);
+        snprintf(post, sizeof(post), "echo $VIRTSNAP_PHASE $VIRTSNAP_RESULT \"${{VIRTSNAP_ERROR-unset}}\" >> %s; exit 4",
+                 f->hook_log);
+        hook_yaml(yaml, sizeof(yaml), f, "true", post, "30s");
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_to(f, T0 + 3600);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        a = newest_attempt(f, "dom-a");
+        assert_string_equal(a.hook_error, "post hook /bin/sh failed: exit status 4");
+        assert_int_equal(events(f, "hook-failed").n, 1);
+        assert_int_equal(events(f, "notice").n, 0);
+        assert_int_equal(stats(f).failed, 1);
+        log = read_file(f->hook_log);
+        assert_string_equal(log, "post created unset\n");
+        free(log);
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1520,6 +1681,10 @@ main(void)
                 cmocka_unit_test(test_hook_timeout_kills_group),
                 cmocka_unit_test(test_fire_order_and_jitter),
                 cmocka_unit_test(test_catch_up_once),
+                cmocka_unit_test(test_catch_up_serves_next_slot),
+                cmocka_unit_test(test_catch_up_far_from_next_slot),
+                cmocka_unit_test(test_failed_catch_up_serves_nothing),
+                cmocka_unit_test(test_post_hook_failure_recorded),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
