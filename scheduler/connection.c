@@ -4,7 +4,8 @@
  *
  * A connection moves through refresh -> (reconcile) -> dispatch:
  *   refresh    worker: open the connection if it never was, list domains;
- *              a failure marks it down and retries with backoff (1 s .. 60 s);
+ *              a failure marks it down (in the history too) and retries with
+ *              backoff (1 s .. 5 min), each failed attempt logged;
  *              the first success after a failure means "back": reconcile and
  *              catch up again, because events and slots were missed.
  *   reconcile  worker: list each domain's snapshots; loop: vs_store_reconcile
@@ -284,6 +285,7 @@ on_conn_retry(void *data)
 {
         sched_conn *c = data;
 
+        c->retry_pending = false;
         if (!c->s->stopping)
                 vs__sched_start_refresh(c);
 }
@@ -334,6 +336,37 @@ start_watch(sched_conn *c)
                 vs_log_warning(s->o.log, "%s: cannot watch events: %s", c->uri, e.msg);
 }
 
+/* A failed open or listing.  The daemon retries with a backoff doubling
+ * from VS_CONN_BACKOFF_MIN_MS to VS_CONN_BACKOFF_MAX_MS and logs every failed
+ * attempt (the backoff bounds the rate: at most one line per 5 minutes once
+ * it has grown), and records the connection as down in the history from
+ * the first failure, so `status` and `monitor` see an outage that the log
+ * alone would hide. */
+static void
+record_down(sched_conn *c)
+{
+        vs_scheduler *s = c->s;
+        unsigned failures = 0;
+        vs_err e = { 0 };
+
+        c->failures++;
+        if (s->mode != MODE_DAEMON || s->stopping) {
+                vs_log_err(s->o.log, "%s: connection failed: %s", c->uri, c->w_err.msg);
+                return;
+        }
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : VS_CONN_BACKOFF_MIN_MS;
+        if (c->backoff_ms > VS_CONN_BACKOFF_MAX_MS)
+                c->backoff_ms = VS_CONN_BACKOFF_MAX_MS;
+        if (vs_store_connection_down(s->o.store, c->uri, c->w_err.msg, vs__sched_now_s(s), &failures, &e) < 0)
+                vs_log_err(s->o.log, "%s: cannot record the connection: %s", c->uri, e.msg);
+        if (c->failures == 1)
+                vs_log_err(s->o.log, "%s: connection failed: %s (retrying in %llds)", c->uri, c->w_err.msg,
+                           (long long)(c->backoff_ms / 1000));
+        else
+                vs_log_warning(s->o.log, "%s: still unreachable after %u attempts: %s (retrying in %llds)", c->uri,
+                               c->failures, c->w_err.msg, (long long)(c->backoff_ms / 1000));
+}
+
 static void
 after_refresh(uv_work_t *w, int status)
 {
@@ -348,14 +381,7 @@ after_refresh(uv_work_t *w, int status)
         }
         c->w_virt = NULL;
         if (c->w_r < 0) {
-                if (c->up || !c->failed_once)
-                        vs_log_err(s->o.log, "%s: connection failed: %s", c->uri, c->w_err.msg);
-                if (c->up) {
-                        char msg[600];
-
-                        snprintf(msg, sizeof(msg), "connection lost: %s", c->w_err.msg);
-                        vs__sched_record_event(s, VS_EVENT_NOTICE, c->uri, msg);
-                }
+                record_down(c);
                 c->up = false;
                 c->failed_once = true;
                 /* Whatever happened while it was away must be looked at again. */
@@ -363,10 +389,8 @@ after_refresh(uv_work_t *w, int status)
                 c->catch_up_pending = true;
                 vs_domain_list_clear(&c->w_domains);
                 if (s->mode == MODE_DAEMON && !s->stopping) {
-                        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 1000;
-                        if (c->backoff_ms > 60000)
-                                c->backoff_ms = 60000;
                         vs_clock_timer_arm(c->retry_timer, vs_clock_now_ms(s->o.clock) + c->backoff_ms);
+                        c->retry_pending = true;
                 } else if (s->mode != MODE_DAEMON && !c->oneshot_done) {
                         c->oneshot_done = true;
                         s->st.failed++;
@@ -379,15 +403,18 @@ after_refresh(uv_work_t *w, int status)
                 return;
         }
         c->backoff_ms = 0;
+        c->failures = 0;
         if (!c->up) {
-                char msg[256];
-
-                snprintf(msg, sizeof(msg), "%s, %zu domains", c->failed_once ? "connection is back" : "connected",
-                         c->w_domains.n);
-                vs_log_notice(s->o.log, "%s: %s", c->uri, msg);
-                if (c->failed_once)
-                        vs__sched_record_event(s, VS_EVENT_NOTICE, c->uri, msg);
+                vs_log_notice(s->o.log, "%s: %s, %zu domains", c->uri,
+                              c->failed_once ? "connection is back" : "connected", c->w_domains.n);
                 c->up = true;
+        }
+        if (s->mode == MODE_DAEMON) {
+                vs_err e = { 0 };
+
+                /* A no-op unless it had been down (or is new to the history). */
+                if (vs_store_connection_up(s->o.store, c->uri, vs__sched_now_s(s), NULL, &e) < 0)
+                        vs_log_err(s->o.log, "%s: cannot record the connection: %s", c->uri, e.msg);
         }
         if (!c->listed || !domains_equal(&c->domains, &c->w_domains)) {
                 vs_domain_list_clear(&c->domains);
@@ -416,7 +443,15 @@ vs__sched_start_refresh(sched_conn *c)
                 c->refresh_again = true;
                 return;
         }
+        /* Down and waiting out its backoff: firings, failed jobs and events
+         * do not cut the wait short (that would retry once per firing);
+         * firings run now on the last known domains and fail as transient. */
+        if (c->retry_pending && !c->up && !s->stopping) {
+                vs__sched_dispatch_pending(c);
+                return;
+        }
         vs_clock_timer_disarm(c->retry_timer);
+        c->retry_pending = false;
         c->busy = true;
         c->work.data = c;
         r = uv_queue_work(s->o.loop, &c->work, work_refresh, after_refresh);

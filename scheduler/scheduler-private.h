@@ -39,6 +39,10 @@ typedef struct catch_up {
         bool failed;                /* it made no snapshot: it serves nothing */
 } catch_up;
 
+/* Reconnect backoff: doubling from 1 s to 5 min. */
+#define VS_CONN_BACKOFF_MIN_MS 1000
+#define VS_CONN_BACKOFF_MAX_MS (5 * 60 * 1000)
+
 /* A regular slot whose deadline is less than this fraction of the
  * schedule's period after a catch-up is served by that catch-up.  Half a
  * period, not a whole one: the issue asked for "within the interval", but
@@ -72,6 +76,8 @@ struct sched_conn {
         vs_virt_watch *watch;       /* define/undefine/lifecycle/close events */
         vs_clock_timer *retry_timer;
         int64_t backoff_ms;
+        unsigned failures;          /* failed attempts since it was last up */
+        bool retry_pending;         /* retry_timer armed: waiting out the backoff */
 
         firing *pending;
         size_t n_pending, cap_pending;

@@ -1425,6 +1425,82 @@ test_post_hook_failure_recorded(void **state)
         fx_free(f);
 }
 
+typedef struct conn_ctx {
+        unsigned n, failures;
+        bool up;
+        int64_t since;
+} conn_ctx;
+
+static int
+collect_conn_row(const vs_store_connection *c, void *userdata)
+{
+        conn_ctx *o = userdata;
+
+        o->n++;
+        o->up = c->up;
+        o->failures = c->failures;
+        o->since = c->since;
+        return 0;
+}
+
+static conn_ctx
+conn_state(fx *f)
+{
+        conn_ctx c = { 0 };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_connections(f->store, collect_conn_row, &c, &e), 0);
+        return c;
+}
+
+/* An hour of outage: every failed attempt counted in the history, one
+ * `disconnected` event, a backoff that doubles from 1 s and stops at 5 min
+ * (attempts at +1, +3, +7, ... +511 s, then every 300 s), one `reconnected`
+ * event when it is back. */
+static void
+test_unreachable_is_loud(void **state)
+{
+        fx *f = fx_new(T0);
+        unsigned before;
+        conn_ctx c;
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        c = conn_state(f);
+        assert_int_equal(c.n, 1);
+        assert_true(c.up);
+        before = vs_fake_reconnects(f->fake);
+
+        vs_fake_set_down(f->fake, true);
+        settle(f);
+        for (int i = 0; i < 3600; i++)
+                advance_by(f, 1);
+        c = conn_state(f);
+        assert_false(c.up);
+        assert_int_equal(c.since, T0);
+        /* The first attempt is the re-list after the close (a reconnect);
+         * then +1, +3, +7, +15, +31, +63, +127, +255, +511 and every 300 s
+         * after: 511 + 300 * 10 = 3511 is the last before +3600.  The
+         * minutely firings in between do not cut the backoff short. */
+        assert_int_equal(vs_fake_reconnects(f->fake) - before, 1 + 9 + 10);
+        assert_int_equal(c.failures, 1 + 9 + 10);
+        assert_int_equal(events(f, "disconnected").n, 1);
+        assert_int_equal(stats(f).connections_up, 0);
+
+        vs_fake_set_down(f->fake, false);
+        for (int i = 0; i < 301 && !conn_state(f).up; i++)
+                advance_by(f, 1);
+        c = conn_state(f);
+        assert_true(c.up);
+        assert_int_equal(c.failures, 0);
+        assert_int_equal(events(f, "reconnected").n, 1);
+        assert_non_null(strstr(events(f, "reconnected").last_message, "after 20 failed attempts"));
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1685,6 +1761,7 @@ main(void)
                 cmocka_unit_test(test_catch_up_far_from_next_slot),
                 cmocka_unit_test(test_failed_catch_up_serves_nothing),
                 cmocka_unit_test(test_post_hook_failure_recorded),
+                cmocka_unit_test(test_unreachable_is_loud),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
