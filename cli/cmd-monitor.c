@@ -1,8 +1,9 @@
 /* virtsnap monitor: a Nagios/Icinga plugin.  For each matched (domain,
  * policy) series it judges the age of the last successful snapshot against
  * warning and critical thresholds (by default 1.5 x and 3 x the policy's
- * schedule interval), and flags series that never succeeded, whose newest
- * attempt failed, or that hold undeletable snapshots.  It prints one status
+ * schedule interval), and flags everything else health.h finds (the one
+ * judgement `status` shows too): never, failing, hook-failed, undeletable,
+ * orphaned, and connections that are down.  It prints one status
  * line with perfdata and exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN
  * (also for usage errors and an unreadable database: 2 would mean CRITICAL
  * to the monitoring system). */
@@ -42,12 +43,17 @@ monitor_usage(FILE *out)
                 "A Nagios/Icinga plugin: one status line with perfdata, and the exit status\n"
                 "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.\n"
                 "\n"
-                "Each (domain, policy) series in the history whose policy is in the policy\n"
-                "file (every series when there is no policy file) is judged:\n"
-                "  CRITICAL  no snapshot ever succeeded, or the last success is older\n"
-                "            than the critical threshold\n"
-                "  WARNING   the last success is older than the warning threshold, the\n"
-                "            newest attempt failed, or snapshots are undeletable\n"
+                "Each (domain, policy) series in the history whose policy is enabled in the\n"
+                "policy file, or that is orphaned (its policy is gone, its snapshots are\n"
+                "not), is judged as `virtsnap status` judges it (every series when there is\n"
+                "no policy file), and so is each connection:\n"
+                "  CRITICAL  no snapshot ever succeeded; the last success is older than the\n"
+                "            critical threshold; a hook failed and the policy says\n"
+                "            hooks.required: true; a connection has been down longer than\n"
+                "            the shortest schedule interval on it\n"
+                "  WARNING   the last success is older than the warning threshold; the\n"
+                "            newest attempt failed; a hook failed; snapshots are\n"
+                "            undeletable; a series is orphaned; a connection is down\n"
                 "Thresholds default to 1.5 x (warning) and 3 x (critical) the policy's\n"
                 "schedule interval; --warn and --crit set them for every series.\n"
                 "\n"
@@ -124,8 +130,8 @@ typedef struct problem {
 
 typedef struct monitor_ctx {
         const vs_config *cfg;
-        int64_t now, warn, crit;
-        unsigned series, ok, warning, critical, failing, never, undeletable;
+        const vs_health_ctx *health;
+        unsigned series, ok, warning, critical, failing, never, undeletable, hook_failed, orphaned, unreachable;
         int64_t max_age;
         problem *problems;
         size_t n_problems, cap;
@@ -133,72 +139,11 @@ typedef struct monitor_ctx {
 } monitor_ctx;
 
 static int
-judge(const vs_store_series *se, void *userdata)
+add_problem(monitor_ctx *c, int level, char *text)
 {
-        monitor_ctx *c = userdata;
-        char *text = NULL, dbuf[64], tbuf[64];
-        size_t len = 0, cap = 0;
-        int64_t warn = c->warn, crit = c->crit;
-        vs_judgement j;
-        int level = NAGIOS_OK;
-
-        vs_cli_judge(se, c->cfg, c->now, 0, &j);
-        if (c->cfg && (!j.policy || !j.policy->enabled))
-                return 0;
-        if (j.has_period) {
-                if (!warn)
-                        warn = j.period + j.period / 2;
-                if (!crit)
-                        crit = 3 * j.period;
-        }
-        c->series++;
-        put_clean(&text, &len, &cap, se->domain_name, 64);
-        put_clean(&text, &len, &cap, "/", 1);
-        put_clean(&text, &len, &cap, se->policy, 64);
-        put_clean(&text, &len, &cap, ": ", 2);
-        if (!se->has_success) {
-                level = NAGIOS_CRITICAL;
-                c->never++;
-                put_clean(&text, &len, &cap, "no successful snapshot", SIZE_MAX);
-        } else {
-                if (j.age > c->max_age)
-                        c->max_age = j.age;
-                if ((crit && j.age > crit) || (warn && j.age > warn)) {
-                        bool is_crit = crit && j.age > crit;
-
-                        level = is_crit ? NAGIOS_CRITICAL : NAGIOS_WARNING;
-                        snprintf(dbuf, sizeof(dbuf), "last success %s ago",
-                                 vs_output_format_duration(j.age, tbuf, sizeof(tbuf)));
-                        put_clean(&text, &len, &cap, dbuf, SIZE_MAX);
-                        snprintf(dbuf, sizeof(dbuf), " (%s %s)", is_crit ? "crit" : "warn",
-                                 vs_output_format_duration(is_crit ? crit : warn, tbuf, sizeof(tbuf)));
-                        put_clean(&text, &len, &cap, dbuf, SIZE_MAX);
-                }
-        }
-        if (se->has_attempt && se->last_state == VS_SNAP_FAILED) {
-                c->failing++;
-                if (level < NAGIOS_WARNING)
-                        level = NAGIOS_WARNING;
-                put_sep(&text, &len, &cap);
-                put_clean(&text, &len, &cap, "last attempt failed: ", SIZE_MAX);
-                put_clean(&text, &len, &cap, se->last_error ? se->last_error : "unknown error", MAX_MESSAGE);
-        }
-        if (se->undeletable) {
-                c->undeletable += se->undeletable;
-                if (level < NAGIOS_WARNING)
-                        level = NAGIOS_WARNING;
-                put_sep(&text, &len, &cap);
-                snprintf(dbuf, sizeof(dbuf), "%u undeletable", se->undeletable);
-                put_clean(&text, &len, &cap, dbuf, SIZE_MAX);
-        }
         if (!text) {
                 c->oom = true;
                 return -ENOMEM;
-        }
-        if (level == NAGIOS_OK) {
-                c->ok++;
-                free(text);
-                return 0;
         }
         if (level == NAGIOS_CRITICAL)
                 c->critical++;
@@ -217,6 +162,89 @@ judge(const vs_store_series *se, void *userdata)
                 c->cap = ncap;
         }
         c->problems[c->n_problems++] = (problem){ level, text };
+        return 0;
+}
+
+static int
+nagios_level(vs_level l)
+{
+        return l == VS_LEVEL_CRITICAL ? NAGIOS_CRITICAL : l == VS_LEVEL_WARNING ? NAGIOS_WARNING : NAGIOS_OK;
+}
+
+/* One series: the findings of health.h, in one problem line. */
+static int
+judge(const vs_store_series *se, void *userdata)
+{
+        monitor_ctx *c = userdata;
+        char *text = NULL;
+        size_t len = 0, cap = 0;
+        vs_judgement j;
+
+        vs_cli_judge(c->health, se, &j);
+        /* A disabled policy is off on purpose. */
+        if (j.policy && !j.policy->enabled)
+                return 0;
+        /* A series of a policy that is gone and holds nothing is history. */
+        if (c->cfg && !j.policy && j.health != VS_HEALTH_ORPHANED && j.health != VS_HEALTH_UNDELETABLE)
+                return 0;
+        c->series++;
+        if (j.has_age && j.age > c->max_age)
+                c->max_age = j.age;
+        if (j.level == VS_LEVEL_OK) {
+                c->ok++;
+                return 0;
+        }
+        put_clean(&text, &len, &cap, se->domain_name, 64);
+        put_clean(&text, &len, &cap, "/", 1);
+        put_clean(&text, &len, &cap, se->policy, 64);
+        put_clean(&text, &len, &cap, ": ", 2);
+        for (unsigned i = 0; i < j.n_findings; i++) {
+                const vs_finding *f = &j.findings[i];
+
+                switch (f->what) {
+                case VS_HEALTH_NEVER:
+                        c->never++;
+                        break;
+                case VS_HEALTH_FAILING:
+                        c->failing++;
+                        break;
+                case VS_HEALTH_UNDELETABLE:
+                        c->undeletable += se->undeletable;
+                        break;
+                case VS_HEALTH_HOOK_FAILED:
+                        c->hook_failed++;
+                        break;
+                case VS_HEALTH_ORPHANED:
+                        c->orphaned++;
+                        break;
+                default:
+                        break;
+                }
+                put_sep(&text, &len, &cap);
+                put_clean(&text, &len, &cap, f->text, f->what == VS_HEALTH_FAILING ? 21 + MAX_MESSAGE : SIZE_MAX);
+        }
+        return add_problem(c, nagios_level(j.level), text);
+}
+
+/* A connection that is down, judged once (its series say so too). */
+static int
+judge_connections(monitor_ctx *c)
+{
+        for (size_t i = 0; i < vs_health_n_connections(c->health); i++) {
+                vs_connection_judgement cj;
+                char *text = NULL;
+                size_t len = 0, cap = 0;
+
+                vs_cli_judge_connection(c->health, i, &cj);
+                if (cj.finding.level == VS_LEVEL_OK)
+                        continue;
+                c->unreachable++;
+                put_clean(&text, &len, &cap, cj.uri, 64);
+                put_clean(&text, &len, &cap, ": ", 2);
+                put_clean(&text, &len, &cap, cj.finding.text, SIZE_MAX);
+                if (add_problem(c, nagios_level(cj.finding.level), text) < 0)
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -244,6 +272,8 @@ vs_cmd_monitor(int argc, char **argv)
         vs_cli_db_opts db = { .cmd = "monitor", .flags = VS_STORE_READ_ONLY };
         vs_store_filter filter = { .since = INT64_MIN, .until = INT64_MAX };
         monitor_ctx ctx = { 0 };
+        vs_health_ctx *health = NULL;
+        int64_t now, warn = 0, crit = 0;
         vs_config *cfg = NULL;
         vs_store *s = NULL;
         vs_err err = { 0 };
@@ -268,8 +298,7 @@ vs_cmd_monitor(int argc, char **argv)
                         break;
                 case 'w':
                 case 'C':
-                        if (vs_duration_parse(optarg, c == 'w' ? &ctx.warn : &ctx.crit) < 0 ||
-                            (c == 'w' ? ctx.warn : ctx.crit) <= 0)
+                        if (vs_duration_parse(optarg, c == 'w' ? &warn : &crit) < 0 || (c == 'w' ? warn : crit) <= 0)
                                 return unknown("usage: --%s: '%s' is not a positive duration (36h, 1d12h)",
                                                c == 'w' ? "warn" : "crit", optarg);
                         break;
@@ -284,25 +313,34 @@ vs_cmd_monitor(int argc, char **argv)
         }
         if (optind < argc)
                 return unknown("usage: unexpected argument '%s'", argv[optind]);
-        if (ctx.warn && ctx.crit && ctx.warn > ctx.crit)
+        if (warn && crit && warn > crit)
                 return unknown("usage: --warn is longer than --crit");
-        if (vs_cli_now(&ctx.now) < 0)
+        if (vs_cli_now(&now) < 0)
                 return unknown("$VIRTSNAP_NOW is not a TIME");
         /* Details of an unreadable file go to stderr; the status line says
          * what the monitoring system needs. */
         if (vs_cli_open_store(&db, &s, &cfg) < 0)
                 return unknown("cannot read the history database or policy file (details on stderr)");
-        if (!cfg && !(ctx.warn && ctx.crit)) {
+        if (!cfg && !(warn && crit)) {
                 ret = unknown("no thresholds: give -c FILE (schedules) or --warn and --crit");
                 goto out;
         }
         ctx.cfg = cfg;
+        r = vs_health_ctx_new(s, cfg, now, warn, crit, &health, &err);
+        if (r < 0) {
+                ret = unknown("reading the history: %s", err.msg);
+                goto out;
+        }
+        ctx.health = health;
         r = vs_store_query_series(s, &filter, judge, &ctx, &err);
+        /* A --domain or --policy filter is about series, not hosts. */
+        if (r >= 0 && !ctx.oom && !filter.domain && !filter.policy)
+                r = judge_connections(&ctx);
         if (r < 0 || ctx.oom) {
                 ret = unknown("reading the history: %s", ctx.oom ? "out of memory" : err.msg);
                 goto out;
         }
-        if (ctx.series == 0) {
+        if (ctx.series == 0 && ctx.unreachable == 0) {
                 ret = unknown("no (domain, policy) series in the history%s", cfg ? " for the policies in the file" : "");
                 goto out;
         }
@@ -313,21 +351,24 @@ vs_cmd_monitor(int argc, char **argv)
                        vs_output_format_duration(ctx.max_age, tbuf, sizeof(tbuf)));
         } else {
                 qsort(ctx.problems, ctx.n_problems, sizeof(*ctx.problems), by_level);
-                printf("%u critical, %u warning of %u series: ", ctx.critical, ctx.warning, ctx.series);
+                printf("%u critical, %u warning of %u series%s: ", ctx.critical, ctx.warning, ctx.series,
+                       ctx.unreachable ? " and connections" : "");
                 for (size_t i = 0; i < ctx.n_problems && i < MAX_LISTED; i++)
                         printf("%s%s", i ? "; " : "", ctx.problems[i].text);
                 if (ctx.n_problems > MAX_LISTED)
                         printf("; and %zu more", ctx.n_problems - MAX_LISTED);
         }
-        printf(" | series=%u ok=%u warning=%u critical=%u failing=%u never=%u undeletable=%u max_age=%llds\n",
+        printf(" | series=%u ok=%u warning=%u critical=%u failing=%u never=%u undeletable=%u hook_failed=%u"
+               " orphaned=%u unreachable=%u max_age=%llds\n",
                ctx.series, ctx.ok, ctx.warning, ctx.critical, ctx.failing, ctx.never, ctx.undeletable,
-               (long long)ctx.max_age);
+               ctx.hook_failed, ctx.orphaned, ctx.unreachable, (long long)ctx.max_age);
         if (fflush(stdout) != 0)
                 ret = NAGIOS_UNKNOWN;
 out:
         for (size_t i = 0; i < ctx.n_problems; i++)
                 free(ctx.problems[i].text);
         free(ctx.problems);
+        vs_health_ctx_free(health);
         vs_config_free(cfg);
         vs_store_free(s);
         return ret;

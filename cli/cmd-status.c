@@ -43,11 +43,22 @@ status_usage(FILE *out)
                 "\n"
                 "One row per (domain, policy) in the history: the last successful snapshot\n"
                 "and its age, snapshots held and pinned, undeletable ones, the last error,\n"
-                "the next due time (when the policy file is known) and a health word:\n"
-                "  never    no snapshot ever succeeded\n"
-                "  failing  the newest attempt failed\n"
-                "  late     the last success is older than 1.5 x the policy's schedule interval\n"
-                "  ok       otherwise (also when the policy is not in the policy file)\n"
+                "the next due time (when the policy file is known; jitter included) and a\n"
+                "health word, the worst of (the same judgement as `virtsnap monitor`):\n"
+                "  never        no snapshot ever succeeded                    (critical)\n"
+                "  unreachable  its connection is down (critical beyond the shortest\n"
+                "               schedule interval on it)\n"
+                "  failing      the newest attempt failed                     (warning)\n"
+                "  hook-failed  a hook of the newest attempt failed (critical with\n"
+                "               hooks.required: true)\n"
+                "  late         the last success is older than 1.5 x the schedule interval\n"
+                "               (critical beyond 3 x)\n"
+                "  undeletable  it holds snapshots libvirt cannot delete       (warning)\n"
+                "  orphaned     its policy is not in the policy file and it still holds\n"
+                "               snapshots: never pruned until adopt_from hands them over\n"
+                "  ok           otherwise\n"
+                "In the table format, connections that are down follow the table, one line\n"
+                "each (also those without a series yet).\n"
                 "\n"
                 "options:\n"
                 "  -c, --config FILE  policy file: schedules for next due and lateness, and\n"
@@ -69,8 +80,7 @@ status_usage(FILE *out)
 
 typedef struct status_ctx {
         vs_table *t;
-        const vs_config *cfg;
-        int64_t now;
+        const vs_health_ctx *health;
 } status_ctx;
 
 static int
@@ -81,7 +91,7 @@ add_series(const vs_store_series *se, void *userdata)
         vs_judgement j;
         int e;
 
-        vs_cli_judge(se, c->cfg, c->now, 0, &j);
+        vs_cli_judge(c->health, se, &j);
         e = vs_table_add_row(t);
         if (e)
                 return -ENOMEM;
@@ -99,7 +109,7 @@ add_series(const vs_store_series *se, void *userdata)
         e |= vs_table_set_int(t, COL_UNDELETABLE, se->undeletable);
         if (j.has_next)
                 e |= vs_table_set_int(t, COL_NEXT_DUE, j.next_due);
-        e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_error);
+        e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_error ? se->last_error : se->last_hook_error);
         return e ? -ENOMEM : 0;
 }
 
@@ -118,7 +128,9 @@ vs_cmd_status(int argc, char **argv)
         vs_cli_db_opts db = { .cmd = "status", .flags = VS_STORE_READ_ONLY };
         vs_store_filter filter = { .since = INT64_MIN, .until = INT64_MAX };
         status_ctx ctx = { 0 };
+        vs_health_ctx *health = NULL;
         vs_config *cfg = NULL;
+        int64_t now;
         vs_store *s = NULL;
         vs_err err = { 0 };
         int format = VS_FORMAT_TABLE, c, r, ret = VS_EXIT_FAILURE;
@@ -153,13 +165,18 @@ vs_cmd_status(int argc, char **argv)
         }
         if (optind < argc)
                 return vs_cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
-        if (vs_cli_now(&ctx.now) < 0) {
+        if (vs_cli_now(&now) < 0) {
                 fprintf(stderr, "virtsnap status: $VIRTSNAP_NOW is not a TIME\n");
                 return VS_EXIT_USAGE;
         }
         if (vs_cli_open_store(&db, &s, &cfg) < 0)
                 return VS_EXIT_FAILURE;
-        ctx.cfg = cfg;
+        r = vs_health_ctx_new(s, cfg, now, 0, 0, &health, &err);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap status: %s\n", err.msg[0] ? err.msg : strerror(-r));
+                goto out;
+        }
+        ctx.health = health;
         ctx.t = vs_table_new(columns, VS_ELEMENTSOF(columns));
         if (!ctx.t) {
                 fprintf(stderr, "virtsnap status: out of memory\n");
@@ -172,7 +189,19 @@ vs_cmd_status(int argc, char **argv)
                 goto out;
         }
         ret = vs_cli_print_table("status", ctx.t, format);
+        /* Connections that are down, also those without a series yet. */
+        for (size_t i = 0; ret == VS_EXIT_OK && format == VS_FORMAT_TABLE && i < vs_health_n_connections(health); i++) {
+                vs_connection_judgement cj;
+
+                vs_cli_judge_connection(health, i, &cj);
+                if (cj.finding.level != VS_LEVEL_OK)
+                        printf("%s %s: %s\n", cj.finding.level == VS_LEVEL_CRITICAL ? "CRITICAL" : "WARNING", cj.uri,
+                               cj.finding.text);
+        }
+        if (fflush(stdout) != 0)
+                ret = VS_EXIT_FAILURE;
 out:
+        vs_health_ctx_free(health);
         vs_table_free(ctx.t);
         vs_config_free(cfg);
         vs_store_free(s);

@@ -9,6 +9,9 @@
  *                              the intent and the hypervisor call)
  *   store-fixture series DB N  N (domain, daily) series with one present
  *                              snapshot each, for quick scale checks
+ *   store-fixture health DB    one series per health word of cli/health.h
+ *                              (hook-failed, undeletable, orphaned) and a
+ *                              connection that went down at BASE + 2 days
  *   store-fixture intents DB URI
  *                              rows in flight and present for domain "app"
  *                              of tests/data/node-reconcile.xml on URI, one
@@ -202,6 +205,36 @@ series(vs_store *s, long n)
         }
 }
 
+static void
+health(vs_store *s)
+{
+        vs_err err = { 0 };
+        int64_t id;
+
+        /* web1/daily: the post hook of the newest snapshot failed. */
+        create_ok(s, "web1", WEB1, "daily", "daily-1", BASE, "quiesced");
+        id = create_ok(s, "web1", WEB1, "daily", "daily-2", BASE + DAY, "quiesced");
+        check(vs_store_set_hook_failed(s, id, "post hook /usr/local/bin/thaw failed: exit status 1", BASE + DAY + 6,
+                                       &err),
+              &err, "set_hook_failed");
+        /* db1/daily: fine, but one snapshot libvirt cannot delete. */
+        create_ok(s, "db1", DB1, "daily", "daily-1", BASE, "crash");
+        id = create_ok(s, "db1", DB1, "daily", "daily-0", BASE - DAY, "crash");
+        create_ok(s, "db1", DB1, "daily", "daily-2", BASE + DAY, "crash");
+        check(vs_store_begin_delete(s, id, "keep_last 2: 3rd newest", &err), &err, "begin_delete");
+        check(vs_store_finish_delete(s, id, VS_STORE_UNDELETABLE, NULL, NULL, BASE + DAY + 10, &err), &err,
+              "finish_delete");
+        /* web1/weekly: a policy that is no longer in the file. */
+        create_ok(s, "web1", WEB1, "weekly", "weekly-1", BASE, "quiesced");
+        /* A second host, down since BASE + 2 days after 7 attempts. */
+        check(vs_store_connection_up(s, CONN, BASE - DAY, NULL, &err), &err, "connection_up");
+        check(vs_store_connection_up(s, "qemu+ssh://kvm2/system", BASE - DAY, NULL, &err), &err, "connection_up");
+        for (int i = 0; i < 7; i++)
+                check(vs_store_connection_down(s, "qemu+ssh://kvm2/system", "Connection refused", BASE + 2 * DAY + i * 60,
+                                               NULL, &err),
+                      &err, "connection_down");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -209,7 +242,7 @@ main(int argc, char **argv)
         vs_err err = { 0 };
 
         if (argc < 3 || ((strcmp(argv[1], "series") == 0 || strcmp(argv[1], "intents") == 0) && argc < 4)) {
-                fprintf(stderr, "usage: store-fixture demo|crash DB | series DB N | intents DB URI\n");
+                fprintf(stderr, "usage: store-fixture demo|crash|health DB | series DB N | intents DB URI\n");
                 return 2;
         }
         check(vs_store_open(argv[2], 0, &s, &err), &err, "open");
@@ -217,6 +250,8 @@ main(int argc, char **argv)
                 demo(s);
         else if (strcmp(argv[1], "crash") == 0)
                 crash(s);
+        else if (strcmp(argv[1], "health") == 0)
+                health(s);
         else if (strcmp(argv[1], "intents") == 0)
                 intents(s, argv[3]);
         else if (strcmp(argv[1], "series") == 0)

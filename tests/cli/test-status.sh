@@ -54,17 +54,17 @@ EOF
 
 # -c gives next due; --database still picks the database.
 expect "status with the policy file" 0 status -c p.yaml --database h.db <<'EOF'
-DOMAIN                   POLICY                       HEALTH   LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
-db1                      daily                        failing  2026-03-09 04:00:04   1d7h     2       1            1  2026-03-11 04:00:00  Guest agent is not responding: QEMU guest agent is not connected
-o'brien "test" ドメイン  '; DROP TABLE snapshots; --  ok       2026-03-09 05:00:02   1d6h     1       0            0  -                    -
-web1                     daily                        ok       2026-03-10 04:00:02  7h59m     2       0            0  2026-03-11 04:00:00  -
-web1                     hourly                       never    -                        -     0       0            0  2026-03-10 13:00:00  Timed out during operation: cannot acquire state change lock
+DOMAIN                   POLICY                       HEALTH    LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
+db1                      daily                        failing   2026-03-09 04:00:04   1d7h     2       1            1  2026-03-11 04:00:00  Guest agent is not responding: QEMU guest agent is not connected
+o'brien "test" ドメイン  '; DROP TABLE snapshots; --  orphaned  2026-03-09 05:00:02   1d6h     1       0            0  -                    -
+web1                     daily                        ok        2026-03-10 04:00:02  7h59m     2       0            0  2026-03-11 04:00:00  -
+web1                     hourly                       never     -                        -     0       0            0  2026-03-10 13:00:00  Timed out during operation: cannot acquire state change lock
 EOF
 
 expect "status csv" 0 status -c p.yaml --database h.db --format csv < <(crlf <<'EOF'
 connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
 qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,failing,2026-03-09T04:00:04Z,115196,2,1,1,2026-03-11T04:00:00Z,Guest agent is not responding: QEMU guest agent is not connected
-qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,ok,2026-03-09T05:00:02Z,111598,1,0,0,,
+qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,orphaned,2026-03-09T05:00:02Z,111598,1,0,0,,
 qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,ok,2026-03-10T04:00:02Z,28798,2,0,0,2026-03-11T04:00:00Z,
 qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,hourly,never,,,0,0,0,2026-03-10T13:00:00Z,Timed out during operation: cannot acquire state change lock
 EOF
@@ -112,23 +112,23 @@ EOF
 
 # ---- monitor ------------------------------------------------------------------
 expect "monitor: critical (never) and warning (failing, undeletable)" 2 monitor -c p.yaml --database h.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 1 warning of 3 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable | series=3 ok=1 warning=1 critical=1 failing=2 never=1 undeletable=1 max_age=115196s
+VIRTSNAP CRITICAL - 1 critical, 2 warning of 4 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable; o'brien "test" ドメイン/'; DROP TABLE snapshots; --: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=4 ok=1 warning=2 critical=1 failing=2 never=1 undeletable=1 hook_failed=0 orphaned=1 unreachable=0 max_age=115196s
 EOF
 expect "monitor: ok" 0 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 max_age=28798s
+VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=28798s
 EOF
 VIRTSNAP_NOW=2026-03-11T17:00:03Z expect "monitor: warning at 1.5 x the schedule interval" 1 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 max_age=133201s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=133201s
 EOF
 VIRTSNAP_NOW=2026-03-13T12:00:00Z expect "monitor: critical at 3 x" 2 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 max_age=287998s
+VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=287998s
 EOF
 expect "monitor: explicit thresholds without a policy file" 1 monitor --database h.db --warn 1d --crit 2d --domain db1 <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last success 1d7h ago (warn 1d), last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 max_age=115196s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, last success 1d7h ago (warn 1d), 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 hook_failed=0 orphaned=0 unreachable=0 max_age=115196s
 EOF
 # The perfdata separator never appears inside names.
 expect "monitor: hostile names" 0 monitor --database h.db --warn 2d --crit 3d --policy "'; DROP TABLE snapshots; --" <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 max_age=111598s
+VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=111598s
 EOF
 expect "monitor: no thresholds" 3 monitor --database h.db <<'EOF'
 VIRTSNAP UNKNOWN - no thresholds: give -c FILE (schedules) or --warn and --crit
@@ -215,6 +215,59 @@ if [ "${as_user[0]:-}" != skip ]; then
         echo "read-only history: exit $rc, $(wc -l <out) lines; $(cat err)"
 fi
 cmp -s ro/h.db h.db || fail "the read-only database changed"
+
+# ---- one health function: status and monitor agree -------------------------
+# tests/store-fixture health: a failed post hook, an undeletable snapshot, an
+# orphaned series (policy `weekly` is gone) and a second host down since
+# 04:00 (7 failed attempts).  NEXT DUE includes each series' jitter offset.
+"$FIXTURE" health health.db
+cat >health.yaml <<'EOF'
+database: /nonexistent/history.db
+timezone: UTC
+policies:
+  - name: daily
+    schedule: "0 4 * * *"
+    jitter: 30m
+    hooks:
+      post: [/usr/local/bin/thaw]
+    retention:
+      keep_last: 2
+  - name: hourly
+    connection: qemu+ssh://kvm2/system
+    schedule: hourly
+    retention:
+      keep_last: 24
+EOF
+expect "status: every finding" 0 status -c health.yaml --database health.db <<'EOF'
+DOMAIN  POLICY  HEALTH       LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
+db1     daily   undeletable  2026-03-09 04:00:02  1d7h     3       0            1  2026-03-11 04:20:47  -
+web1    daily   hook-failed  2026-03-09 04:00:02  1d7h     2       0            0  2026-03-11 04:00:20  post hook /usr/local/bin/thaw failed: exit status 1
+web1    weekly  orphaned     2026-03-08 04:00:02  2d7h     1       0            0  -                    -
+CRITICAL qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused
+EOF
+expect "monitor: the same findings" 2 monitor -c health.yaml --database health.db <<'EOF'
+VIRTSNAP CRITICAL - 1 critical, 3 warning of 3 series and connections: qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused; db1/daily: 1 undeletable; web1/daily: post hook /usr/local/bin/thaw failed: exit status 1; web1/weekly: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=3 ok=0 warning=3 critical=1 failing=0 never=0 undeletable=1 hook_failed=1 orphaned=1 unreachable=1 max_age=201598s
+EOF
+# Down for less than its RPO (the hourly policy's hour): WARNING.
+rc=0
+VIRTSNAP_NOW=2026-03-10T04:30:00Z "$VIRTSNAP" monitor -c health.yaml --database health.db >out 2>err || rc=$?
+[ "$rc" -eq 1 ] || fail "monitor: down within the RPO: exit $rc, want 1"
+grep -q '^VIRTSNAP WARNING - 0 critical, 4 warning of 3 series and connections: .*qemu+ssh://kvm2/system: connection down for 30m since' out ||
+        fail "monitor: down within the RPO: $(cat out)"
+# A required hook is CRITICAL; adopt_from names the orphan's heir.
+sed -e 's|post: \[/usr/local/bin/thaw\]|post: [/usr/local/bin/thaw]\n      required: true|' \
+    -e 's|    schedule: hourly|    schedule: hourly\n    adopt_from: [weekly]|' health.yaml >required.yaml
+"$VIRTSNAP" monitor -c required.yaml --database health.db --policy daily >out 2>err && rc=0 || rc=$?
+[ "$rc" -eq 2 ] || fail "monitor: required hook: exit $rc, want 2"
+grep -q 'critical=1 .*hook_failed=1' out || fail "monitor: required hook: $(cat out)"
+expect "status: the orphan's heir" 0 status -c required.yaml --database health.db --policy weekly --format csv < <(crlf <<'EOF'
+connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,weekly,orphaned,2026-03-08T04:00:02Z,201598,1,0,0,,
+EOF
+)
+"$VIRTSNAP" monitor -c required.yaml --database health.db --policy weekly >out 2>err || true
+grep -q "orphaned: 1 snapshot of a removed policy, handed over to 'hourly' at the daemon's next reconcile" out ||
+        fail "monitor: orphan's heir: $(cat out)"
 
 if [ "$failures" -gt 0 ]; then
         echo "$failures failure(s)" >&2
