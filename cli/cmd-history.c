@@ -13,7 +13,7 @@ enum {
         COL_ID, COL_STARTED, COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_SNAPSHOT,
         COL_TYPE, COL_QUIESCE, COL_STATE, COL_CONSISTENCY, COL_SCHEDULED, COL_FINISHED, COL_CREATED,
         COL_DELETED, COL_DELETE_REASON, COL_ERROR_CODE, COL_ERROR_DOMAIN, COL_ERROR, COL_PINNED,
-        COL_PIN_REASON, COL_UNDELETABLE, COL_DETAIL,
+        COL_PIN_REASON, COL_UNDELETABLE, COL_ORIGIN, COL_HOOK_ERROR, COL_DETAIL,
 };
 
 static const vs_column columns[] = {
@@ -39,6 +39,8 @@ static const vs_column columns[] = {
         [COL_PINNED] = { "pinned", VS_COL_BOOL, 0 },
         [COL_PIN_REASON] = { "pin_reason", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_UNDELETABLE] = { "undeletable", VS_COL_BOOL, VS_COL_MACHINE_ONLY },
+        [COL_ORIGIN] = { "origin", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
+        [COL_HOOK_ERROR] = { "hook_error", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_DETAIL] = { "detail", VS_COL_TEXT, VS_COL_TABLE_ONLY },
 };
 
@@ -92,10 +94,14 @@ add_row(const vs_store_row *r, void *userdata)
                 detail = r->error_message;
         else if (r->state == VS_SNAP_DELETED || r->state == VS_SNAP_DELETING)
                 detail = r->delete_reason;
+        else if (r->hook_error)
+                detail = r->hook_error;
         else if (r->pinned)
                 detail = r->pin_reason;
         else if (r->undeletable)
                 detail = "undeletable";
+        else if (r->origin == VS_ORIGIN_CATCH_UP)
+                detail = "catch-up";
 
         e |= vs_table_add_row(t);
         if (e)
@@ -127,6 +133,8 @@ add_row(const vs_store_row *r, void *userdata)
         e |= vs_table_set_int(t, COL_PINNED, r->pinned);
         e |= vs_table_set_text(t, COL_PIN_REASON, r->pin_reason);
         e |= vs_table_set_int(t, COL_UNDELETABLE, r->undeletable);
+        e |= vs_table_set_text(t, COL_ORIGIN, vs_origin_to_string(r->origin));
+        e |= vs_table_set_text(t, COL_HOOK_ERROR, r->hook_error);
         e |= vs_table_set_text(t, COL_DETAIL, detail);
         return e ? -ENOMEM : 0;
 }

@@ -156,9 +156,9 @@ expect "pin again keeps the reason" 0 pin --database h.db 6f1c3bde-0c4a-4c55-9d2
 daily-20260310T040000Z of 6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01 was already pinned; reason updated
 EOF
 expect "pinned in history" 0 history --database h.db --domain web1 --state present --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable
-6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false
-3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error
+6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false,,
+3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false,,
 EOF
 )
 expect "pinned in status" 0 status --database h.db --domain web1 --policy daily --format csv < <(crlf <<'EOF'
@@ -254,6 +254,13 @@ VIRTSNAP_NOW=2026-03-10T04:30:00Z "$VIRTSNAP" monitor -c health.yaml --database 
 [ "$rc" -eq 1 ] || fail "monitor: down within the RPO: exit $rc, want 1"
 grep -q '^VIRTSNAP WARNING - 0 critical, 4 warning of 3 series and connections: .*qemu+ssh://kvm2/system: connection down for 30m since' out ||
         fail "monitor: down within the RPO: $(cat out)"
+# History says which snapshot's hook failed, in every format.
+"$VIRTSNAP" history --database health.db --domain web1 --policy daily --limit 1 --format csv >out
+grep -q ',false,,false,,post hook /usr/local/bin/thaw failed: exit status 1' out || fail "history csv: hook_error: $(cat out)"
+"$VIRTSNAP" history --database health.db --domain web1 --policy daily --limit 1 >out
+grep -q 'present .*post hook /usr/local/bin/thaw failed: exit status 1$' out || fail "history table: hook: $(cat out)"
+"$VIRTSNAP" events --database health.db --state hook-failed >out
+grep -q 'hook-failed  web1    daily   daily-2   post hook' out || fail "events: hook-failed: $(cat out)"
 # A required hook is CRITICAL; adopt_from names the orphan's heir.
 sed -e 's|post: \[/usr/local/bin/thaw\]|post: [/usr/local/bin/thaw]\n      required: true|' \
     -e 's|    schedule: hourly|    schedule: hourly\n    adopt_from: [weekly]|' health.yaml >required.yaml
