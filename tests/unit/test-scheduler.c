@@ -1501,6 +1501,75 @@ test_unreachable_is_loud(void **state)
         fx_free(f);
 }
 
+static unsigned
+rows_of_policy(fx *f, const char *domain, const char *policy, const char *state)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX, .domain = domain, .policy = policy };
+        count_ctx c = { .state = state };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_history(f->store, &flt, count_row, &c, &e), 0);
+        return c.n;
+}
+
+/* The daemon's reconcile stays in the config's scope: a marked snapshot is
+ * adopted only for a (domain, policy) the config covers (or hands over
+ * through adopt_from); the others are foreign-marked and left alone; live
+ * rows of the renamed policy move to its heir and age out under its
+ * retention. */
+static void
+test_reconcile_scope_and_adopt_from(void **state)
+{
+        fx *f = fx_new(T0 + 600);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    adopt_from: [old]\n"
+                           "    domains: {include: [dom-a]}\n"
+                           "    retention: {keep_last: 2}\n";
+        vs_store_attempt a = {
+                .connection = URI, .domain_uuid = UUID_A, .domain_name = "dom-a", .policy = "old",
+                .snapshot = "old-2", .type = "internal", .scheduled = T0 - 3600, .started = T0 - 3600,
+        };
+        vs_err e = { 0 };
+        int64_t id;
+
+        (void)state;
+        add_domains(f, 2);
+        assert_int_equal(vs_store_begin_create(f->store, &a, &id, &e), 0);
+        assert_int_equal(vs_store_finish_create(f->store, id, NULL, "crash", T0 - 3599, T0 - 3598, &e), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "old-2", T0 - 3599, "old"), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "old-1", T0 - 7200, "old"), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "p-lost", T0 - 1800, "p"), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "other-1", T0 - 1800, "other"), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-b", "p-b", T0 - 1800, "p"), 0);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        /* old-2 handed over, old-1 adopted by the heir, p-lost adopted. */
+        assert_int_equal(rows_of_policy(f, "dom-a", "p", "present"), 3);
+        assert_int_equal(rows_of_policy(f, "dom-a", "old", "present"), 0);
+        assert_int_equal(events(f, "handed-over").n, 1);
+        assert_int_equal(events(f, "adopted").n, 2);
+        /* dom-b is not selected by p, policy `other` is not in the file. */
+        assert_int_equal(rows(f, NULL, "dom-b"), 0);
+        assert_int_equal(rows_of_policy(f, "dom-a", "other", NULL), 0);
+
+        /* 11:00: p takes one and keeps 2 of the 4 it now holds. */
+        advance_to(f, T0 + 3600 + 30);
+        assert_int_equal(rows_of_policy(f, "dom-a", "p", "present"), 2);
+        assert_int_equal(rows_of_policy(f, "dom-a", "p", "deleted"), 2);
+        assert_false(vs_fake_has_snapshot(f->fake, "dom-a", "old-1"));
+        assert_false(vs_fake_has_snapshot(f->fake, "dom-a", "old-2"));
+        /* Out of scope: never touched. */
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", "other-1"));
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-b", "p-b"));
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1762,6 +1831,7 @@ main(void)
                 cmocka_unit_test(test_failed_catch_up_serves_nothing),
                 cmocka_unit_test(test_post_hook_failure_recorded),
                 cmocka_unit_test(test_unreachable_is_loud),
+                cmocka_unit_test(test_reconcile_scope_and_adopt_from),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
