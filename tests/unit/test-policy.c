@@ -431,6 +431,27 @@ test_duplicates(void **state)
 }
 
 static void
+test_adopt_from(void **state)
+{
+        vs_config *cfg;
+
+        (void)state;
+        cfg = load_ok(HEAD RET1 "    adopt_from: [old, older]\n"
+                      "    hooks: {post: [/bin/true], required: true}\n");
+        assert_string_equal(cfg->policies[0].adopt_from[0], "old");
+        assert_string_equal(cfg->policies[0].adopt_from[1], "older");
+        assert_null(cfg->policies[0].adopt_from[2]);
+        assert_true(cfg->policies[0].hooks.required);
+        vs_config_free(cfg);
+        EXPECT(HEAD RET1 "    adopt_from: [p]\n", "t.yaml:6:18: adopt_from 'p': a policy cannot adopt from itself");
+        EXPECT(HEAD RET1 "    adopt_from: [q]\n  - name: q\n    schedule: daily\n" RET1,
+               "t.yaml:6:18: adopt_from 'q': that policy is defined (at 7:11) and owns its snapshots; adopt_from "
+               "names a removed or renamed policy");
+        EXPECT(HEAD RET1 "    adopt_from: [old]\n  - name: q\n    schedule: daily\n" RET1 "    adopt_from: [old]\n",
+               "t.yaml:10:18: adopt_from 'old': already adopted by policy 'p'");
+}
+
+static void
 test_policy_names(void **state)
 {
         (void)state;
@@ -1108,6 +1129,7 @@ main(void)
                 cmocka_unit_test(test_required_keys),
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_duplicates),
+                cmocka_unit_test(test_adopt_from),
                 cmocka_unit_test(test_policy_names),
                 cmocka_unit_test(test_integers),
                 cmocka_unit_test(test_booleans_and_enums),
