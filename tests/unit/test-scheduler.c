@@ -1570,6 +1570,51 @@ test_reconcile_scope_and_adopt_from(void **state)
         fx_free(f);
 }
 
+/* A reconnect: the host is back at about 11:48; the catch-up then serves
+ * the 11:00 slot lost to the outage and the 12:00 one; 13:00 fires. */
+static void
+test_catch_up_after_reconnect(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: true\n"
+                           "    snapshot: {type: internal, timeout: 1m}\n"
+                           "    retention: {keep_last: 10}\n";
+        attempt_ctx a;
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        advance_to(f, T0 + 3000);
+        vs_fake_set_down(f->fake, true);
+        settle(f);
+        while (vs_clock_now(f->clock) < T0 + 3600 + 2700) /* to 11:45, timers firing on the way */
+                advance_by(f, 5);
+        assert_int_equal(rows(f, "failed", "dom-a"), 1); /* the 11:00 job, as transient */
+        vs_fake_set_down(f->fake, false);
+        while (conn_state(f).up == false)
+                advance_by(f, 1);
+        settle(f);
+        /* back less than half an hour before 12:00 */
+        assert_true(vs_clock_now(f->clock) > T0 + 2 * 3600 - 1800 && vs_clock_now(f->clock) < T0 + 2 * 3600);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        a = newest_attempt(f, "dom-a");
+        assert_int_equal(a.origin, VS_ORIGIN_CATCH_UP);
+        assert_int_equal(a.scheduled, T0 + 3600);
+        advance_to(f, T0 + 2 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        advance_to(f, T0 + 3 * 3600 + 30);
+        assert_int_equal(rows(f, "present", "dom-a"), 3);
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1832,6 +1877,7 @@ main(void)
                 cmocka_unit_test(test_post_hook_failure_recorded),
                 cmocka_unit_test(test_unreachable_is_loud),
                 cmocka_unit_test(test_reconcile_scope_and_adopt_from),
+                cmocka_unit_test(test_catch_up_after_reconnect),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
