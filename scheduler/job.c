@@ -201,6 +201,14 @@ record_create_ok(vs_job *j)
         j->create_recorded = true;
         if (vs_store_finish_create(j->ctx.store, j->row, j->created, consistency, t, t, &e) < 0)
                 log_store_error(j, "the snapshot", &e);
+        if (j->w_create.consistency == VS_CONSISTENCY_OFFLINE && j->policy->snapshot.quiesce != VS_QUIESCE_OFF) {
+                char msg[160];
+
+                snprintf(msg, sizeof(msg), "domain was shut off: an offline snapshot (clean disks, no freeze "
+                         "needed) satisfies quiesce: %s", vs_quiesce_to_string(j->policy->snapshot.quiesce));
+                record_event(j, VS_EVENT_NOTICE, j->created, msg);
+                vs_log_info(j->ctx.log, "%s/%s: %s", j->domain, j->policy->name, msg);
+        }
         if (j->w_create.quiesce_fell_back) {
                 char msg[700];
 

@@ -726,6 +726,18 @@ create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_req
         return 0;
 }
 
+/* Shut off by a shutdown or destroy, not by a crash (where the disks may be
+ * mid-write).  Unknown (the call failed): not clean. */
+static bool
+shut_off_cleanly(virDomainPtr d)
+{
+        int state = 0, reason = 0;
+
+        if (virDomainGetState(d, &state, &reason, 0) < 0)
+                return false;
+        return state == VIR_DOMAIN_SHUTOFF && reason != VIR_DOMAIN_SHUTOFF_CRASHED;
+}
+
 static int
 lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret, vs_err *err)
 {
@@ -817,9 +829,13 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
         if (r < 0)
                 goto out;
 
-        if (spec->type == VS_SNAP_INTERNAL)
-                res.consistency = active ? VS_CONSISTENCY_MEMORY : VS_CONSISTENCY_CRASH;
-        else if (spec->type == VS_SNAP_EXTERNAL && active)
+        /* A shut-off domain's disks were closed cleanly: offline, not
+         * crash-consistent, and no freeze took place (none was needed).
+         * Unless it got there by crashing: then the disks are as after a
+         * power cut. */
+        if (!active)
+                res.consistency = shut_off_cleanly(d) ? VS_CONSISTENCY_OFFLINE : VS_CONSISTENCY_CRASH;
+        else if (spec->type == VS_SNAP_INTERNAL || spec->type == VS_SNAP_EXTERNAL)
                 res.consistency = VS_CONSISTENCY_MEMORY;
         else
                 res.consistency = quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH;

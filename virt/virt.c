@@ -167,6 +167,7 @@ vs_consistency_to_string(vs_consistency c)
                 [VS_CONSISTENCY_QUIESCED] = "quiesced",
                 [VS_CONSISTENCY_CRASH] = "crash-consistent",
                 [VS_CONSISTENCY_MEMORY] = "memory",
+                [VS_CONSISTENCY_OFFLINE] = "offline",
         };
 
         return (unsigned)c < VS_ELEMENTSOF(table) ? table[c] : NULL;

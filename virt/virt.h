@@ -60,6 +60,7 @@ typedef enum vs_consistency {
         VS_CONSISTENCY_QUIESCED,  /* guest filesystems frozen by the agent */
         VS_CONSISTENCY_CRASH,     /* disks only, as after a power cut */
         VS_CONSISTENCY_MEMORY,    /* a checkpoint including RAM */
+        VS_CONSISTENCY_OFFLINE,   /* the domain was shut off: its disks were clean, no freeze needed */
 } vs_consistency;
 
 typedef struct vs_snapshot_info {

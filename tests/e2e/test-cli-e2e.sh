@@ -33,11 +33,21 @@ policies:
     schedule: daily
     retention:
       keep_last: 5
+  - name: offline
+    domains:
+      include: ["vse2e-cli-off*"]
+    schedule: daily
+    snapshot:
+      type: disk-only
+      quiesce: required
+    retention:
+      keep_last: 5
 EOF
 
 vs_make_domain vse2e-cli-web1 --running
 vs_make_domain vse2e-cli-web2 --running
 vs_make_domain vse2e-cli-db1
+vs_make_domain vse2e-cli-off1
 vs_virsh metadata vse2e-cli-web1 urn:virtsnap:1 --key vs --config --live \
         --set '<tags><tag>production</tag></tags>' >/dev/null
 
@@ -90,6 +100,21 @@ vs_check "human output marks 'foreign'" grep -Eq 'by-hand .*foreign' <<<"$out"
 # A missing domain is an error, not an empty tree.
 "$VIRTSNAP" snapshots vse2e-cli-nosuch --connect "$VS_E2E_URI" >/dev/null 2>&1
 vs_check_eq "snapshots of a missing domain exits 1" 1 $?
+
+# A shut-off domain under quiesce: required: nothing to freeze, its disks
+# were closed cleanly.  The snapshot is `offline` (not crash-consistent, not
+# quiesced either), and the event log says why the requirement is met.
+vs_check "snapshot of a shut-off domain with quiesce: required" "$VIRTSNAP" snapshot vse2e-cli-off1 \
+        --policy offline -c "$dir/policies.yaml" --log-level warning
+out=$("$VIRTSNAP" history -c "$dir/policies.yaml" --domain vse2e-cli-off1 --format json)
+vs_check_eq "history records it as offline" "present:offline" \
+        "$(json 'print(",".join("%s:%s" % (r["state"], r["consistency"]) for r in d))' <<<"$out")"
+out=$("$VIRTSNAP" events -c "$dir/policies.yaml" --domain vse2e-cli-off1 --state notice --format json)
+vs_check_eq "the event says no freeze was needed" \
+        "domain was shut off: an offline snapshot (clean disks, no freeze needed) satisfies quiesce: required" \
+        "$(json 'print(d[0]["message"])' <<<"$out")"
+vs_check_eq "libvirt has it, disk-only, of a shut-off domain" "shutoff" \
+        "$(vs_virsh snapshot-info vse2e-cli-off1 --current | awk '$1=="State:"{print $2}')"
 
 vs_virsh destroy vse2e-cli-web1 >/dev/null
 vs_virsh destroy vse2e-cli-web2 >/dev/null

@@ -310,7 +310,8 @@ test_internal_shutoff(void **state)
         const vs_snapshot_info *s;
 
         make_domain("vse2e-int-off", "");
-        create_ok(c, "vse2e-int-off", VS_SNAP_INTERNAL, "int1", NULL, VS_CONSISTENCY_CRASH);
+        /* Shut off cleanly: offline, not crash-consistent. */
+        create_ok(c, "vse2e-int-off", VS_SNAP_INTERNAL, "int1", NULL, VS_CONSISTENCY_OFFLINE);
         assert_int_equal(vs_virt_list_snapshots(c->v, "vse2e-int-off", &t, &err), 0);
         s = find_snap(&t, "int1");
         assert_non_null(s);
@@ -334,7 +335,8 @@ check_disk_only(ctx *c, const char *dom, const char *expect_state)
         assert_int_equal(create(c, dom, VS_SNAP_DISK_ONLY, VS_QUIESCE_OFF, "disk1", NULL, &res,
                                 &err), 0);
         assert_string_equal(res.name, "disk1");
-        assert_int_equal(res.consistency, VS_CONSISTENCY_CRASH);
+        assert_int_equal(res.consistency,
+                         strcmp(expect_state, "shutoff") == 0 ? VS_CONSISTENCY_OFFLINE : VS_CONSISTENCY_CRASH);
         assert_null(res.memory_file);
         assert_int_equal(vs_strv_length(res.disk_files), 1);
         /* Beside the image when no overlay_dir is given, and really there. */

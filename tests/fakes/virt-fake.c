@@ -204,7 +204,9 @@ fake_create(vs_virt *v, const vs_create_request *req, vs_create_result *ret, vs_
         d->last_created = strdup(name);
         memset(ret, 0, sizeof(*ret));
         ret->name = strdup(name);
-        if (req->spec->type == VS_SNAP_INTERNAL && d->state == VS_DOMAIN_RUNNING)
+        if (d->state == VS_DOMAIN_SHUTOFF)
+                ret->consistency = VS_CONSISTENCY_OFFLINE; /* as virt-libvirt.c */
+        else if (req->spec->type == VS_SNAP_INTERNAL && d->state == VS_DOMAIN_RUNNING)
                 ret->consistency = VS_CONSISTENCY_MEMORY;
         else if (req->spec->quiesce != VS_QUIESCE_OFF && req->spec->type != VS_SNAP_INTERNAL &&
                  d->state == VS_DOMAIN_RUNNING)

@@ -491,8 +491,8 @@ test_node50(void **state)
                 vs_virt *v2 = open_uri(uri);
 
                 create(v, "web-04", "weekly", "w1", NULL, &r);
-                /* Shut off: an internal snapshot is disk state only. */
-                assert_int_equal(r.consistency, VS_CONSISTENCY_CRASH);
+                /* Shut off: an internal snapshot of clean disks, offline. */
+                assert_int_equal(r.consistency, VS_CONSISTENCY_OFFLINE);
                 vs_create_result_clear(&r);
                 assert_int_equal(vs_virt_list_snapshots(v, "web-04", &t, &err), 0);
                 assert_int_equal(t.n, 1);

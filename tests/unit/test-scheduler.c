@@ -1267,6 +1267,7 @@ test_drain_grace_cancels(void **state)
 /* The newest attempt of a domain: its slot and origin. */
 typedef struct attempt_ctx {
         unsigned n;
+        char consistency[32];
         int64_t scheduled;
         vs_origin origin;
         char hook_error[256];
@@ -1278,6 +1279,7 @@ newest_attempt_row(const vs_store_row *row, void *userdata)
         attempt_ctx *c = userdata;
 
         if (c->n++ == 0) {
+                snprintf(c->consistency, sizeof(c->consistency), "%s", row->consistency ? row->consistency : "");
                 c->scheduled = row->scheduled;
                 c->origin = row->origin;
                 snprintf(c->hook_error, sizeof(c->hook_error), "%s", row->hook_error ? row->hook_error : "");
@@ -1615,6 +1617,36 @@ test_catch_up_after_reconnect(void **state)
         fx_free(f);
 }
 
+/* A shut-off domain under quiesce: required: the snapshot is `offline`
+ * (clean disks), not `quiesced` (no freeze took place) nor crash-consistent,
+ * and a notice says why the requirement is met. */
+static void
+test_offline_satisfies_quiesce(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    snapshot: {type: disk-only, quiesce: required}\n"
+                           "    retention: {keep_last: 5}\n";
+
+        (void)state;
+        assert_int_equal(vs_fake_add_domain(f->fake, "dom-off", UUID_A, VS_DOMAIN_SHUTOFF, NULL), 0);
+        assert_int_equal(vs_fake_add_domain(f->fake, "dom-on", UUID_B, VS_DOMAIN_RUNNING, NULL), 0);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_string_equal(newest_attempt(f, "dom-off").consistency, "offline");
+        assert_string_equal(newest_attempt(f, "dom-on").consistency, "quiesced");
+        assert_int_equal(events(f, "notice").n, 1);
+        assert_string_equal(events(f, "notice").last_message,
+                            "domain was shut off: an offline snapshot (clean disks, no freeze needed) satisfies "
+                            "quiesce: required");
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1878,6 +1910,7 @@ main(void)
                 cmocka_unit_test(test_unreachable_is_loud),
                 cmocka_unit_test(test_reconcile_scope_and_adopt_from),
                 cmocka_unit_test(test_catch_up_after_reconnect),
+                cmocka_unit_test(test_offline_satisfies_quiesce),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
