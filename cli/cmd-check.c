@@ -2,12 +2,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
 #include "duration.h"
+#include "overlap.h"
 #include "vs-config.h"
 
 static void
@@ -20,6 +22,12 @@ check_usage(FILE *out)
                 "schedule, snapshot type, retention and connection) and exit 0.  Otherwise\n"
                 "print every problem found, one per line as FILE:LINE:COLUMN: message, on\n"
                 "stderr and exit 1.\n"
+                "\n"
+                "Two enabled policies on one connection that mix internal and external\n"
+                "(disk-only, external) snapshots on the same domain are refused: libvirt\n"
+                "cannot delete snapshots of such a chain.  Where the file alone cannot tell\n"
+                "(globs, tags, running vs shut off), it is a warning; `virtsnap domains`\n"
+                "checks the real domains.\n"
                 "\n"
                 "options:\n"
                 "  -c, --config FILE  the policy file; default %s\n"
@@ -71,6 +79,33 @@ print_summary(const vs_config *cfg)
         }
 }
 
+/* Policies mixing internal and external snapshots on one domain: a definite
+ * overlap is an error (the file is refused), a possible one a warning.
+ * Returns the number of errors, or -ENOMEM. */
+static int
+report_overlaps(const vs_config *cfg)
+{
+        vs_overlap *o = NULL;
+        size_t n = 0;
+        int errors = 0;
+
+        if (vs_config_overlaps(cfg, &o, &n) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                fprintf(stderr,
+                        "%s:%d:%d: %s: policies '%s' (%s, at %d:%d) and '%s' (%s) %s: libvirt cannot delete "
+                        "snapshots of a chain that mixes internal and external snapshots, so they would pile up "
+                        "as undeletable; give them disjoint domains or one snapshot type\n",
+                        cfg->path, o[i].b->line, o[i].b->column, o[i].definite ? "error" : "warning", o[i].a->name,
+                        vs_snap_type_to_string(o[i].a->snapshot.type), o[i].a->line, o[i].a->column, o[i].b->name,
+                        vs_snap_type_to_string(o[i].b->snapshot.type), o[i].why);
+                if (o[i].definite)
+                        errors++;
+        }
+        free(o);
+        return errors;
+}
+
 int
 vs_cmd_check(int argc, char **argv)
 {
@@ -84,7 +119,7 @@ vs_cmd_check(int argc, char **argv)
         const char *path = VS_DEFAULT_CONFIG, *connect = NULL;
         vs_config *cfg = NULL;
         bool quiet = false;
-        int c;
+        int c, overlap_rc;
 
         optind = 0;
         opterr = 0;
@@ -117,9 +152,17 @@ vs_cmd_check(int argc, char **argv)
                 vs_config_free(cfg);
                 return VS_EXIT_FAILURE;
         }
-        if (!quiet)
+        overlap_rc = report_overlaps(cfg);
+        if (overlap_rc < 0) {
+                fprintf(stderr, "virtsnap check: out of memory\n");
+                vs_config_free(cfg);
+                return VS_EXIT_FAILURE;
+        }
+        if (!quiet && overlap_rc == 0)
                 print_summary(cfg);
         vs_config_free(cfg);
+        if (overlap_rc > 0)
+                return VS_EXIT_FAILURE;
         if (fflush(stdout) != 0) {
                 fprintf(stderr, "virtsnap check: cannot write output: %s\n", strerror(errno));
                 return VS_EXIT_FAILURE;

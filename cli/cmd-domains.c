@@ -13,6 +13,7 @@
 #include "cli-config.h"
 #include "commands.h"
 #include "output.h"
+#include "overlap.h"
 #include "virt.h"
 #include "vs-config.h"
 
@@ -40,7 +41,13 @@ domains_usage(FILE *out)
                 "      --json         print JSON\n"
                 "  -h, --help         this help\n"
                 "\n"
-                "exit status: 0 success; 1 bad policy file or a connection failed; 2 usage error.\n",
+                "A domain that two enabled policies select with snapshot types that mix\n"
+                "internal and external (whatever its state now) is reported on stderr:\n"
+                "libvirt cannot delete snapshots of such a chain.\n"
+                "\n"
+                "exit status: 0 success; 1 bad policy file, a connection failed or a domain\n"
+                "is selected by policies that mix internal and external snapshots; 2 usage\n"
+                "error.\n",
                 VS_DEFAULT_CONFIG);
 }
 
@@ -280,6 +287,56 @@ list_connections(const vs_config *cfg, conn_domains **ret, size_t *ret_n)
         return failed;
 }
 
+/* In some state (a domain runs at one time and is shut off at another). */
+static bool
+selects_ever(const vs_policy *p, const vs_domain_info *d)
+{
+        return vs_selector_match(&p->domains, d->name, d->tags, true) ||
+               vs_selector_match(&p->domains, d->name, d->tags, false);
+}
+
+/* Real domains that two enabled policies of different families select
+ * (the static check of `check` cannot see tags): each one on stderr.
+ * Returns how many. */
+static unsigned
+report_mixed(const vs_config *cfg, conn_domains *conns, size_t n)
+{
+        unsigned found = 0;
+
+        for (size_t ci = 0; ci < n; ci++) {
+                const conn_domains *cd = &conns[ci];
+
+                for (size_t j = 0; cd->r == 0 && j < cd->list.n; j++) {
+                        const vs_domain_info *d = &cd->list.items[j];
+
+                        for (size_t a = 0; a < cfg->n_policies; a++) {
+                                const vs_policy *pa = &cfg->policies[a];
+                                bool reported = false;
+
+                                if (!pa->enabled || strcmp(pa->connection, cd->uri) != 0 || !selects_ever(pa, d))
+                                        continue;
+                                for (size_t b = a + 1; b < cfg->n_policies && !reported; b++) {
+                                        const vs_policy *pb = &cfg->policies[b];
+
+                                        if (!pb->enabled || strcmp(pb->connection, cd->uri) != 0 ||
+                                            !vs_snap_types_mix(pa->snapshot.type, pb->snapshot.type) ||
+                                            !selects_ever(pb, d))
+                                                continue;
+                                        fprintf(stderr,
+                                                "virtsnap domains: %s: domain '%s' is selected by policies '%s' (%s) "
+                                                "and '%s' (%s): libvirt cannot delete snapshots of a chain that "
+                                                "mixes internal and external snapshots\n",
+                                                cd->uri, d->name, pa->name, vs_snap_type_to_string(pa->snapshot.type),
+                                                pb->name, vs_snap_type_to_string(pb->snapshot.type));
+                                        found++;
+                                        reported = true;
+                                }
+                        }
+                }
+        }
+        return found;
+}
+
 int
 vs_cmd_domains(int argc, char **argv)
 {
@@ -333,6 +390,8 @@ vs_cmd_domains(int argc, char **argv)
                 rc = VS_EXIT_FAILURE;
         if (r >= 0)
                 r = json ? print_json(cfg, conns, n_conns) : print_text(cfg, conns, n_conns);
+        if (r >= 0 && report_mixed(cfg, conns, n_conns) > 0)
+                rc = VS_EXIT_FAILURE;
         if (r < 0) {
                 fprintf(stderr, "virtsnap domains: out of memory\n");
                 rc = VS_EXIT_FAILURE;

@@ -146,6 +146,40 @@ head -c 2000000 /dev/zero | tr '\0' '#' >huge.yaml
 expect_fast huge "huge.yaml: file too large (2000000 bytes; at most 1048576)" huge.yaml
 expect_fast not-regular "/dev/null: not a regular file" /dev/null
 
+# ---- internal and external on one domain ----
+cat >mix.yaml <<'EOF'
+connection: qemu:///system
+timezone: UTC
+policies:
+  - name: nightly
+    domains: {include: [web-01, "db-*"]}
+    schedule: daily
+    retention: {keep_last: 7}
+  - name: hourly
+    domains: {include: ["web-*"]}
+    schedule: hourly
+    snapshot: {type: disk-only}
+    retention: {keep_last: 24}
+  - name: tagged
+    domains: {tags: [production]}
+    schedule: hourly
+    snapshot: {type: external}
+    retention: {keep_last: 2}
+  - name: elsewhere
+    connection: qemu+ssh://other/system
+    schedule: hourly
+    snapshot: {type: disk-only}
+    retention: {keep_last: 2}
+EOF
+expect mixed-families 1 "" "mix.yaml:8:5: error: policies 'nightly' (internal, at 4:5) and 'hourly' (disk-only) both select domain 'web-01': libvirt cannot delete snapshots of a chain that mixes internal and external snapshots, so they would pile up as undeletable; give them disjoint domains or one snapshot type
+mix.yaml:13:5: warning: policies 'nightly' (internal, at 4:5) and 'tagged' (external) may both select a domain (tags are in libvirt, not in the file): libvirt cannot delete snapshots of a chain that mixes internal and external snapshots, so they would pile up as undeletable; give them disjoint domains or one snapshot type
+" -- -c mix.yaml
+# Disjoint names, one family, or another connection: fine.
+sed -e 's/include: \["web-\*"\]/include: ["app-*"]/' -e '/name: tagged/,/keep_last: 2}/d' mix.yaml >disjoint.yaml
+run -c disjoint.yaml -q
+[ "$rc" -eq 0 ] || fail "disjoint: exit $rc ($(cat err))"
+[ -s err ] && fail "disjoint: $(cat err)"
+
 # ---- usage ----
 run --help
 [ "$rc" -eq 0 ] || fail "help: exit $rc"

@@ -212,6 +212,32 @@ grep -q "^virtsnap snapshots: $NODE: domain nosuch: Domain not found" err || fai
 expect snapshots-no-arg 2 "" -- snapshots --connect "$NODE"
 expect snapshots-two-args 2 "" -- snapshots a b --connect "$NODE"
 
+# Policies mixing internal and external snapshots on a real domain: `check`
+# can only warn (tags), `domains` sees web-01 carries the tag and refuses.
+cat >mixed.yaml <<'YAML'
+connection: qemu:///system
+timezone: UTC
+policies:
+  - name: nightly
+    domains: {include: [web-01]}
+    schedule: daily
+    retention: {keep_last: 3}
+  - name: prod-disk
+    domains: {tags: [production], state: shutoff}
+    schedule: hourly
+    snapshot: {type: disk-only}
+    retention: {keep_last: 3}
+YAML
+"$VIRTSNAP" check -c mixed.yaml -q >out 2>err
+[ $? -eq 0 ] || fail "check mixed.yaml: exit $?, want 0 (a warning only)"
+grep -q "^mixed.yaml:8:5: warning: policies 'nightly' (internal, at 4:5) and 'prod-disk' (disk-only) may both select" err ||
+        fail "check mixed.yaml: $(cat err)"
+"$VIRTSNAP" domains -c mixed.yaml --connect "$NODE" >out 2>err
+rc=$?
+[ "$rc" -eq 1 ] || fail "domains mixed.yaml: exit $rc, want 1"
+[ "$(cat err)" = "virtsnap domains: $NODE: domain 'web-01' is selected by policies 'nightly' (internal) and 'prod-disk' (disk-only): libvirt cannot delete snapshots of a chain that mixes internal and external snapshots" ] ||
+        fail "domains mixed.yaml: stderr '$(cat err)'"
+
 if [ "$failures" -ne 0 ]; then
         echo "$failures failure(s)" >&2
         exit 1

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "overlap.h"
 #include "policy.h"
 #include "strv.h"
 
@@ -449,6 +450,59 @@ test_adopt_from(void **state)
                "names a removed or renamed policy");
         EXPECT(HEAD RET1 "    adopt_from: [old]\n  - name: q\n    schedule: daily\n" RET1 "    adopt_from: [old]\n",
                "t.yaml:10:18: adopt_from 'old': already adopted by policy 'p'");
+}
+
+/* "" = no overlap, else "definite: why" / "possible: why" of the first pair. */
+static void
+expect_overlap(const char *a_domains, const char *b_domains, const char *want)
+{
+        char text[1024], got[400] = "";
+        vs_overlap *o = NULL;
+        size_t n = 0;
+        vs_config *cfg;
+
+        snprintf(text, sizeof(text),
+                 "timezone: UTC\npolicies:\n"
+                 "  - name: a\n    schedule: daily\n    domains: %s\n    retention: {keep_last: 1}\n"
+                 "  - name: b\n    schedule: daily\n    domains: %s\n    snapshot: {type: disk-only}\n"
+                 "    retention: {keep_last: 1}\n"
+                 "  - name: c\n    schedule: daily\n    domains: %s\n    snapshot: {type: external}\n"
+                 "    retention: {keep_last: 1}\n",
+                 a_domains, b_domains, b_domains);
+        cfg = load_ok(text);
+        assert_int_equal(vs_config_overlaps(cfg, &o, &n), 0);
+        /* b and c are one family (external): only a-b and a-c can be found. */
+        for (size_t i = 0; i < n; i++)
+                assert_true(o[i].a == &cfg->policies[0]);
+        if (n > 0)
+                snprintf(got, sizeof(got), "%s: %s", o[0].definite ? "definite" : "possible", o[0].why);
+        if (strcmp(got, want) != 0)
+                print_error("domains %s vs %s: got '%s', want '%s'\n", a_domains, b_domains, got, want);
+        assert_string_equal(got, want);
+        assert_int_equal(n, want[0] ? 2 : 0);
+        free(o);
+        vs_config_free(cfg);
+}
+
+static void
+test_overlaps(void **state)
+{
+        (void)state;
+        expect_overlap("{include: [web-01]}", "{include: [\"web-*\"]}", "definite: both select domain 'web-01'");
+        expect_overlap("{include: [\"web-*\"]}", "{include: [web-02, db-01]}", "definite: both select domain 'web-02'");
+        expect_overlap("{}", "{}", "definite: both select every domain");
+        expect_overlap("{include: [\"web-*\"]}", "{include: [\"db-*\"]}", "");
+        expect_overlap("{include: [web-01]}", "{include: [web-011]}", "");
+        expect_overlap("{include: [\"web-*\"]}", "{include: [\"web-0?\"]}",
+                       "possible: may both select a domain (their name patterns overlap)");
+        expect_overlap("{include: [web-01]}", "{include: [\"web-*\"], exclude: [web-01]}",
+                       "possible: may both select a domain (their name patterns overlap)");
+        expect_overlap("{include: [web-01], state: running}", "{include: [web-01], state: shutoff}",
+                       "possible: may both select a domain that is running at one time and shut off at another");
+        expect_overlap("{tags: [prod]}", "{include: [web-01]}",
+                       "possible: may both select a domain (tags are in libvirt, not in the file)");
+        assert_true(vs_snap_types_mix(VS_SNAP_INTERNAL, VS_SNAP_EXTERNAL));
+        assert_false(vs_snap_types_mix(VS_SNAP_DISK_ONLY, VS_SNAP_EXTERNAL));
 }
 
 static void
@@ -1130,6 +1184,7 @@ main(void)
                 cmocka_unit_test(test_unknown_keys),
                 cmocka_unit_test(test_duplicates),
                 cmocka_unit_test(test_adopt_from),
+                cmocka_unit_test(test_overlaps),
                 cmocka_unit_test(test_policy_names),
                 cmocka_unit_test(test_integers),
                 cmocka_unit_test(test_booleans_and_enums),
