@@ -130,6 +130,16 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
         vs_scheduler_get_stats(s, &st);
         if (r == 0)
                 rc = fail_on_jobs && st.failed > 0 ? VS_EXIT_FAILURE : VS_EXIT_OK;
+        /* A prune that leaves what libvirt cannot delete is a failure of this
+         * run: nobody else will notice the pile growing. */
+        if (r == 0 && fail_on_jobs && st.undeletable > 0) {
+                fprintf(stderr,
+                        "virtsnap %s: %lu snapshot%s could not be deleted: libvirt cannot delete %s (recorded as "
+                        "undeletable; see `virtsnap history` and `virtsnap check` on mixing internal and external "
+                        "snapshots)\n",
+                        a->cmd, st.undeletable, st.undeletable == 1 ? "" : "s", st.undeletable == 1 ? "it" : "them");
+                rc = VS_EXIT_FAILURE;
+        }
 out:
         vs_scheduler_free(s);
         if (loop_ok) {

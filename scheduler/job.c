@@ -74,7 +74,7 @@ struct vs_job {
         bool timed_out, cancelled, transient_seen;
         bool worker_busy;
         bool committing;            /* waiting for the commit of an intent */
-        unsigned attempts, pruned;
+        unsigned attempts, pruned, undeletable;
 
         /* Worker I/O: written by the worker, read in the after-work callback. */
         uv_work_t work;
@@ -484,6 +484,8 @@ after_delete(uv_work_t *w, int status)
                                        why->msg);
                         if (o == VS_STORE_DELETE_FAILED)
                                 job_fail(j, why);
+                        else if (o == VS_STORE_UNDELETABLE)
+                                j->undeletable++;
                 }
                 if (vs_store_finish_delete(j->ctx.store, j->del_ids[i], o, j->del_reasons[i],
                                            o == VS_STORE_DELETED ? NULL : why, t, &e) < 0)
@@ -940,6 +942,12 @@ unsigned
 vs_job_pruned(const vs_job *j)
 {
         return j->pruned;
+}
+
+unsigned
+vs_job_undeletable(const vs_job *j)
+{
+        return j->undeletable;
 }
 
 vs_origin

@@ -102,6 +102,8 @@ bool vs_job_in_flight(const vs_job *j);
 bool vs_job_hook_running(const vs_job *j);
 /* The last libvirt error was transient (the connection may be down). */
 bool vs_job_saw_transient(const vs_job *j);
+/* Snapshots its prune found libvirt cannot delete (recorded undeletable). */
+unsigned vs_job_undeletable(const vs_job *j);
 vs_origin vs_job_origin(const vs_job *j);
 
 const char *vs_job_state_to_string(vs_job_state s);

@@ -384,6 +384,7 @@ on_job_done(vs_job *job, void *data)
         if (vs_job_origin(job) == VS_ORIGIN_CATCH_UP)
                 catch_up_done(c, job);
         s->st.pruned += vs_job_pruned(job);
+        s->st.undeletable += vs_job_undeletable(job);
         s->st.jobs_done++;
         if (sj->running)
                 c->running--;

@@ -19,6 +19,7 @@ typedef struct fake_snap {
         int64_t time;
         char *owner;
         char *description;
+        bool undeletable;           /* libvirt refuses to delete it (a mixed chain) */
 } fake_snap;
 
 typedef struct fake_domain {
@@ -315,6 +316,10 @@ fake_delete(vs_virt *v, const char *domain, const vs_snapshot_tree *tree, char *
                 } else if (!s->owner) {
                         res->outcome = VS_DELETE_REFUSED;
                         vs_err_set(&res->err, EPERM, "fake", "'%s' is not virtsnap's", names[i]);
+                } else if (s->undeletable) {
+                        res->outcome = VS_DELETE_UNDELETABLE;
+                        vs_err_set(&res->err, ENOTSUP, "fake",
+                                   "deleting external snapshot that has internal snapshot as parent not supported");
                 } else {
                         res->outcome = VS_DELETE_DELETED;
                         remove_snap(d, (size_t)(s - d->snaps));
@@ -423,6 +428,23 @@ static const vs_virt_ops fake_ops = {
         .watch = fake_watch,
         .unwatch = fake_unwatch,
 };
+
+int
+vs_fake_set_undeletable(vs_virt *v, const char *domain, const char *name)
+{
+        vs_fake *f = fake_of(v);
+        fake_domain *d;
+        fake_snap *sn = NULL;
+
+        pthread_mutex_lock(&f->lock);
+        d = find_domain(f, domain);
+        if (d)
+                sn = find_snap(d, name);
+        if (sn)
+                sn->undeletable = true;
+        pthread_mutex_unlock(&f->lock);
+        return sn ? 0 : -ENOENT;
+}
 
 void
 vs_fake_set_down(vs_virt *v, bool down)

@@ -39,6 +39,9 @@ int vs_fake_remove_domain(vs_virt *v, const char *name);
  * snapshot and the new current one, as libvirt does. */
 int vs_fake_add_snapshot(vs_virt *v, const char *domain, const char *name, int64_t creation_time,
                          const char *owner);
+/* From now on, deleting this snapshot reports VS_DELETE_UNDELETABLE (as
+ * libvirt does for a mixed internal/external chain). */
+int vs_fake_set_undeletable(vs_virt *v, const char *domain, const char *name);
 /* Delete a snapshot behind the scheduler's back (as `virsh snapshot-delete`). */
 int vs_fake_remove_snapshot(vs_virt *v, const char *domain, const char *name);
 /* Creation time stamped on snapshots the fake creates from now on. */

@@ -1647,6 +1647,29 @@ test_offline_satisfies_quiesce(void **state)
         fx_free(f);
 }
 
+/* A prune that meets a snapshot libvirt cannot delete: recorded undeletable
+ * and counted, so `snapshot` and `run --once` can exit non-zero. */
+static void
+test_undeletable_counted(void **state)
+{
+        fx *f = fx_new(T0);
+
+        (void)state;
+        add_domains(f, 1);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "p-old", T0 - 7200, "p"), 0);
+        assert_int_equal(vs_fake_set_undeletable(f->fake, "dom-a", "p-old"), 0);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        for (int i = 0; i < 3; i++)
+                advance_by(f, 60);
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", "p-old"));
+        assert_true(stats(f).undeletable >= 1);
+        assert_int_equal(events(f, "undeletable").n, stats(f).undeletable);
+        assert_int_equal(stats(f).failed, 0);
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1911,6 +1934,7 @@ main(void)
                 cmocka_unit_test(test_reconcile_scope_and_adopt_from),
                 cmocka_unit_test(test_catch_up_after_reconnect),
                 cmocka_unit_test(test_offline_satisfies_quiesce),
+                cmocka_unit_test(test_undeletable_counted),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
