@@ -181,6 +181,27 @@ vs_cli_print_table(const char *cmd, const vs_table *t, int format)
         return VS_EXIT_OK;
 }
 
+static int
+stop_at_first(const vs_store_series *se, void *userdata)
+{
+        (void)se;
+        *(bool *)userdata = true;
+        return 1;
+}
+
+/* Has the history any series of this domain (name or UUID)?  On a read
+ * error, say yes: the note is a hint, never a false alarm. */
+static bool
+domain_known(vs_store *s, const char *domain)
+{
+        vs_store_filter f = { .domain = domain, .since = INT64_MIN, .until = INT64_MAX };
+        bool found = false;
+
+        if (vs_store_query_series(s, &f, stop_at_first, &found, NULL) < 0)
+                return true;
+        return found;
+}
+
 int
 vs_cli_list_main(const vs_cli_list_cmd *cmd, int argc, char **argv)
 {
@@ -207,6 +228,10 @@ vs_cli_list_main(const vs_cli_list_cmd *cmd, int argc, char **argv)
                 goto out;
         }
         ret = vs_cli_print_table(cmd->name, t, a.format);
+        /* An empty answer about a domain: say whether the history knows it
+         * at all (a typo and "nothing in that window" look the same). */
+        if (ret == VS_EXIT_OK && a.filter.domain && vs_table_rows(t) == 0 && !domain_known(s, a.filter.domain))
+                fprintf(stderr, "virtsnap %s: no domain '%s' in the history\n", cmd->name, a.filter.domain);
 out:
         vs_table_free(t);
         vs_store_free(s);

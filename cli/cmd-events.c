@@ -12,7 +12,7 @@
 
 enum {
         COL_ID, COL_TIME, COL_KIND, COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY,
-        COL_SNAPSHOT, COL_MESSAGE,
+        COL_SNAPSHOT, COL_MESSAGE, COL_LEVEL,
 };
 
 static const vs_column columns[] = {
@@ -25,6 +25,9 @@ static const vs_column columns[] = {
         [COL_POLICY] = { "policy", VS_COL_TEXT, 0 },
         [COL_SNAPSHOT] = { "snapshot", VS_COL_TEXT, 0 },
         [COL_MESSAGE] = { "message", VS_COL_TEXT, 0 },
+        /* err / warning / info, from the kind: last, so CSV readers of the
+         * columns before it are unaffected. */
+        [COL_LEVEL] = { "level", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
 };
 
 static void
@@ -85,6 +88,11 @@ add_event(const vs_store_event_row *r, void *userdata)
         e |= vs_table_set_text(t, COL_POLICY, r->policy);
         e |= vs_table_set_text(t, COL_SNAPSHOT, r->snapshot);
         e |= vs_table_set_text(t, COL_MESSAGE, r->message);
+        {
+                int k = vs_event_kind_from_string(r->kind);
+
+                e |= vs_table_set_text(t, COL_LEVEL, k < 0 ? NULL : vs_event_kind_level((vs_event_kind)k));
+        }
         return e ? -ENOMEM : 0;
 }
 

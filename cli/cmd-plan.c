@@ -1,6 +1,8 @@
 /* virtsnap plan: what the daemon would do, per policy, without doing it. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli-args.h"
@@ -17,15 +19,17 @@ static void
 plan_usage(FILE *out)
 {
         fprintf(out,
-                "usage: virtsnap plan [-c FILE] [--at TIME] [--connect URI] [--database PATH]\n"
+                "usage: virtsnap plan [-c FILE] [--at TIME] [--count N] [--connect URI]\n"
+                "                     [--database PATH]\n"
                 "\n"
-                "For each policy: the domains it matches now, when each fires next (with its\n"
-                "jitter offset), whether a snapshot is owed right away (catch-up), and what a\n"
+                "For each policy: the domains it matches now, when each fires next (the next\n"
+                "N firings with --count, each with its jitter offset), whether a snapshot is owed right away (catch-up), and what a\n"
                 "prune would remove at TIME and why.  Nothing is changed.\n"
                 "\n"
                 "options:\n"
                 "  -c, --config FILE   the policy file (default %s)\n"
                 "  --at TIME           evaluate at TIME (RFC 3339 or @EPOCH); default: now\n"
+                "  -n, --count N       show the next N firings per domain (1-1000; default 1)\n"
                 "  --connect URI       use this libvirt URI for every policy\n"
                 "  --database PATH     the history database (default: the file's database:); without\n"
                 "                      one, the prune preview is left out\n"
@@ -68,7 +72,7 @@ print_prune(vs_store *store, const vs_config *cfg, const vs_policy *p, const cha
 }
 
 static int
-print_policy(vs_store *store, const vs_config *cfg, const vs_policy *p, const char *uri, int64_t at)
+print_policy(vs_store *store, const vs_config *cfg, const vs_policy *p, const char *uri, int64_t at, long count)
 {
         char jit[32], next[VS_TIME_BUFSZ], local[VS_TIME_BUFSZ];
         vs_domain_list doms = { 0 };
@@ -111,6 +115,12 @@ print_policy(vs_store *store, const vs_config *cfg, const vs_policy *p, const ch
                                : due ? (p->catch_up ? "; a slot was missed: catch-up snapshot at daemon start"
                                                     : "; a slot was missed (catch_up: false)")
                                      : "");
+                for (long k = 1; k < count && slot != INT64_MAX; k++) {
+                        slot = vs_plan_next_slot(p->schedule, cfg->tz, off, slot + off);
+                        if (slot != INT64_MAX)
+                                printf("      then %s (%s)\n", vs_time_format_utc(slot + off, next, sizeof(next)),
+                                       vs_tz_format_local(cfg->tz, slot + off, local, sizeof(local)));
+                }
                 print_prune(store, cfg, p, uri, dom->uuid, at);
         }
         if (matched == 0)
@@ -127,6 +137,7 @@ vs_cmd_plan(int argc, char **argv)
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "at", required_argument, NULL, OPT_AT },
+                { "count", required_argument, NULL, 'n' },
                 { "connect", required_argument, NULL, OPT_CONNECT },
                 { "database", required_argument, NULL, OPT_DATABASE },
                 { "help", no_argument, NULL, 'h' },
@@ -136,13 +147,22 @@ vs_cmd_plan(int argc, char **argv)
         vs_config *cfg = NULL;
         vs_store *store = NULL;
         int64_t at;
+        long count = 1;
+        char *end;
         int c, rc = VS_EXIT_OK;
 
         optind = 1;
-        while ((c = getopt_long(argc, argv, ":c:h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, ":c:n:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
                         config = optarg;
+                        break;
+                case 'n':
+                        errno = 0;
+                        count = strtol(optarg, &end, 10);
+                        if (errno || end == optarg || *end || count < 1 || count > 1000)
+                                return vs_cli_usage_error("plan", "--count: '%s' is not a number from 1 to 1000",
+                                                          optarg);
                         break;
                 case OPT_AT:
                         at_arg = optarg;
@@ -185,7 +205,8 @@ vs_cmd_plan(int argc, char **argv)
                 printf("plan at %s (time zone %s)\n", vs_time_format_utc(at, when, sizeof(when)), vs_tz_name(cfg->tz));
         }
         for (size_t i = 0; i < cfg->n_policies; i++)
-                if (print_policy(store, cfg, &cfg->policies[i], connect ? connect : cfg->policies[i].connection, at) < 0)
+                if (print_policy(store, cfg, &cfg->policies[i], connect ? connect : cfg->policies[i].connection, at,
+                                 count) < 0)
                         rc = VS_EXIT_FAILURE;
         vs_store_free(store);
         vs_config_free(cfg);

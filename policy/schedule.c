@@ -355,7 +355,7 @@ vs_schedule_parse(const char *text, vs_schedule **ret, char *errbuf, size_t errl
                 if (i == VS_ELEMENTSOF(shortcuts)) {
                         r = fail(errbuf, errlen,
                                  "unknown schedule '%s' (expected hourly, daily, weekly, monthly, yearly, "
-                                 "'every DURATION' or 5 cron fields)",
+                                 "their @ forms, 'every DURATION' or 5 cron fields)",
                                  tok[0]);
                 } else {
                         char sc[32], *stok[MAX_TOKENS];

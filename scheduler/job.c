@@ -165,6 +165,11 @@ static void
 finish(vs_job *j)
 {
         j->state = VS_JOB_DONE;
+        /* Cancelled at the end of the grace period before a snapshot was
+         * made: that is what happened, whatever failed on the way out (the
+         * killed hook, the interrupted wait). */
+        if (j->cancelled && !j->create_ok && j->kind == VS_JOB_SNAPSHOT)
+                j->outcome = VS_JOB_CANCELLED;
         if (j->outcome == VS_JOB_PENDING)
                 j->outcome = VS_JOB_SUCCEEDED;
         vs_clock_timer_disarm(j->timeout_timer);
@@ -251,9 +256,14 @@ on_hook_done(void *data, const vs_hook_result *res)
         vs_hook_result_describe(res, why, sizeof(why));
         if (pre) {
                 j->pre_ran = true;
-                if (!vs_hook_result_ok(res)) {
-                        snprintf(msg, sizeof(msg), "pre hook %s failed: %s", j->policy->hooks.pre[0],
-                                 j->timed_out && res->killed ? "job timed out" : why);
+                if (!vs_hook_result_ok(res) && res->killed) {
+                        /* We killed it: the job's deadline or the shutdown,
+                         * not a failure of the hook. */
+                        job_fail_msg(j, "scheduler",
+                                     j->cancelled ? "cancelled: the daemon is stopping" : "job timed out");
+                        record_create_failed(j, NULL);
+                } else if (!vs_hook_result_ok(res)) {
+                        snprintf(msg, sizeof(msg), "pre hook %s failed: %s", j->policy->hooks.pre[0], why);
                         job_fail_msg(j, "hook", msg);
                         record_create_failed(j, NULL);
                         record_hook_failed(j, msg);

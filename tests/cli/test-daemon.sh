@@ -89,6 +89,14 @@ grep -q '^plan at 2026-11-27T05:30:00Z (time zone UTC)$' out || fail "plan: head
 grep -q '^policy demo: schedule "hourly", jitter 0s, catch_up true' out || fail "plan: policy line"
 grep -q '^  app: next 2026-11-27T06:00:00Z' out || fail "plan: next firing: $(cat out)"
 grep -q 'prune now: 0 of 2 held would be removed' out || fail "plan: prune preview: $(cat out)"
+# --count N: the next N firings, as --help promises.
+"$VIRTSNAP" plan -c pol.yaml --connect "$NODE" --database "$tmp/once.db" --at 2026-11-27T05:30:00Z --count 3 >out 2>err
+[ $? -eq 0 ] || fail "plan --count: exit $?: $(cat err)"
+[ "$(grep -A2 '^  app: next 2026-11-27T06:00:00Z' out | sed -n '2,3s/ (.*//p' | tr -s ' ')" = " then 2026-11-27T07:00:00Z
+ then 2026-11-27T08:00:00Z" ] || fail "plan --count 3: $(cat out)"
+"$VIRTSNAP" plan -c pol.yaml --count 0 >out 2>err
+[ $? -eq 2 ] || fail "plan --count 0: want exit 2"
+grep -q "^virtsnap plan: --count: '0' is not a number from 1 to 1000" err || fail "plan --count 0: $(cat err)"
 
 # Nothing due an instant later: exit 0, nothing created.  (The node's state
 # is private to each process, so this pass re-adopts the two pruned snapshots

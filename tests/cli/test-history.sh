@@ -136,7 +136,19 @@ expect "json, the SQL-injection policy name is just a name" 0 history --database
 ]
 EOF
 
-expect "empty result: json" 0 history --database h.db --domain nosuch --format json <<'EOF'
+# A domain the history has never seen: an empty answer and a note on stderr
+# (exit 0: an empty result is not an error); a known domain outside the time
+# window: no note.
+rc=0
+"$VIRTSNAP" history --database h.db --domain nosuch --format json >out 2>err || rc=$?
+[ "$rc" -eq 0 ] || fail "history of an unknown domain: exit $rc"
+[ "$(cat out)" = "$(printf '[\n]')" ] || fail "history of an unknown domain: stdout $(cat out)"
+[ "$(cat err)" = "virtsnap history: no domain 'nosuch' in the history" ] || fail "history of an unknown domain: stderr '$(cat err)'"
+rc=0
+"$VIRTSNAP" events --database h.db --domain nosuch >out 2>err || rc=$?
+[ "$rc" -eq 0 ] && [ "$(cat err)" = "virtsnap events: no domain 'nosuch' in the history" ] ||
+        fail "events of an unknown domain: exit $rc, stderr '$(cat err)'"
+expect "empty result, known domain" 0 history --database h.db --domain web1 --until 2026-01-01T00:00:00Z --format json <<'EOF'
 [
 ]
 EOF
@@ -163,10 +175,10 @@ ID  TIME                 KIND         DOMAIN                   POLICY           
 EOF
 
 expect "events csv, time window" 0 events --database h.db --since 2026-03-10T04:00:10Z --until @1773124000 --format csv < <(crlf <<'EOF'
-id,time,kind,connection,domain,domain_uuid,policy,snapshot,message
-10,2026-03-10T04:00:32Z,failed,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260310T040000Z,Guest agent is not responding: QEMU guest agent is not connected
-9,2026-03-10T04:00:12Z,undeletable,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260309T040000Z,mixed internal and external snapshots
-8,2026-03-10T04:00:10Z,pruned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260308T040000Z,keep_last 2: 3rd newest
+id,time,kind,connection,domain,domain_uuid,policy,snapshot,message,level
+10,2026-03-10T04:00:32Z,failed,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260310T040000Z,Guest agent is not responding: QEMU guest agent is not connected,err
+9,2026-03-10T04:00:12Z,undeletable,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260309T040000Z,mixed internal and external snapshots,warning
+8,2026-03-10T04:00:10Z,pruned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260308T040000Z,keep_last 2: 3rd newest,info
 EOF
 )
 
@@ -181,7 +193,8 @@ expect "events json, by kind and policy" 0 events --database h.db --state create
     "domain_uuid": "6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02",
     "policy": "daily",
     "snapshot": "daily-20260309T040000Z",
-    "message": "crash"
+    "message": "crash",
+    "level": "info"
   },
   {
     "id": 2,
@@ -192,7 +205,8 @@ expect "events json, by kind and policy" 0 events --database h.db --state create
     "domain_uuid": "6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02",
     "policy": "daily",
     "snapshot": "daily-20260308T040000Z",
-    "message": "crash"
+    "message": "crash",
+    "level": "info"
   }
 ]
 EOF

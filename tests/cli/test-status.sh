@@ -173,14 +173,14 @@ expect "unpin again" 0 unpin --database h.db web1 daily-20260310T040000Z <<'EOF'
 daily-20260310T040000Z of web1 was not pinned
 EOF
 expect "pin events" 0 events --database h.db --domain web1 --state pinned --format csv < <(crlf <<'EOF'
-id,time,kind,connection,domain,domain_uuid,policy,snapshot,message
-15,2026-03-10T12:00:00Z,pinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,
-14,2026-03-10T12:00:00Z,pinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,"audit 'Q1'; ""keep"""
+id,time,kind,connection,domain,domain_uuid,policy,snapshot,message,level
+15,2026-03-10T12:00:00Z,pinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,,info
+14,2026-03-10T12:00:00Z,pinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,"audit 'Q1'; ""keep""",info
 EOF
 )
 expect "unpin event" 0 events --database h.db --state unpinned --format csv < <(crlf <<'EOF'
-id,time,kind,connection,domain,domain_uuid,policy,snapshot,message
-16,2026-03-10T12:00:00Z,unpinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,
+id,time,kind,connection,domain,domain_uuid,policy,snapshot,message,level
+16,2026-03-10T12:00:00Z,unpinned,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,,info
 EOF
 )
 expect "pin: deleted snapshots cannot be pinned" 1 pin --database h.db web1 daily-20260308T040000Z </dev/null

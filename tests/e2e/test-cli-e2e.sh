@@ -33,22 +33,6 @@ policies:
     schedule: daily
     retention:
       keep_last: 5
-  - name: mix-int
-    enabled: false
-    domains:
-      include: ["vse2e-cli-mix*"]
-    schedule: daily
-    retention:
-      keep_last: 5
-  - name: mix-ext
-    enabled: false
-    domains:
-      include: ["vse2e-cli-mix*"]
-    schedule: daily
-    snapshot:
-      type: disk-only
-    retention:
-      keep_last: 1
   - name: offline
     domains:
       include: ["vse2e-cli-off*"]
@@ -64,7 +48,6 @@ vs_make_domain vse2e-cli-web1 --running
 vs_make_domain vse2e-cli-web2 --running
 vs_make_domain vse2e-cli-db1
 vs_make_domain vse2e-cli-off1
-vs_make_domain vse2e-cli-mix1 --running
 vs_virsh metadata vse2e-cli-web1 urn:virtsnap:1 --key vs --config --live \
         --set '<tags><tag>production</tag></tags>' >/dev/null
 
@@ -133,20 +116,43 @@ vs_check_eq "the event says no freeze was needed" \
 vs_check_eq "libvirt has it, disk-only, of a shut-off domain" "shutoff" \
         "$(vs_virsh snapshot-info vse2e-cli-off1 --current | awk '$1=="State:"{print $2}')"
 
-# Two policies mixing internal and external snapshots on one domain (both
-# disabled, so `check` lets the file pass; `snapshot` still runs them): the
-# disk-only policy's prune meets an external snapshot whose parent is
-# internal, which libvirt 9.0 cannot delete.  `snapshot` says so and exits 1.
+# Two policies mixing internal and external snapshots on one domain (a file
+# `check` refuses; `snapshot` does not check the whole file): the disk-only
+# policy's prune meets an external snapshot whose parent is internal, which
+# libvirt 9.0 cannot delete.  `snapshot` says so and exits 1.
+cat >"$dir/mixed.yaml" <<EOF
+connection: "$VS_E2E_URI"
+database: $dir/history.db
+timezone: UTC
+policies:
+  - name: mix-int
+    domains:
+      include: ["vse2e-cli-mix*"]
+    schedule: daily
+    retention:
+      keep_last: 5
+  - name: mix-ext
+    domains:
+      include: ["vse2e-cli-mix*"]
+    schedule: daily
+    snapshot:
+      type: disk-only
+    retention:
+      keep_last: 1
+EOF
+vs_make_domain vse2e-cli-mix1 --running
+"$VIRTSNAP" check -c "$dir/mixed.yaml" -q 2>/dev/null
+vs_check_eq "check refuses the mixed file" 1 $?
 vs_check "internal snapshot of the mixed domain" "$VIRTSNAP" snapshot vse2e-cli-mix1 --policy mix-int \
-        -c "$dir/policies.yaml" --log-level warning
+        -c "$dir/mixed.yaml" --log-level warning
 vs_check "a disk-only one on top" "$VIRTSNAP" snapshot vse2e-cli-mix1 --policy mix-ext \
-        -c "$dir/policies.yaml" --log-level warning
+        -c "$dir/mixed.yaml" --log-level warning
 sleep 1
-"$VIRTSNAP" snapshot vse2e-cli-mix1 --policy mix-ext -c "$dir/policies.yaml" --log-level warning 2>"$dir/mix.err"
+"$VIRTSNAP" snapshot vse2e-cli-mix1 --policy mix-ext -c "$dir/mixed.yaml" --log-level warning 2>"$dir/mix.err"
 vs_check_eq "a prune that leaves an undeletable snapshot exits 1" 1 $?
 vs_check "... and says why" grep -q "^virtsnap snapshot: 1 snapshot could not be deleted: libvirt cannot delete it" \
         "$dir/mix.err"
-out=$("$VIRTSNAP" status -c "$dir/policies.yaml" --domain vse2e-cli-mix1 --policy mix-ext --format json)
+out=$("$VIRTSNAP" status -c "$dir/mixed.yaml" --domain vse2e-cli-mix1 --policy mix-ext --format json)
 vs_check_eq "status marks the series undeletable" "undeletable:1" \
         "$(json 'print("%s:%d" % (d[0]["health"], d[0]["undeletable"]))' <<<"$out")"
 vs_virsh destroy vse2e-cli-mix1 >/dev/null

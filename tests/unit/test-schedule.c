@@ -340,7 +340,7 @@ test_errors(void **state)
         expect_error("0 0 * *", "expected 5 cron fields (minute hour day-of-month month day-of-week), got 4");
         expect_error("hourlyy",
                      "unknown schedule 'hourlyy' (expected hourly, daily, weekly, monthly, yearly, "
-                     "'every DURATION' or 5 cron fields)");
+                     "their @ forms, 'every DURATION' or 5 cron fields)");
         expect_error("x * * * *", "field 1 (minute): 'x' is not a number");
         expect_error("0 0 * foo *", "field 4 (month): unknown name 'foo' (expected jan-dec)");
         expect_error("0 0 * * funday", "field 5 (day-of-week): unknown name 'funday' (expected sun-sat)");

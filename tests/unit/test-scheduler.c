@@ -1257,7 +1257,13 @@ test_drain_grace_cancels(void **state)
         assert_true(vs_scheduler_finished(f->s));
         assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 0);
         assert_int_equal(rows(f, "failed", "dom-a"), 1);
+        assert_string_equal(newest_row(f, "failed", "dom-a").last_error, "cancelled: the daemon is stopping");
         assert_int_equal(events(f, "cancelled").n, 1);
+        /* A hook we killed did not fail; the job was cancelled, not failed. */
+        assert_int_equal(events(f, "hook-failed").n, 0);
+        assert_int_equal(stats(f).cancelled, 1);
+        assert_int_equal(stats(f).failed, 0);
+        assert_non_null(strstr(events(f, "stopped").last_message, "0 failed, 0 skipped, 1 cancelled"));
         log = read_file(f->hook_log);
         assert_string_equal(log, "post dom-a\n");
         free(log);
