@@ -30,7 +30,8 @@ run_usage(FILE *out)
                 "  -h, --help          this help\n"
                 "\n"
                 "exit status: 0 when every job succeeded (or nothing was due); 1 when any job\n"
-                "failed or virtsnap could not start; 2 usage error.\n",
+                "failed, a prune left a snapshot libvirt cannot delete, or virtsnap could not\n"
+                "start; 2 usage error.\n",
                 VS_DEFAULT_CONFIG);
 }
 

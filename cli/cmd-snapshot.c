@@ -32,7 +32,8 @@ snapshot_usage(FILE *out)
                 "  --log-level LEVEL   err, warning, notice, info (default) or debug\n"
                 "  -h, --help          this help\n"
                 "\n"
-                "exit status: 0 snapshot taken (and pruned); 1 failure; 2 usage error.\n",
+                "exit status: 0 snapshot taken (and pruned); 1 failure (also: a hook failed,\n"
+                "or the prune left a snapshot libvirt cannot delete); 2 usage error.\n",
                 VS_DEFAULT_CONFIG);
 }
 

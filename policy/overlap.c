@@ -80,6 +80,19 @@ certain_name(const vs_selector *a, const vs_selector *b)
         return NULL;
 }
 
+/* A pattern both include word for word (neither excludes anything): every
+ * domain it matches is selected by both. */
+static const char *
+shared_pattern(const vs_selector *a, const vs_selector *b)
+{
+        if (a->exclude || b->exclude)
+                return NULL;
+        for (size_t i = 0; a->include && a->include[i]; i++)
+                if (vs_strv_contains(b->include, a->include[i]))
+                        return a->include[i];
+        return NULL;
+}
+
 static bool
 includes_may_meet(const vs_selector *a, const vs_selector *b)
 {
@@ -112,6 +125,10 @@ judge(const vs_policy *pa, const vs_policy *pb, char *why, size_t len)
         }
         if (name) {
                 snprintf(why, len, "both select domain '%s'", name);
+                return 1;
+        }
+        if (shared_pattern(a, b)) {
+                snprintf(why, len, "both select the domains matching '%s'", shared_pattern(a, b));
                 return 1;
         }
         if (!a->include && !b->include && !a->exclude && !b->exclude) {

@@ -4,8 +4,9 @@
  * `undeletable` snapshots forever.  Found statically, from the selectors:
  *
  *   definite  a domain name both selectors certainly select: a literal name
- *             of one that the other includes (or both select every domain),
- *             excluded by neither, with no tag condition on either;
+ *             of one that the other includes, a pattern both include word
+ *             for word, or both select every domain; excluded by neither,
+ *             with no tag condition on either;
  *   possible  they may select the same domain: globs whose literal prefixes
  *             do not rule it out, a tag condition (tags live in libvirt, not
  *             in the file), or state filters (running vs shutoff: one domain

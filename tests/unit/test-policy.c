@@ -491,6 +491,8 @@ test_overlaps(void **state)
         expect_overlap("{include: [web-01]}", "{include: [\"web-*\"]}", "definite: both select domain 'web-01'");
         expect_overlap("{include: [\"web-*\"]}", "{include: [web-02, db-01]}", "definite: both select domain 'web-02'");
         expect_overlap("{}", "{}", "definite: both select every domain");
+        expect_overlap("{include: [\"web-*\"]}", "{include: [\"db-*\", \"web-*\"]}",
+                       "definite: both select the domains matching 'web-*'");
         expect_overlap("{include: [\"web-*\"]}", "{include: [\"db-*\"]}", "");
         expect_overlap("{include: [web-01]}", "{include: [web-011]}", "");
         expect_overlap("{include: [\"web-*\"]}", "{include: [\"web-0?\"]}",
