@@ -941,6 +941,13 @@ vs_scheduler_replace_config(vs_scheduler *s, vs_config *cfg)
         r = vs__sched_ensure_conns(s, NULL);
         if (r < 0)
                 return r;
+        /* What reconcile adopts and hands over (adopt_from) depends on the
+         * file: look at every connection again under the new one. */
+        for (size_t i = 0; s->mode == MODE_DAEMON && !s->stopping && i < s->n_conns; i++)
+                if (s->conns[i]->listed) {
+                        s->conns[i]->reconcile_pending = true;
+                        vs__sched_start_refresh(s->conns[i]);
+                }
         s->st.reloads++;
         snprintf(msg, sizeof(msg), "configuration reloaded: %zu policies", cfg->n_policies);
         vs__sched_record_event(s, VS_EVENT_RELOADED, NULL, msg);

@@ -1676,6 +1676,45 @@ test_undeletable_counted(void **state)
         fx_free(f);
 }
 
+/* A policy renamed in a reloaded file: its heir takes the snapshots over
+ * without a restart. */
+static void
+test_reload_hands_over(void **state)
+{
+        fx *f = fx_new(T0 + 600);
+        const char *old_yaml = "connection: " URI "\n"
+                               "timezone: UTC\n"
+                               "policies:\n"
+                               "  - name: old\n"
+                               "    schedule: hourly\n"
+                               "    catch_up: false\n"
+                               "    retention: {keep_last: 5}\n";
+        const char *new_yaml = "connection: " URI "\n"
+                               "timezone: UTC\n"
+                               "policies:\n"
+                               "  - name: new\n"
+                               "    schedule: hourly\n"
+                               "    catch_up: false\n"
+                               "    adopt_from: [old]\n"
+                               "    retention: {keep_last: 5}\n";
+        vs_config *cfg = NULL;
+
+        (void)state;
+        add_domains(f, 1);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "old-1", T0 - 3600, "old"), 0);
+        fx_scheduler(f, old_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(rows_of_policy(f, "dom-a", "old", "present"), 1);
+        assert_int_equal(vs_config_load_string("new.yaml", new_yaml, strlen(new_yaml), &cfg, NULL), 0);
+        assert_int_equal(vs_scheduler_replace_config(f->s, cfg), 0);
+        settle(f);
+        assert_int_equal(rows_of_policy(f, "dom-a", "old", "present"), 0);
+        assert_int_equal(rows_of_policy(f, "dom-a", "new", "present"), 1);
+        assert_int_equal(events(f, "handed-over").n, 1);
+        fx_free(f);
+}
+
 static void
 test_connection_down_and_back(void **state)
 {
@@ -1941,6 +1980,7 @@ main(void)
                 cmocka_unit_test(test_catch_up_after_reconnect),
                 cmocka_unit_test(test_offline_satisfies_quiesce),
                 cmocka_unit_test(test_undeletable_counted),
+                cmocka_unit_test(test_reload_hands_over),
                 cmocka_unit_test(test_overlap_skip),
                 cmocka_unit_test(test_concurrency_limit),
                 cmocka_unit_test(test_retry_transient_then_succeed),
