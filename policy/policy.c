@@ -702,6 +702,27 @@ static const key_table *const all_tables[] = {
 static const size_t n_all_tables = VS_ELEMENTSOF(all_tables);
 
 static void
+each_key(const key_table *t, const char *prefix, vs_config_key_fn fn, void *userdata)
+{
+        for (size_t i = 0; i < t->n; i++) {
+                char path[128];
+
+                snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "", t->keys[i].name);
+                fn(path, userdata);
+                if (t->keys[i].type == KT_MAP && t->keys[i].sub)
+                        each_key(t->keys[i].sub, path, fn, userdata);
+                else if (t->keys[i].type == KT_POLICIES)
+                        each_key(&policy_table, "policies", fn, userdata);
+        }
+}
+
+void
+vs_config_each_key(vs_config_key_fn fn, void *userdata)
+{
+        each_key(&top_table, "", fn, userdata);
+}
+
+static void
 report_unknown_key(walk *w, const vs_ynode *key, const key_table *t)
 {
         const char *best = NULL, *elsewhere[2] = { NULL, NULL };

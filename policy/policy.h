@@ -101,6 +101,12 @@ typedef struct vs_diags {
         size_t n;
 } vs_diags;
 
+/* Every key the loader accepts, as a dotted path from the top
+ * ("policies.snapshot.quiesce"), in table order: what the documentation is
+ * checked against so that it cannot drift from the loader. */
+typedef void (*vs_config_key_fn)(const char *path, void *userdata);
+void vs_config_each_key(vs_config_key_fn fn, void *userdata);
+
 /* Load and validate.  0 with *ret set; -EINVAL when the file is invalid (every
  * problem in diags, at most 200 plus a "too many problems" line); -EFBIG when
  * it is larger than VS_POLICY_MAX_BYTES; -ENOENT/-EISDIR/-EACCES/... when it

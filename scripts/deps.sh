@@ -8,6 +8,9 @@ PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev
   libvirt-dev libtirpc-dev libyaml-dev libxml2-dev libsqlite3-dev libuv1-dev libjson-c-dev libsystemd-dev
   libcmocka-dev tzdata
+  # docs: man pages rendered with warnings on; bash-completion's pkg-config file
+  # tells where completions are installed
+  python3 groff-base man-db bash-completion
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static qemu-guest-agent cpio gzip e2fsprogs sqlite3 procps
