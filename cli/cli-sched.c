@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "cli-args.h"
@@ -14,6 +15,7 @@
 #include "commands.h"
 #include "lockfile.h"
 #include "log.h"
+#include "metrics.h"
 
 /* --log-level's argument; -1 (after printing) when it is not a level. */
 static int
@@ -47,11 +49,56 @@ vs_cli_sched_option(vs_cli_sched_args *a, int c, char **argv)
         }
 }
 
+/* The daemon's metrics_textfile: rewritten (atomically, metrics.h) every
+ * TEXTFILE_CHECK_MS when the history changed since the last write, and at
+ * least every TEXTFILE_MAX_AGE_MS, because lateness moves with the clock.
+ * The timer does not keep the loop alive. */
+#define TEXTFILE_CHECK_MS 15000
+#define TEXTFILE_MAX_AGE_MS 60000
+
+typedef struct textfile {
+        uv_timer_t timer;
+        vs_scheduler *s;
+        vs_store *store;
+        vs_log *log;
+        int64_t changes;            /* vs_store_changes at the last write */
+        uint64_t written_ms;        /* uv_now at the last write; 0 = never */
+        bool failing;               /* the last write failed (logged once) */
+} textfile;
+
+static void
+on_textfile_timer(uv_timer_t *t)
+{
+        textfile *tf = t->data;
+        const vs_config *cfg = vs_scheduler_config(tf->s);
+        int64_t changes = vs_store_changes(tf->store);
+        uint64_t now = uv_now(t->loop);
+        vs_err err = { 0 };
+
+        if (!cfg || !cfg->metrics_textfile)
+                return;
+        if (tf->written_ms && changes == tf->changes && now - tf->written_ms < TEXTFILE_MAX_AGE_MS)
+                return;
+        if (vs_cli_metrics_write_file(tf->store, cfg, (int64_t)time(NULL), cfg->metrics_textfile, &err) < 0) {
+                if (!tf->failing)
+                        vs_log_err(tf->log, "metrics_textfile %s: %s", cfg->metrics_textfile, err.msg);
+                tf->failing = true;
+                return;
+        }
+        if (tf->failing)
+                vs_log_notice(tf->log, "metrics_textfile %s: written again", cfg->metrics_textfile);
+        tf->failing = false;
+        tf->changes = changes;
+        tf->written_ms = now;
+}
+
 int
 vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, void *data), void *data,
                      bool fail_on_jobs)
 {
         vs_virt_events *events = NULL;
+        textfile tf = { 0 };
+        bool timer_on = false;
         vs_scheduler *s = NULL;
         vs_config *cfg = NULL;
         vs_store *store = NULL;
@@ -126,7 +173,18 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                 rc = r;
                 vs_scheduler_stop(s);
         }
+        if (a->daemon && r == 0 && uv_timer_init(&loop, &tf.timer) == 0) {
+                tf.s = s;
+                tf.store = store;
+                tf.log = log;
+                tf.timer.data = &tf;
+                timer_on = true;
+                uv_timer_start(&tf.timer, on_textfile_timer, 1000, TEXTFILE_CHECK_MS);
+                uv_unref((uv_handle_t *)&tf.timer);
+        }
         uv_run(&loop, UV_RUN_DEFAULT);
+        if (timer_on)
+                uv_close((uv_handle_t *)&tf.timer, NULL);
         vs_scheduler_get_stats(s, &st);
         if (r == 0)
                 rc = fail_on_jobs && st.failed > 0 ? VS_EXIT_FAILURE : VS_EXIT_OK;

@@ -688,6 +688,7 @@ static const key_table policy_table = { "policy", policy_keys, VS_ELEMENTSOF(pol
 static const key_def top_keys[] = {
         { .name = "connection", .type = KT_URI, .offset = CFG(connection), .default_str = DEFAULT_CONNECTION },
         { .name = "database", .type = KT_PATH, .offset = CFG(database), .default_str = DEFAULT_DATABASE },
+        { .name = "metrics_textfile", .type = KT_PATH, .offset = CFG(metrics_textfile) },
         { .name = "timezone", .type = KT_TIMEZONE, .offset = CFG(tz) },
         { .name = "max_concurrent", .type = KT_INT, .offset = CFG(max_concurrent), .min = 1, .max = 1024,
           .default_num = 4 },
@@ -1030,6 +1031,7 @@ vs_config_free(vs_config *cfg)
         free(cfg->path);
         free(cfg->connection);
         free(cfg->database);
+        free(cfg->metrics_textfile);
         vs_tz_free(cfg->tz);
         free(cfg);
 }

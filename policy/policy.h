@@ -83,6 +83,7 @@ typedef struct vs_config {
         char *path;
         char *connection;           /* default libvirt URI */
         char *database;
+        char *metrics_textfile;     /* Prometheus textfile the daemon keeps current; NULL = none */
         vs_tz *tz;                  /* never NULL */
         int max_concurrent;
         vs_policy *policies;

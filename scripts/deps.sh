@@ -11,6 +11,8 @@ PACKAGES=(
   # docs: man pages rendered with warnings on; bash-completion's pkg-config file
   # tells where completions are installed
   python3 groff-base man-db bash-completion
+  # metrics: promtool checks the Prometheus exposition
+  prometheus
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static qemu-guest-agent cpio gzip e2fsprogs sqlite3 procps

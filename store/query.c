@@ -240,6 +240,62 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
         return r;
 }
 
+const int64_t VS_STORE_DURATION_BUCKETS[VS_STORE_N_DURATION_BUCKETS] = { 1, 5, 15, 30, 60, 120, 300, 600, 1800 };
+
+/* One pass over the history, grouped by series.  A create's duration is
+ * finished - started of the attempts that made a snapshot. */
+#define MADE "state IN ('present','deleting','deleted','vanished')"
+#define LE(n) " sum(" MADE " AND finished - started <= " #n ")"
+static const char totals_sql[] =
+        "SELECT connection, domain_uuid, max(domain_name), policy,"
+        " sum(" MADE "), sum(state = 'failed'), sum(state = 'skipped'), sum(state = 'deleted'),"
+        LE(1) "," LE(5) "," LE(15) "," LE(30) "," LE(60) "," LE(120) "," LE(300) "," LE(600) "," LE(1800) ","
+        " sum(" MADE " AND finished IS NOT NULL), coalesce(sum(CASE WHEN " MADE " THEN finished - started END), 0)"
+        " FROM snapshots GROUP BY connection, domain_uuid, policy ORDER BY 3, 4, 1";
+#undef LE
+#undef MADE
+
+int
+vs_store_query_totals(vs_store *s, vs_store_totals_cb cb, void *userdata, vs_err *err)
+{
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = vs__store_stmt(s, totals_sql, &st, err);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                vs_store_totals t = {
+                        .connection = vs__col_text(st, 0),
+                        .domain_uuid = vs__col_text(st, 1),
+                        .domain_name = vs__col_text(st, 2),
+                        .policy = vs__col_text(st, 3),
+                        .created = (uint64_t)sqlite3_column_int64(st, 4),
+                        .failed = (uint64_t)sqlite3_column_int64(st, 5),
+                        .skipped = (uint64_t)sqlite3_column_int64(st, 6),
+                        .pruned = (uint64_t)sqlite3_column_int64(st, 7),
+                        .duration_count = (uint64_t)sqlite3_column_int64(st, 8 + VS_STORE_N_DURATION_BUCKETS),
+                        .duration_sum = sqlite3_column_int64(st, 9 + VS_STORE_N_DURATION_BUCKETS),
+                };
+
+                for (int b = 0; b < VS_STORE_N_DURATION_BUCKETS; b++)
+                        t.duration_le[b] = (uint64_t)sqlite3_column_int64(st, 8 + b);
+                r = cb(&t, userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = vs__store_fail(s, rc, err, "reading the history");
+        vs__store_release(st);
+        return r;
+}
+
+int64_t
+vs_store_changes(vs_store *s)
+{
+        return sqlite3_total_changes64(s->db);
+}
+
 int
 vs__store_explain(vs_store *s, const char *which, char **ret, vs_err *err)
 {

@@ -382,6 +382,23 @@ int vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_c
 /* Events, newest first; state filters the kind. */
 int vs_store_query_events(vs_store *s, const vs_store_filter *f, vs_store_event_cb cb,
                           void *userdata, vs_err *err);
+/* Counts per series over the whole history, for metrics: attempts that made
+ * a snapshot, failed, were skipped; snapshots pruned; and the durations of
+ * the creates (started .. finished) in the buckets of VS_STORE_DURATION_BUCKETS. */
+#define VS_STORE_N_DURATION_BUCKETS 9
+extern const int64_t VS_STORE_DURATION_BUCKETS[VS_STORE_N_DURATION_BUCKETS]; /* seconds, upper bounds */
+typedef struct vs_store_totals {
+        const char *connection, *domain_uuid, *domain_name, *policy;
+        uint64_t created, failed, skipped, pruned;
+        uint64_t duration_le[VS_STORE_N_DURATION_BUCKETS]; /* cumulative, as Prometheus wants */
+        uint64_t duration_count;
+        int64_t duration_sum;                            /* seconds */
+} vs_store_totals;
+typedef int (*vs_store_totals_cb)(const vs_store_totals *t, void *userdata);
+int vs_store_query_totals(vs_store *s, vs_store_totals_cb cb, void *userdata, vs_err *err);
+/* Rows this handle has changed since it was opened (cheap: a counter). */
+int64_t vs_store_changes(vs_store *s);
+
 /* Every series, ordered by domain name, policy, connection; f may be NULL
  * (domain and policy apply; the rest is ignored). */
 int vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb cb,

@@ -117,8 +117,9 @@ grep -q 'created snapshot' err && fail "second run --once created a snapshot"
 grep -q "no domain 'ghost'" err || fail "snapshot ghost: message: $(cat err)"
 
 # ---- the daemon on test:///default -------------------------------------------
-cat >d.yaml <<'YAML'
+cat >d.yaml <<YAML
 timezone: UTC
+metrics_textfile: $tmp/virtsnap.prom
 policies:
   - name: fast
     domains: {include: [test]}
@@ -133,6 +134,17 @@ for _ in $(seq 1 100); do
         sleep 0.1
 done
 grep -q 'test/fast: catching up (no snapshot yet)' daemon.log || fail "daemon: no catch-up at start"
+# The metrics textfile: written within a second or two of the first change,
+# atomically (no temporary file left), valid for promtool, and it moves on.
+for _ in $(seq 1 50); do
+        [ -s virtsnap.prom ] && break
+        sleep 0.1
+done
+[ -s virtsnap.prom ] || fail "daemon: metrics_textfile not written"
+promtool check metrics <virtsnap.prom >promtool.out 2>&1 || fail "daemon: promtool: $(cat promtool.out)"
+grep -q '^virtsnap_snapshots_created_total{connection="test:///default",domain="test",policy="fast"} [1-9]' virtsnap.prom ||
+        fail "daemon: metrics: $(grep created_total virtsnap.prom)"
+ls virtsnap.prom.tmp.* >/dev/null 2>&1 && fail "daemon: a temporary metrics file was left"
 
 "$VIRTSNAP" daemon -c "$tmp/d.yaml" --connect test:///default --database "$tmp/d.db" >out 2>err
 [ $? -eq 1 ] || fail "second daemon: want exit 1"
