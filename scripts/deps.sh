@@ -13,6 +13,8 @@ PACKAGES=(
   python3 groff-base man-db bash-completion
   # metrics: promtool checks the Prometheus exposition
   prometheus
+  # the Debian package: built, linted, installed (scripts/test-deb.sh)
+  debhelper lintian fakeroot dpkg-dev build-essential
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static qemu-guest-agent cpio gzip e2fsprogs sqlite3 procps

@@ -726,8 +726,11 @@ create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_req
         return 0;
 }
 
-/* Shut off by a shutdown or destroy, not by a crash (where the disks may be
- * mid-write).  Unknown (the call failed): not clean. */
+/* Shut off by the guest (a shutdown), or never started since libvirt knows
+ * it: its disks were closed cleanly.  Not so when it crashed, failed to
+ * start, or was destroyed (`virsh destroy` pulls the plug: the disks are as
+ * after a power cut, crash-consistent).  Unknown (the call failed): not
+ * clean. */
 static bool
 shut_off_cleanly(virDomainPtr d)
 {
@@ -735,7 +738,8 @@ shut_off_cleanly(virDomainPtr d)
 
         if (virDomainGetState(d, &state, &reason, 0) < 0)
                 return false;
-        return state == VIR_DOMAIN_SHUTOFF && reason != VIR_DOMAIN_SHUTOFF_CRASHED;
+        return state == VIR_DOMAIN_SHUTOFF && reason != VIR_DOMAIN_SHUTOFF_CRASHED &&
+               reason != VIR_DOMAIN_SHUTOFF_DESTROYED && reason != VIR_DOMAIN_SHUTOFF_FAILED;
 }
 
 static int
