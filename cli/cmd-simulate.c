@@ -22,12 +22,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "atomic-file.h"
+#include "cleanup.h"
 #include "cli-args.h"
 #include "cli-config.h"
 #include "commands.h"
 #include "duration.h"
 #include "output.h"
 #include "policy.h"
+#include "report.h"
 #include "retention.h"
 #include "schedule.h"
 #include "timefmt.h"
@@ -40,12 +43,15 @@
 /* Snapshots passed to retention, summed over all firings: bounds the time a
  * simulation takes (a few seconds) when a policy holds thousands at once. */
 #define SIM_MAX_WORK (UINT64_C(300) * 1000 * 1000)
+/* Marks in one --html page: more would make a page no browser draws well. */
+#define SIM_MAX_DRAWN 20000
 
 static void
 simulate_usage(FILE *out)
 {
         fprintf(out,
-                "usage: virtsnap simulate [-c FILE] --policy NAME [--days N] [--start TIME] [--json]\n"
+                "usage: virtsnap simulate [-c FILE] --policy NAME [--days N] [--start TIME]\n"
+                "                         [--json] [--html FILE]\n"
                 "\n"
                 "Simulate one policy for one domain, with no hypervisor: take a snapshot\n"
                 "whenever the schedule fires (in the file's time zone) and prune right after\n"
@@ -67,19 +73,44 @@ simulate_usage(FILE *out)
                 "  --json             one JSON object: policy, schedule, timezone, start, end,\n"
                 "                     days, prune, jitter, created, removed, peak and kept (an\n"
                 "                     array of {\"time\", \"epoch\", \"action\", \"rule\"})\n"
+                "      --html FILE    also draw the simulated days as `virtsnap report` draws\n"
+                "                     the history: one mark per snapshot, its lifetime when\n"
+                "                     pruned, the retention bands (at most %d snapshots;\n"
+                "                     - for stdout instead of the text)\n"
                 "  -h, --help         this help\n"
                 "\n"
                 "exit status: 0 success; 1 failure (the policy file is invalid or unreadable;\n"
                 "the simulation is too large: more than %d snapshots, or so many held at\n"
                 "once that it would take minutes); 2 usage error, including an unknown policy.\n",
-                VS_DEFAULT_CONFIG, SIM_MAX_DAYS, SIM_DEFAULT_DAYS, SIM_MAX_SNAPSHOTS);
+                VS_DEFAULT_CONFIG, SIM_MAX_DAYS, SIM_DEFAULT_DAYS, SIM_MAX_DRAWN, SIM_MAX_SNAPSHOTS);
 }
 
 typedef struct sim_result {
         vs_retention_item *items; /* held at the end, oldest first */
         size_t n;
         uint64_t created, removed, peak;
+        /* For --html (marks non-NULL on entry, cap SIM_MAX_DRAWN): every
+         * snapshot taken, oldest first; a pruned one has until set. */
+        vs_report_mark *marks;
+        size_t n_marks;
 } sim_result;
+
+/* The mark of the snapshot taken at t (times strictly increase). */
+static vs_report_mark *
+find_mark(sim_result *res, int64_t t)
+{
+        size_t lo = 0, hi = res->n_marks;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (res->marks[mid].at < t)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < res->n_marks && res->marks[lo].at == t ? &res->marks[lo] : NULL;
+}
 
 /* 0, -ENOMEM, or -E2BIG past SIM_MAX_SNAPSHOTS firings or SIM_MAX_WORK. */
 static int
@@ -89,7 +120,7 @@ simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_re
         size_t cap = 0;
         int64_t t;
 
-        *res = (sim_result){ 0 };
+        *res = (sim_result){ .marks = res->marks };
         /* A firing exactly at start counts. */
         t = vs_schedule_next(p->schedule, tz, start == INT64_MIN ? start : start - 1);
         for (; t < end; t = vs_schedule_next(p->schedule, tz, t)) {
@@ -113,6 +144,14 @@ simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_re
                         .time = t, .verdict = VS_VERDICT_KEEP, .rule = VS_RULE_NONE
                 };
                 res->created++;
+                if (res->marks) {
+                        if (res->n_marks == SIM_MAX_DRAWN)
+                                return -EFBIG;
+                        res->marks[res->n_marks] = (vs_report_mark){
+                                .id = (int64_t)res->n_marks + 1, .kind = VS_MARK_PRESENT, .at = t,
+                        };
+                        res->n_marks++;
+                }
                 if (res->n > res->peak)
                         res->peak = res->n;
                 if (!p->prune)
@@ -123,9 +162,16 @@ simulate(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, sim_re
                 r = vs_retention_apply(&p->retention, tz, t, res->items, res->n);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < res->n; i++)
+                for (size_t i = 0; i < res->n; i++) {
+                        vs_report_mark *m;
+
                         if (res->items[i].verdict != VS_VERDICT_REMOVE)
                                 res->items[kept++] = res->items[i];
+                        else if (res->marks && (m = find_mark(res, res->items[i].time))) {
+                                m->kind = VS_MARK_PRUNED;
+                                m->until = t;
+                        }
+                }
                 res->removed += res->n - kept;
                 res->n = kept;
         }
@@ -178,20 +224,104 @@ print_text(const vs_policy *p, const vs_tz *tz, int64_t start, int64_t end, long
                (unsigned long long)res->removed, res->n, (unsigned long long)res->peak);
 }
 
+typedef struct sim_page {
+        const vs_policy *p;
+        const vs_tz *tz;
+        int64_t start, end;
+        sim_result *res;
+} sim_page;
+
+/* Tooltips: "kept by daily" or "pruned 2026-03-02T04:00:00+01:00". */
+static int
+label_marks(const sim_page *pg)
+{
+        sim_result *res = pg->res;
+        size_t k = 0;
+
+        for (size_t i = 0; i < res->n_marks; i++) {
+                vs_report_mark *m = &res->marks[i];
+                char when[VS_TIME_BUFSZ];
+                const char *rule = NULL;
+                int n;
+
+                if (m->kind == VS_MARK_PRESENT) {
+                        /* Kept items are the marks still present, in order. */
+                        while (k < pg->res->n && res->items[k].time < m->at)
+                                k++;
+                        if (k < res->n && res->items[k].time == m->at)
+                                rule = vs_keep_rule_to_string(res->items[k].rule);
+                        n = asprintf(&m->detail, "kept at the end%s%s", rule ? " by " : "", rule ? rule : "");
+                } else {
+                        n = asprintf(&m->detail, "pruned %s: not kept by any rule then",
+                                     vs_tz_format_local(pg->tz, m->until, when, sizeof(when)));
+                }
+                if (n < 0) {
+                        m->detail = NULL;
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+static int
+fill_html(FILE *f, void *userdata, vs_err *err)
+{
+        const sim_page *pg = userdata;
+        _cleanup_free_ char *title = NULL, *series_title = NULL;
+        vs_report_series se;
+        int r;
+
+        if (asprintf(&title, "virtsnap simulate: policy %s, schedule %s", pg->p->name,
+                     vs_schedule_text(pg->p->schedule)) < 0 ||
+            asprintf(&series_title, "one domain under %s", pg->p->name) < 0) {
+                title = series_title = NULL;
+                return vs_err_set(err, ENOMEM, "simulate", "out of memory");
+        }
+        se = (vs_report_series){
+                .title = series_title,
+                .retention = &pg->p->retention,
+                .marks = pg->res->marks,
+                .n = pg->res->n_marks,
+        };
+        r = vs_report_write_html(f, title, &se, 1, pg->start, pg->end, pg->tz);
+        return r < 0 ? vs_err_set(err, -r, "simulate", "cannot write the page") : 0;
+}
+
+static int
+write_html(const char *path, const sim_page *pg)
+{
+        vs_err err = { 0 };
+        int r = label_marks(pg);
+
+        if (r < 0) {
+                fprintf(stderr, "virtsnap simulate: out of memory\n");
+                return r;
+        }
+        if (strcmp(path, "-") == 0) {
+                r = fill_html(stdout, (void *)pg, &err);
+        } else {
+                r = vs_write_file_atomic(path, 0644, fill_html, (void *)pg, &err);
+        }
+        if (r < 0)
+                fprintf(stderr, "virtsnap simulate: %s: %s\n", err.where, err.msg);
+        return r;
+}
+
 int
 vs_cmd_simulate(int argc, char **argv)
 {
-        enum { OPT_JSON = 256 };
+        enum { OPT_JSON = 256, OPT_HTML };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "policy", required_argument, NULL, 'p' },
                 { "days", required_argument, NULL, 'd' },
                 { "start", required_argument, NULL, 's' },
                 { "json", no_argument, NULL, OPT_JSON },
+                { "html", required_argument, NULL, OPT_HTML },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *path = VS_DEFAULT_CONFIG, *policy_name = NULL, *start_arg = NULL;
+        const char *path = VS_DEFAULT_CONFIG, *policy_name = NULL, *start_arg = NULL, *html = NULL;
         long days = SIM_DEFAULT_DAYS;
         bool json = false;
         vs_config *cfg = NULL;
@@ -222,6 +352,9 @@ vs_cmd_simulate(int argc, char **argv)
                 case OPT_JSON:
                         json = true;
                         break;
+                case OPT_HTML:
+                        html = optarg;
+                        break;
                 case 'h':
                         simulate_usage(stdout);
                         return VS_EXIT_OK;
@@ -235,6 +368,10 @@ vs_cmd_simulate(int argc, char **argv)
                 return vs_cli_usage_error("simulate", "--policy NAME is required");
         if (!*path)
                 return vs_cli_usage_error("simulate", "empty file name");
+        if (html && !*html)
+                return vs_cli_usage_error("simulate", "--html: empty file name");
+        if (html && json && strcmp(html, "-") == 0)
+                return vs_cli_usage_error("simulate", "--json and --html - both want stdout");
         if (start_arg) {
                 if (vs_time_parse(start_arg, &start) < 0)
                         return vs_cli_usage_error("simulate", "--start: invalid time '%s' (expected RFC 3339 such as "
@@ -268,7 +405,18 @@ vs_cmd_simulate(int argc, char **argv)
                         "fixed offset of less than that after these times)\n",
                         vs_duration_format(p->jitter, d, sizeof(d)));
         }
+        if (html && !(res.marks = calloc(SIM_MAX_DRAWN, sizeof(*res.marks)))) {
+                fprintf(stderr, "virtsnap simulate: out of memory\n");
+                ret = VS_EXIT_FAILURE;
+                goto out;
+        }
         r = simulate(p, cfg->tz, start, end, &res);
+        if (r == -EFBIG) {
+                fprintf(stderr, "virtsnap simulate: --html: policy '%s' takes more than %d snapshots in %ld "
+                        "days, too many to draw; simulate fewer days\n", p->name, SIM_MAX_DRAWN, days);
+                ret = VS_EXIT_FAILURE;
+                goto out;
+        }
         if (r == -E2BIG) {
                 fprintf(stderr, "virtsnap simulate: policy '%s' over %ld days is too large to simulate "
                         "(more than %d snapshots, or too many held at once); simulate fewer days\n",
@@ -284,15 +432,26 @@ vs_cmd_simulate(int argc, char **argv)
         if (res.created == 0)
                 fprintf(stderr, "virtsnap simulate: schedule '%s' never fires in these %ld days\n",
                         vs_schedule_text(p->schedule), days);
+        if (html) {
+                sim_page pg = { .p = p, .tz = cfg->tz, .start = start, .end = end, .res = &res };
+
+                if (write_html(html, &pg) < 0) {
+                        ret = VS_EXIT_FAILURE;
+                        goto out;
+                }
+        }
         if (json)
                 print_json(p, cfg->tz, start, end, days, &res);
-        else
+        else if (!html || strcmp(html, "-") != 0)
                 print_text(p, cfg->tz, start, end, days, &res);
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "virtsnap simulate: write error: %s\n", strerror(errno));
                 ret = VS_EXIT_FAILURE;
         }
 out:
+        for (size_t i = 0; i < res.n_marks; i++)
+                free(res.marks[i].detail);
+        free(res.marks);
         free(res.items);
         vs_config_free(cfg);
         return ret;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "atomic-file.h"
 #include "cleanup.h"
 #include "health.h"
 #include "metrics.h"
@@ -330,35 +331,24 @@ vs_cli_metrics_write(vs_store *s, const vs_config *cfg, int64_t now, FILE *out, 
         return r;
 }
 
+typedef struct metrics_fill {
+        vs_store *s;
+        const vs_config *cfg;
+        int64_t now;
+} metrics_fill;
+
+static int
+fill(FILE *f, void *userdata, vs_err *err)
+{
+        metrics_fill *m = userdata;
+
+        return vs_cli_metrics_write(m->s, m->cfg, m->now, f, err);
+}
+
 int
 vs_cli_metrics_write_file(vs_store *s, const vs_config *cfg, int64_t now, const char *path, vs_err *err)
 {
-        _cleanup_free_ char *tmp = NULL;
-        FILE *f;
-        int fd, r;
+        metrics_fill m = { .s = s, .cfg = cfg, .now = now };
 
-        if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
-                tmp = NULL;
-                return vs_err_set(err, ENOMEM, "metrics", "out of memory");
-        }
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return vs_err_set(err, errno, tmp, "cannot create: %s", strerror(errno));
-        f = fdopen(fd, "w");
-        if (!f) {
-                r = vs_err_set(err, errno, tmp, "cannot open: %s", strerror(errno));
-                close(fd);
-                unlink(tmp);
-                return r;
-        }
-        r = vs_cli_metrics_write(s, cfg, now, f, err);
-        if (r == 0 && (fflush(f) != 0 || fsync(fileno(f)) != 0))
-                r = vs_err_set(err, errno, tmp, "cannot write: %s", strerror(errno));
-        if (fclose(f) != 0 && r == 0)
-                r = vs_err_set(err, errno, tmp, "cannot write: %s", strerror(errno));
-        if (r == 0 && rename(tmp, path) < 0)
-                r = vs_err_set(err, errno, path, "cannot replace: %s", strerror(errno));
-        if (r < 0)
-                unlink(tmp);
-        return r;
+        return vs_write_file_atomic(path, 0644, fill, &m, err);
 }

@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "retention.h"
@@ -106,6 +107,24 @@ vs_keep_rule_to_string(vs_keep_rule r)
         if ((unsigned)r >= sizeof(rule_names) / sizeof(rule_names[0]))
                 return NULL;
         return rule_names[r];
+}
+
+char *
+vs_retention_rules_format(const vs_retention_rules *r, char *buf, size_t len)
+{
+        static const char *const names[] = { "keep_last", "keep_hourly", "keep_daily",
+                                             "keep_weekly", "keep_monthly", "keep_yearly" };
+        const int counts[] = { r->keep_last, r->keep_hourly, r->keep_daily,
+                               r->keep_weekly, r->keep_monthly, r->keep_yearly };
+        size_t off = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < 6; i++)
+                if (counts[i] > 0 && off < len)
+                        off += (size_t)snprintf(buf + off, len - off, "%s%s %d", off ? ", " : "", names[i], counts[i]);
+        if (r->keep_within > 0 && off < len)
+                snprintf(buf + off, len - off, "%skeep_within %llds", off ? ", " : "", (long long)r->keep_within);
+        return buf;
 }
 
 bool

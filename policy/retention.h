@@ -46,6 +46,9 @@ typedef struct vs_retention_item {
         vs_keep_rule rule;   /* out: why kept (VS_RULE_NONE when removed/pinned) */
 } vs_retention_item;
 
+/* "keep_last 2, keep_daily 7, keep_within 86400s": the rules that are set,
+ * for prune reasons and reports.  Returns buf. */
+char *vs_retention_rules_format(const vs_retention_rules *r, char *buf, size_t len);
 /* True when at least one keep rule is set (an empty retention is invalid). */
 bool vs_retention_rules_any(const vs_retention_rules *r);
 /* Decide every item.  Items may come in any order; ties in time are distinct

@@ -529,24 +529,6 @@ on_delete_intents_committed(void *data, const vs_err *err)
         }
 }
 
-static const char *
-rules_summary(const vs_retention_rules *r, char *buf, size_t len)
-{
-        static const char *const names[] = { "keep_last", "keep_hourly", "keep_daily",
-                                             "keep_weekly", "keep_monthly", "keep_yearly" };
-        const int counts[] = { r->keep_last, r->keep_hourly, r->keep_daily,
-                               r->keep_weekly, r->keep_monthly, r->keep_yearly };
-        size_t off = 0;
-
-        buf[0] = '\0';
-        for (size_t i = 0; i < 6; i++)
-                if (counts[i] > 0 && off < len)
-                        off += (size_t)snprintf(buf + off, len - off, "%s%s %d", off ? ", " : "", names[i], counts[i]);
-        if (r->keep_within > 0 && off < len)
-                snprintf(buf + off, len - off, "%skeep_within %llds", off ? ", " : "", (long long)r->keep_within);
-        return buf;
-}
-
 static void
 start_prune(vs_job *j)
 {
@@ -622,7 +604,7 @@ vs_scheduler_prune_reason(const vs_retention_rules *r, char *buf, size_t len)
 {
         char rules[256];
 
-        snprintf(buf, len, "not kept by retention (%s)", rules_summary(r, rules, sizeof(rules)));
+        snprintf(buf, len, "not kept by retention (%s)", vs_retention_rules_format(r, rules, sizeof(rules)));
         return buf;
 }
 

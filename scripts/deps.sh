@@ -13,6 +13,8 @@ PACKAGES=(
   python3 groff-base man-db bash-completion
   # metrics: promtool checks the Prometheus exposition
   prometheus
+  # the HTML report is checked in a real browser (headless)
+  chromium
   # the Debian package: built, linted, installed (scripts/test-deb.sh)
   debhelper lintian fakeroot dpkg-dev build-essential
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
