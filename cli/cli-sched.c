@@ -10,6 +10,7 @@
 
 #include "cli-args.h"
 #include "cli-config.h"
+#include "cli-control.h"
 #include "cli-sched.h"
 #include "cli-store.h"
 #include "commands.h"
@@ -97,6 +98,7 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                      bool fail_on_jobs)
 {
         vs_virt_events *events = NULL;
+        vs_cli_control *control = NULL;
         textfile tf = { 0 };
         bool timer_on = false;
         vs_scheduler *s = NULL;
@@ -182,7 +184,13 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                 uv_timer_start(&tf.timer, on_textfile_timer, 1000, TEXTFILE_CHECK_MS);
                 uv_unref((uv_handle_t *)&tf.timer);
         }
+        /* The control socket: snapshot and status next to the running
+         * daemon.  Its handles do not keep the loop alive. */
+        if (a->daemon && r == 0)
+                control = vs_cli_control_start(&loop, s, store, log, vs_scheduler_config(s)->control_socket,
+                                               database);
         uv_run(&loop, UV_RUN_DEFAULT);
+        vs_cli_control_stop(control);
         if (timer_on)
                 uv_close((uv_handle_t *)&tf.timer, NULL);
         vs_scheduler_get_stats(s, &st);
@@ -229,15 +237,22 @@ vs_cli_retention_preview(vs_store *store, const vs_config *cfg, const vs_policy 
                 vs_store_held_list_clear(&pv.held);
                 return vs_err_set(err, ENOMEM, "cli", "out of memory");
         }
+        /* As the prune does (scheduler/job.c): a lifetime hides a snapshot
+         * from the rules, and an ended one goes whatever they say. */
         for (size_t i = 0; i < pv.held.n; i++) {
                 pv.items[i].time = pv.held.items[i].created;
-                pv.items[i].pinned = pv.held.items[i].pinned;
+                pv.items[i].pinned = pv.held.items[i].pinned || pv.held.items[i].expires > 0;
         }
         r = vs_retention_apply(&p->retention, cfg->tz, now, pv.items, pv.held.n);
         if (r < 0) {
                 vs_cli_preview_clear(&pv);
                 return vs_err_set(err, -r, "retention", "cannot apply retention");
         }
+        for (size_t i = 0; i < pv.held.n; i++)
+                if (!pv.held.items[i].pinned && pv.held.items[i].expires > 0) {
+                        pv.items[i].verdict = pv.held.items[i].expires <= now ? VS_VERDICT_REMOVE : VS_VERDICT_KEEP;
+                        pv.items[i].rule = VS_RULE_LIFETIME;
+                }
         *ret = pv;
         return 0;
 }
@@ -255,6 +270,11 @@ vs_cli_preview_describe(const vs_policy *p, const vs_retention_item *it, const c
                         size_t len)
 {
         *ret_verdict = vs_verdict_to_string(it->verdict);
+        if (it->rule == VS_RULE_LIFETIME) {
+                snprintf(reason, len, "%s", it->verdict == VS_VERDICT_KEEP ? "lifetime (snapshot --ttl)"
+                                                                          : "lifetime ended (snapshot --ttl)");
+                return;
+        }
         switch (it->verdict) {
         case VS_VERDICT_KEEP:
                 snprintf(reason, len, "%s", vs_keep_rule_to_string(it->rule));

@@ -8,12 +8,14 @@
 #include "cli-store.h"
 #include "commands.h"
 #include "output.h"
+#include "timefmt.h"
 
 enum {
         COL_ID, COL_STARTED, COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_SNAPSHOT,
         COL_TYPE, COL_QUIESCE, COL_STATE, COL_CONSISTENCY, COL_SCHEDULED, COL_FINISHED, COL_CREATED,
         COL_DELETED, COL_DELETE_REASON, COL_ERROR_CODE, COL_ERROR_DOMAIN, COL_ERROR, COL_PINNED,
-        COL_PIN_REASON, COL_UNDELETABLE, COL_ORIGIN, COL_HOOK_ERROR, COL_DETAIL,
+        COL_PIN_REASON, COL_UNDELETABLE, COL_ORIGIN, COL_HOOK_ERROR, COL_EXPIRES, COL_REQUESTED_BY, COL_NOTE,
+        COL_DETAIL,
 };
 
 static const vs_column columns[] = {
@@ -41,6 +43,9 @@ static const vs_column columns[] = {
         [COL_UNDELETABLE] = { "undeletable", VS_COL_BOOL, VS_COL_MACHINE_ONLY },
         [COL_ORIGIN] = { "origin", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_HOOK_ERROR] = { "hook_error", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
+        [COL_EXPIRES] = { "expires", VS_COL_TIME, VS_COL_MACHINE_ONLY },
+        [COL_REQUESTED_BY] = { "requested_by", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
+        [COL_NOTE] = { "note", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_DETAIL] = { "detail", VS_COL_TEXT, VS_COL_TABLE_ONLY },
 };
 
@@ -88,6 +93,7 @@ add_row(const vs_store_row *r, void *userdata)
 {
         vs_table *t = userdata;
         const char *detail = NULL;
+        char ttl[4200], when[32];
         int e = 0;
 
         if (r->state == VS_SNAP_FAILED || r->state == VS_SNAP_SKIPPED)
@@ -102,6 +108,14 @@ add_row(const vs_store_row *r, void *userdata)
                 detail = "undeletable";
         else if (r->origin == VS_ORIGIN_CATCH_UP)
                 detail = "catch-up";
+        /* An ad-hoc snapshot says how long it is kept, and why it was taken. */
+        if ((r->state == VS_SNAP_PRESENT || r->state == VS_SNAP_CREATING) && !r->pinned && !r->hook_error &&
+            (r->expires > 0 || r->note)) {
+                snprintf(ttl, sizeof(ttl), "%s%s%s%s", r->expires > 0 ? "kept until " : "",
+                         r->expires > 0 ? vs_time_format_utc(r->expires, when, sizeof(when)) : "",
+                         r->expires > 0 && r->note ? "; " : "", r->note ? r->note : "");
+                detail = ttl;
+        }
 
         e |= vs_table_add_row(t);
         if (e)
@@ -135,6 +149,10 @@ add_row(const vs_store_row *r, void *userdata)
         e |= vs_table_set_int(t, COL_UNDELETABLE, r->undeletable);
         e |= vs_table_set_text(t, COL_ORIGIN, vs_origin_to_string(r->origin));
         e |= vs_table_set_text(t, COL_HOOK_ERROR, r->hook_error);
+        if (r->expires > 0)
+                e |= vs_table_set_int(t, COL_EXPIRES, r->expires);
+        e |= vs_table_set_text(t, COL_REQUESTED_BY, r->requested_by);
+        e |= vs_table_set_text(t, COL_NOTE, r->note);
         e |= vs_table_set_text(t, COL_DETAIL, detail);
         return e ? -ENOMEM : 0;
 }

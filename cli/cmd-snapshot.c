@@ -1,53 +1,108 @@
-/* virtsnap snapshot DOMAIN --policy P: an ad-hoc snapshot now, recorded and
- * then pruned by the policy's retention. */
+/* virtsnap snapshot DOMAIN [--policy P] [--ttl D] [--note T] [--wait]: an
+ * ad-hoc snapshot now.  With a daemon running it is asked through the
+ * control socket (it holds the database); otherwise the snapshot is taken
+ * here, as a one-shot scheduler run. */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli-args.h"
+#include "cli-config.h"
+#include "cli-control.h"
 #include "cli-sched.h"
 #include "commands.h"
+#include "duration.h"
 #include "log.h"
+#include "timefmt.h"
 #include "vs-config.h"
 
-typedef struct snap_req {
-        const char *domain, *policy;
-} snap_req;
+enum { OPT_TTL = VS_CLI_OPT_OWN, OPT_NOTE, OPT_WAIT };
 
 static void
 snapshot_usage(FILE *out)
 {
         fprintf(out,
-                "usage: virtsnap snapshot DOMAIN --policy P [-c FILE] [--connect URI] [--database PATH]\n"
-                "                         [--log-level LEVEL]\n"
+                "usage: virtsnap snapshot DOMAIN [--policy P] [--ttl DURATION] [--note TEXT] [--wait]\n"
+                "                         [-c FILE] [--connect URI] [--database PATH] [--log-level LEVEL]\n"
                 "\n"
                 "Take a snapshot of DOMAIN now under policy P (its type, hooks, quiesce and\n"
-                "timeout), record it in the history, then prune DOMAIN's snapshots of P by P's\n"
-                "retention, exactly as a scheduled firing does.\n"
+                "timeout) and record it in the history with who asked and the note.  Without\n"
+                "--ttl the snapshot joins P's series and P's retention prunes it like a\n"
+                "scheduled one (the prune runs right after).  With --ttl it is kept for that\n"
+                "long whatever P's counts say (retention does not count it), then the daemon\n"
+                "prunes it; without --policy it takes the first enabled policy in the file\n"
+                "that covers DOMAIN.\n"
+                "\n"
+                "When the daemon runs (it answers on the file's control_socket:), the request\n"
+                "goes to it and the snapshot is queued next to the scheduled ones; --wait waits\n"
+                "for the job and reports its result.  Without a daemon the snapshot is taken\n"
+                "here and the command always waits; --connect and --log-level apply only then.\n"
                 "\n"
                 "options:\n"
-                "  -p, --policy P      the policy (required)\n"
+                "  -p, --policy P      the policy (required unless --ttl is given)\n"
+                "  --ttl DURATION      keep it this long (e.g. 3d, 12h), then prune it\n"
+                "  --note TEXT         why, kept in the history\n"
+                "  --wait              with a daemon: wait for the job and report it\n"
                 "  -c, --config FILE   the policy file (default %s)\n"
                 "  --connect URI       use this libvirt URI\n"
                 "  --database PATH     the history database (default: the file's database:)\n"
                 "  --log-level LEVEL   err, warning, notice, info (default) or debug\n"
                 "  -h, --help          this help\n"
                 "\n"
-                "exit status: 0 snapshot taken (and pruned); 1 failure (also: a hook failed,\n"
-                "or the prune left a snapshot libvirt cannot delete); 2 usage error.\n",
+                "exit status: 0 snapshot taken (and pruned), or queued in the daemon without\n"
+                "--wait; 1 failure (also: a hook failed, the prune left a snapshot libvirt\n"
+                "cannot delete, the daemon refused the request); 2 usage error.\n",
                 VS_DEFAULT_CONFIG);
 }
 
 static int
 start_snapshot(vs_scheduler *s, void *data)
 {
-        const snap_req *q = data;
+        const vs_adhoc_request *q = data;
         vs_err e = { 0 };
 
-        if (vs_scheduler_snapshot_now(s, q->domain, q->policy, &e) < 0) {
+        if (vs_scheduler_snapshot_now(s, q, &e) < 0) {
                 fprintf(stderr, "virtsnap snapshot: %s\n", e.msg);
                 return VS_EXIT_FAILURE;
         }
         return 0;
+}
+
+static const char *
+get_str(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+/* What the daemon said, as the direct path would say it. */
+static int
+print_reply(json_object *o, const vs_adhoc_request *q)
+{
+        json_object *v;
+        bool ok = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+        const char *err = get_str(o, "error"), *policy = get_str(o, "policy"), *snap = get_str(o, "snapshot");
+        char buf[32];
+
+        if (!ok) {
+                fprintf(stderr, "virtsnap snapshot: %s: %s\n", q->domain, err ? err : "the daemon said no");
+                return VS_EXIT_FAILURE;
+        }
+        if (json_object_object_get_ex(o, "queued", &v) && json_object_get_boolean(v)) {
+                printf("%s: snapshot queued in the daemon under policy %s (see `virtsnap history --domain %s`)\n",
+                       q->domain, policy ? policy : "?", q->domain);
+                return VS_EXIT_OK;
+        }
+        printf("%s: snapshot %s taken under policy %s", q->domain, snap ? snap : "?", policy ? policy : "?");
+        if (json_object_object_get_ex(o, "expires", &v))
+                printf(", kept until %s", vs_time_format_utc(json_object_get_int64(v), buf, sizeof(buf)));
+        printf("\n");
+        if (err)
+                fprintf(stderr, "virtsnap snapshot: %s: %s\n", q->domain, err);
+        return err ? VS_EXIT_FAILURE : VS_EXIT_OK;
 }
 
 int
@@ -55,11 +110,18 @@ vs_cmd_snapshot(int argc, char **argv)
 {
         static const struct option options[] = {
                 { "policy", required_argument, NULL, 'p' },
+                { "ttl", required_argument, NULL, OPT_TTL },
+                { "note", required_argument, NULL, OPT_NOTE },
+                { "wait", no_argument, NULL, OPT_WAIT },
                 VS_CLI_SCHED_OPTIONS,
                 {},
         };
         vs_cli_sched_args a = { .cmd = "snapshot", .log_level = VS_LOG_INFO };
-        snap_req q = { 0 };
+        vs_adhoc_request q = { 0 };
+        vs_config *cfg = NULL;
+        json_object *reply = NULL;
+        char who[96];
+        bool wait = false;
         int c, r;
 
         optind = 1;
@@ -67,6 +129,17 @@ vs_cmd_snapshot(int argc, char **argv)
                 switch (c) {
                 case 'p':
                         q.policy = optarg;
+                        break;
+                case OPT_TTL:
+                        if (vs_duration_parse(optarg, &q.ttl) < 0 || q.ttl <= 0)
+                                return vs_cli_usage_error("snapshot", "--ttl: '%s' is not a duration (3d, 12h, 90m)",
+                                                          optarg);
+                        break;
+                case OPT_NOTE:
+                        q.note = optarg;
+                        break;
+                case OPT_WAIT:
+                        wait = true;
                         break;
                 case 'h':
                         snapshot_usage(stdout);
@@ -78,9 +151,34 @@ vs_cmd_snapshot(int argc, char **argv)
                         break;
                 }
         }
-        if (optind + 1 != argc || !q.policy)
+        if (optind + 1 != argc || (!q.policy && !q.ttl))
                 return vs_cli_usage_error("snapshot", "%s", optind >= argc ? "a DOMAIN is required"
-                                          : optind + 1 < argc ? "one DOMAIN only" : "--policy is required");
+                                          : optind + 1 < argc ? "one DOMAIN only"
+                                          : "--policy is required (or --ttl, to use the policy that covers DOMAIN)");
+        if (q.note && !q.note[0])
+                return vs_cli_usage_error("snapshot", "--note must not be empty");
         q.domain = argv[optind];
+        vs_cli_control_whoami(who, sizeof(who));
+        q.requested_by = who;
+
+        if (vs_cli_load_config(a.config, &cfg) < 0) {
+                fprintf(stderr, "virtsnap snapshot: cannot load the policy file\n");
+                return VS_EXIT_FAILURE;
+        }
+        r = vs_cli_control_ask("snapshot", cfg->control_socket,
+                               &(vs_ctl_request){
+                                       .cmd = VS_CTL_SNAPSHOT, .domain = (char *)q.domain, .policy = (char *)q.policy,
+                                       .ttl = q.ttl, .note = (char *)q.note, .wait = wait,
+                                       .database = a.database ? (char *)a.database : cfg->database,
+                               },
+                               wait ? 0 : 30000, &reply);
+        vs_config_free(cfg);
+        if (r < 0)
+                return VS_EXIT_FAILURE;
+        if (r > 0) {
+                r = print_reply(reply, &q);
+                json_object_put(reply);
+                return r;
+        }
         return vs_cli_run_scheduler(&a, start_snapshot, &q, true);
 }

@@ -9,10 +9,12 @@
 
 #include "cleanup.h"
 #include "cli-args.h"
+#include "cli-control.h"
 #include "cli-store.h"
 #include "commands.h"
 #include "health.h"
 #include "output.h"
+#include "timefmt.h"
 
 enum {
         COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_HEALTH, COL_LAST_SUCCESS, COL_AGE,
@@ -58,7 +60,8 @@ status_usage(FILE *out)
                 "               snapshots: never pruned until adopt_from hands them over\n"
                 "  ok           otherwise\n"
                 "In the table format, connections that are down follow the table, one line\n"
-                "each (also those without a series yet).\n"
+                "each (also those without a series yet), then, when the daemon answers on\n"
+                "the control socket, one line with its pid, connections and jobs.\n"
                 "\n"
                 "options:\n"
                 "  -c, --config FILE  policy file: schedules for next due and lateness, and\n"
@@ -111,6 +114,35 @@ add_series(const vs_store_series *se, void *userdata)
                 e |= vs_table_set_int(t, COL_NEXT_DUE, j.next_due);
         e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_error ? se->last_error : se->last_hook_error);
         return e ? -ENOMEM : 0;
+}
+
+static int64_t
+get_int(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* The running daemon's own view, when one answers on the control socket
+ * (nothing is printed when none does: the table above is the history's). */
+static void
+print_daemon(const vs_config *cfg)
+{
+        json_object *o = NULL, *db;
+        char when[32];
+
+        if (!cfg || vs_cli_control_ask("status", cfg->control_socket, &(vs_ctl_request){ .cmd = VS_CTL_STATUS }, 5000,
+                                       &o) <= 0)
+                return;
+        printf("daemon: pid %lld since %s, keeps %s: %lld of %lld connections up, %lld jobs running, %lld queued; "
+               "%lld created, %lld failed since it started\n",
+               (long long)get_int(o, "pid"), vs_time_format_utc(get_int(o, "started"), when, sizeof(when)),
+               json_object_object_get_ex(o, "database", &db) ? json_object_get_string(db) : "?",
+               (long long)get_int(o, "connections_up"), (long long)get_int(o, "connections"),
+               (long long)get_int(o, "running"), (long long)get_int(o, "queued"), (long long)get_int(o, "created"),
+               (long long)get_int(o, "failed"));
+        json_object_put(o);
 }
 
 int
@@ -198,6 +230,8 @@ vs_cmd_status(int argc, char **argv)
                         printf("%s %s: %s\n", cj.finding.level == VS_LEVEL_CRITICAL ? "CRITICAL" : "WARNING", cj.uri,
                                cj.finding.text);
         }
+        if (ret == VS_EXIT_OK && format == VS_FORMAT_TABLE)
+                print_daemon(cfg);
         if (fflush(stdout) != 0)
                 ret = VS_EXIT_FAILURE;
 out:

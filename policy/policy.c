@@ -33,6 +33,7 @@
 
 #define DEFAULT_CONNECTION "qemu:///system"
 #define DEFAULT_DATABASE "/var/lib/virtsnap/history.db"
+#define DEFAULT_CONTROL_SOCKET "/run/virtsnap/control.sock"
 #define DEFAULT_NAME_TEMPLATE "{policy}-{utc:%Y%m%dT%H%M%SZ}"
 #define DEFAULT_DESCRIPTION "virtsnap {policy} {domain}"
 
@@ -689,6 +690,8 @@ static const key_def top_keys[] = {
         { .name = "connection", .type = KT_URI, .offset = CFG(connection), .default_str = DEFAULT_CONNECTION },
         { .name = "database", .type = KT_PATH, .offset = CFG(database), .default_str = DEFAULT_DATABASE },
         { .name = "metrics_textfile", .type = KT_PATH, .offset = CFG(metrics_textfile) },
+        { .name = "control_socket", .type = KT_PATH, .offset = CFG(control_socket),
+          .default_str = DEFAULT_CONTROL_SOCKET },
         { .name = "timezone", .type = KT_TIMEZONE, .offset = CFG(tz) },
         { .name = "max_concurrent", .type = KT_INT, .offset = CFG(max_concurrent), .min = 1, .max = 1024,
           .default_num = 4 },
@@ -1032,6 +1035,7 @@ vs_config_free(vs_config *cfg)
         free(cfg->connection);
         free(cfg->database);
         free(cfg->metrics_textfile);
+        free(cfg->control_socket);
         vs_tz_free(cfg->tz);
         free(cfg);
 }

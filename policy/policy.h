@@ -84,6 +84,7 @@ typedef struct vs_config {
         char *connection;           /* default libvirt URI */
         char *database;
         char *metrics_textfile;     /* Prometheus textfile the daemon keeps current; NULL = none */
+        char *control_socket;       /* the daemon's unix socket (never NULL after loading) */
         vs_tz *tz;                  /* never NULL */
         int max_concurrent;
         vs_policy *policies;

@@ -91,6 +91,7 @@ static const char *const rule_names[] = {
         [VS_RULE_MONTHLY] = "monthly",
         [VS_RULE_YEARLY] = "yearly",
         [VS_RULE_NEWEST] = "newest",
+        [VS_RULE_LIFETIME] = "lifetime",
 };
 
 const char *

@@ -37,6 +37,9 @@ typedef enum vs_keep_rule {
         VS_RULE_MONTHLY,
         VS_RULE_YEARLY,
         VS_RULE_NEWEST,
+        /* Never set by vs_retention_apply: callers mark a snapshot with a
+         * lifetime (`snapshot --ttl`), which the rules do not count. */
+        VS_RULE_LIFETIME,
 } vs_keep_rule;
 
 typedef struct vs_retention_item {

@@ -46,6 +46,7 @@
 #include "scheduler.h"
 #include "retention.h"
 #include "strv.h"
+#include "timefmt.h"
 
 struct vs_job {
         vs_job_ctx ctx;
@@ -56,6 +57,8 @@ struct vs_job {
         const vs_tz *tz;
         int64_t scheduled;
         vs_origin origin;
+        int64_t ttl;
+        char *requested_by, *note;
         vs_job_done_fn done;
         void *data;
 
@@ -555,9 +558,12 @@ start_prune(vs_job *j)
                 job_fail(j, &e);
                 goto done;
         }
+        /* A snapshot with a lifetime is not retention's to count: like a
+         * pinned one it is invisible to the rules until its time is up,
+         * then it goes whatever the rules say.  Pinned beats a lifetime. */
         for (size_t i = 0; i < held.n; i++) {
                 items[i].time = held.items[i].created;
-                items[i].pinned = held.items[i].pinned;
+                items[i].pinned = held.items[i].pinned || held.items[i].expires > 0;
         }
         r = vs_retention_apply(&j->policy->retention, j->tz, t, items, held.n);
         if (r < 0) {
@@ -567,17 +573,27 @@ start_prune(vs_job *j)
         }
         vs_scheduler_prune_reason(&j->policy->retention, reason, sizeof(reason));
         for (size_t i = 0; i < held.n; i++) {
-                if (items[i].verdict != VS_VERDICT_REMOVE)
+                const char *why = reason;
+                char expired[96];
+
+                if (held.items[i].expires > 0 && !held.items[i].pinned && held.items[i].expires <= t) {
+                        char buf[32];
+
+                        snprintf(expired, sizeof(expired), "lifetime ended at %s (snapshot --ttl)",
+                                 vs_time_format_utc(held.items[i].expires, buf, sizeof(buf)));
+                        why = expired;
+                } else if (items[i].verdict != VS_VERDICT_REMOVE) {
                         continue;
+                }
                 /* The intent: `deleting` is committed before libvirt is asked. */
-                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, reason, &e);
+                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, why, &e);
                 if (r < 0) {
                         vs_log_warning(j->ctx.log, "%s/%s: not deleting %s: %s", j->domain, j->policy->name,
                                        held.items[i].name, e.msg);
                         continue;
                 }
                 if (vs_strv_push(&j->w_names, held.items[i].name) < 0 ||
-                    !(j->del_reasons[n_del] = strdup(reason))) {
+                    !(j->del_reasons[n_del] = strdup(why))) {
                         /* Put the row back: nothing was asked of libvirt. */
                         vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
                         vs_store_finish_delete(j->ctx.store, held.items[i].id, VS_STORE_DELETE_FAILED, NULL, &e, t, NULL);
@@ -805,6 +821,9 @@ vs_job_start(vs_job *j)
         a.origin = j->origin;
         a.scheduled = j->scheduled;
         a.started = j->started;
+        a.expires = j->ttl > 0 ? j->started + j->ttl : 0;
+        a.requested_by = j->requested_by;
+        a.note = j->note;
         /* The intent row comes first: no libvirt call until it is on disk. */
         r = vs_store_begin_create(j->ctx.store, &a, &j->row, &e);
         if (r < 0) {
@@ -833,12 +852,16 @@ vs_job_new(const vs_job_ctx *ctx, const vs_job_params *p, vs_job_done_fn done, v
         j->tz = p->tz;
         j->scheduled = p->scheduled;
         j->origin = p->origin;
+        j->ttl = p->ttl;
         j->done = done;
         j->data = data;
         j->conn = strdup(p->conn);
         j->domain = strdup(p->domain);
         j->uuid = strdup(p->uuid);
-        if (!j->conn || !j->domain || !j->uuid) {
+        j->requested_by = p->requested_by ? strdup(p->requested_by) : NULL;
+        j->note = p->note ? strdup(p->note) : NULL;
+        if (!j->conn || !j->domain || !j->uuid || (p->requested_by && !j->requested_by) ||
+            (p->note && !j->note)) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -865,6 +888,8 @@ vs_job_free(vs_job *j)
         free(j->conn);
         free(j->domain);
         free(j->uuid);
+        free(j->requested_by);
+        free(j->note);
         free(j->name);
         free(j->description);
         free(j->created);
@@ -940,6 +965,12 @@ unsigned
 vs_job_undeletable(const vs_job *j)
 {
         return j->undeletable;
+}
+
+int64_t
+vs_job_expires(const vs_job *j)
+{
+        return j->ttl > 0 && j->started > 0 ? j->started + j->ttl : 0;
 }
 
 vs_origin

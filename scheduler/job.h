@@ -69,6 +69,11 @@ typedef struct vs_job_params {
         const vs_tz *tz;
         int64_t scheduled;          /* the slot served (UTC s) */
         vs_origin origin;           /* what started it, as recorded */
+        /* Ad-hoc snapshots (`snapshot --ttl/--note`, the control socket):
+         * lifetime in seconds from the start (0 = none), who asked, why.
+         * Strings are copied; NULL = none. */
+        int64_t ttl;
+        const char *requested_by, *note;
 } vs_job_params;
 
 typedef void (*vs_job_done_fn)(vs_job *job, void *data);
@@ -105,6 +110,8 @@ bool vs_job_saw_transient(const vs_job *j);
 /* Snapshots its prune found libvirt cannot delete (recorded undeletable). */
 unsigned vs_job_undeletable(const vs_job *j);
 vs_origin vs_job_origin(const vs_job *j);
+/* An ad-hoc snapshot's end of life (UTC s), once started; else 0. */
+int64_t vs_job_expires(const vs_job *j);
 
 const char *vs_job_state_to_string(vs_job_state s);
 const char *vs_job_outcome_to_string(vs_job_outcome o);

@@ -28,6 +28,11 @@ typedef struct firing {
         cfg_ref *cfg;
         vs_job_kind kind;
         vs_origin origin;
+        /* Ad-hoc requests only; owned (NULL/0 otherwise). */
+        int64_t ttl;
+        char *note, *requested_by;
+        vs_adhoc_done_fn done;
+        void *done_data;
 } firing;
 
 /* A catch-up taken for (domain, policy) at `at`: it also serves a regular
@@ -59,6 +64,8 @@ typedef struct sched_job {
         vs_job *job;
         cfg_ref *cfg;
         bool running;
+        vs_adhoc_done_fn done;          /* an ad-hoc request waits for it */
+        void *done_data;
 } sched_job;
 
 struct sched_conn {
@@ -113,12 +120,17 @@ struct vs_scheduler {
         vs_scheduler_opts o;
         char *config_path, *connect_override, *only_policy;
         char *os_domain, *os_policy;    /* one-shot targets */
+        int64_t os_ttl;                 /* `snapshot --ttl` (one-shot) */
+        char *os_note, *os_requested_by;
+        bool os_queued;                 /* `snapshot` without --policy: queued once */
         cfg_ref *cfg;
         sched_conn **conns;
         size_t n_conns;
         vs_plan *plan;
         vs_commit *commit;              /* one commit per loop iteration */
         vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
+        vs_clock_timer *expiry_timer;   /* the earliest `snapshot --ttl` lifetime */
+        int64_t expiry_looked;          /* UTC s of the last look for expired ones */
         uint64_t watchdog_usec;
         int64_t watermark;
         uv_signal_t *signals[3];

@@ -22,6 +22,7 @@
 #include "timefmt.h"
 
 static void pump(sched_conn *c);
+static void arm_expiry_timer(vs_scheduler *s);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -199,9 +200,9 @@ vs__sched_replan(vs_scheduler *s)
         arm_plan_timer(s);
 }
 
-static int
-push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_index, int64_t scheduled,
-            vs_job_kind kind, vs_origin origin)
+static firing *
+push_firing_get(sched_conn *c, const char *domain, const char *uuid, size_t policy_index, int64_t scheduled,
+                vs_job_kind kind, vs_origin origin)
 {
         firing *f;
 
@@ -210,7 +211,7 @@ push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_i
                 firing *n = realloc(c->pending, cap * sizeof(*n));
 
                 if (!n)
-                        return -ENOMEM;
+                        return NULL;
                 c->pending = n;
                 c->cap_pending = cap;
         }
@@ -218,7 +219,7 @@ push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_i
         memset(f, 0, sizeof(*f));
         f->domain = strdup(domain);
         if (!f->domain)
-                return -ENOMEM;
+                return NULL;
         snprintf(f->uuid, sizeof(f->uuid), "%s", uuid);
         f->policy_index = policy_index;
         f->scheduled = scheduled;
@@ -226,7 +227,33 @@ push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_i
         f->origin = origin;
         f->cfg = cfg_ref_get(c->s->cfg);
         c->n_pending++;
-        return 0;
+        return f;
+}
+
+static int
+push_firing(sched_conn *c, const char *domain, const char *uuid, size_t policy_index, int64_t scheduled,
+            vs_job_kind kind, vs_origin origin)
+{
+        return push_firing_get(c, domain, uuid, policy_index, scheduled, kind, origin) ? 0 : -ENOMEM;
+}
+
+/* A firing that will not become a job: an ad-hoc request hears why. */
+static void
+firing_release(firing *f, const char *dropped_because)
+{
+        if (f->done) {
+                const vs_policy *p = &f->cfg->cfg->policies[f->policy_index];
+                vs_adhoc_result r = {
+                        .domain = f->domain, .policy = p->name,
+                        .error = dropped_because ? dropped_because : "not started",
+                };
+
+                f->done(&r, f->done_data);
+        }
+        free(f->domain);
+        free(f->note);
+        free(f->requested_by);
+        cfg_ref_put(f->cfg);
 }
 
 static void
@@ -254,6 +281,79 @@ on_plan_timer(void *data)
                 if (s->conns[i]->n_pending > 0)
                         vs__sched_start_refresh(s->conns[i]);
         arm_plan_timer(s);
+}
+
+/* ---- lifetimes: `snapshot --ttl` ends on time ------------------------------------
+ *
+ * The daemon keeps one timer at the earliest lifetime in the history; when it
+ * fires, each series holding an expired snapshot gets a prune job (the prune
+ * deletes what expired, with the lifetime as the reason).  A series that
+ * cannot be pruned now (connection down, policy gone or prune: false) is
+ * looked at again a minute later, not in a loop. */
+
+#define EXPIRY_RETRY_S 60
+
+static void
+arm_expiry_timer(vs_scheduler *s)
+{
+        int64_t next = 0, now = vs__sched_now_s(s);
+        vs_err e = { 0 };
+        int r;
+
+        if (s->mode != MODE_DAEMON || s->stopping || !s->expiry_timer)
+                return;
+        r = vs_store_next_expiry(s->o.store, &next, &e);
+        if (r == -ENOENT) {
+                vs_clock_timer_disarm(s->expiry_timer);
+                return;
+        }
+        if (r < 0) {
+                vs_log_err(s->o.log, "cannot read snapshot lifetimes: %s", e.msg);
+                next = now + EXPIRY_RETRY_S;
+        }
+        /* Something still expired after the last look waits out the retry. */
+        if (next <= now && s->expiry_looked > 0 && next < s->expiry_looked + EXPIRY_RETRY_S)
+                next = s->expiry_looked + EXPIRY_RETRY_S;
+        vs_clock_timer_arm(s->expiry_timer, next * 1000);
+}
+
+static int
+on_expired_series(const char *conn, const char *uuid, const char *domain, const char *policy, void *data)
+{
+        vs_scheduler *s = data;
+        sched_conn *c = vs__sched_find_conn(s, conn);
+        size_t pi = 0;
+        const vs_policy *p = find_policy(s->cfg->cfg, policy, &pi);
+
+        if (!c || !c->up || !p || !p->prune) {
+                vs_log_debug(s->o.log, "%s/%s: a lifetime ended, but %s; looking again later", domain, policy,
+                             !c || !c->up ? "its connection is down" : !p ? "no such policy now" : "prune is false");
+                return 0;
+        }
+        if (vs__sched_domain_has_job(c, uuid, policy, false))
+                return 0; /* that job prunes when it is done */
+        vs_log_info(s->o.log, "%s/%s: a snapshot's lifetime ended; pruning", domain, policy);
+        if (push_firing(c, domain, uuid, pi, vs__sched_now_s(s), VS_JOB_PRUNE, VS_ORIGIN_RUN) < 0)
+                vs_log_err(s->o.log, "%s/%s: out of memory", domain, policy);
+        return 0;
+}
+
+static void
+on_expiry_timer(void *data)
+{
+        vs_scheduler *s = data;
+        int64_t now = vs__sched_now_s(s);
+        vs_err e = { 0 };
+
+        if (s->mode != MODE_DAEMON || s->stopping)
+                return;
+        s->expiry_looked = now;
+        if (vs_store_query_expired(s->o.store, now, on_expired_series, s, &e) < 0)
+                vs_log_err(s->o.log, "cannot read snapshot lifetimes: %s", e.msg);
+        for (size_t i = 0; i < s->n_conns; i++)
+                if (s->conns[i]->n_pending > 0 && !s->conns[i]->busy)
+                        vs__sched_dispatch_pending(s->conns[i]);
+        arm_expiry_timer(s);
 }
 
 /* ---- catch-up: one snapshot, not two ------------------------------------------ */
@@ -383,8 +483,21 @@ on_job_done(vs_job *job, void *data)
         }
         if (vs_job_origin(job) == VS_ORIGIN_CATCH_UP)
                 catch_up_done(c, job);
+        if (sj->done) {
+                vs_adhoc_result res = {
+                        .ok = vs_job_get_outcome(job) == VS_JOB_SUCCEEDED && vs_job_snapshot(job),
+                        .domain = vs_job_domain(job), .policy = vs_job_policy(job),
+                        .snapshot = vs_job_snapshot(job), .expires = vs_job_expires(job),
+                        .error = e->msg[0] ? e->msg : vs_job_get_outcome(job) == VS_JOB_CANCELLED ?
+                                 "cancelled: the daemon was stopping" : NULL,
+                };
+
+                sj->done(&res, sj->done_data);
+        }
         s->st.pruned += vs_job_pruned(job);
         s->st.undeletable += vs_job_undeletable(job);
+        if (vs_job_expires(job) > 0 || vs_job_get_kind(job) == VS_JOB_PRUNE)
+                arm_expiry_timer(s);
         s->st.jobs_done++;
         if (sj->running)
                 c->running--;
@@ -401,9 +514,9 @@ on_job_done(vs_job *job, void *data)
 }
 
 static int
-enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain, const char *uuid,
-            int64_t scheduled, vs_job_kind kind, vs_origin origin)
+enqueue_job(sched_conn *c, firing *f, const vs_policy *p, const char *domain)
 {
+        cfg_ref *cfg = f->cfg;
         vs_scheduler *s = c->s;
         vs_job_ctx ctx = {
                 .clock = s->o.clock, .log = s->o.log, .store = s->o.store, .commit = s->commit,
@@ -411,8 +524,9 @@ enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain,
                 .max_attempts = s->o.max_attempts,
         };
         vs_job_params params = {
-                .kind = kind, .virt = c->virt, .conn = c->uri, .domain = domain, .uuid = uuid,
-                .policy = p, .tz = cfg->cfg->tz, .scheduled = scheduled, .origin = origin,
+                .kind = f->kind, .virt = c->virt, .conn = c->uri, .domain = domain, .uuid = f->uuid,
+                .policy = p, .tz = cfg->cfg->tz, .scheduled = f->scheduled, .origin = f->origin,
+                .ttl = f->ttl, .note = f->note, .requested_by = f->requested_by,
         };
         sched_job *sj;
         int r;
@@ -437,6 +551,10 @@ enqueue_job(sched_conn *c, cfg_ref *cfg, const vs_policy *p, const char *domain,
         sj->s = s;
         sj->conn = c;
         sj->cfg = cfg_ref_get(cfg);
+        /* The request now waits for the job. */
+        sj->done = f->done;
+        sj->done_data = f->done_data;
+        f->done = NULL;
         c->jobs[c->n_jobs++] = sj;
         return 0;
 }
@@ -506,22 +624,29 @@ vs__sched_dispatch_pending(sched_conn *c)
                 const vs_policy *p = &f->cfg->cfg->policies[f->policy_index];
                 const vs_domain_info *d = conn_domain_by_uuid(c, f->uuid);
 
+                const char *dropped = NULL;
+                bool adhoc = f->origin == VS_ORIGIN_MANUAL;
+
                 if (s->stopping) {
                         record_skip(s, c, f, p, "the daemon was stopping");
+                        dropped = "skipped: the daemon was stopping";
                 } else if (!d) {
                         vs_log_info(s->o.log, "%s/%s: domain is gone; firing dropped", f->domain, p->name);
-                } else if (f->kind == VS_JOB_SNAPSHOT && s->mode == MODE_DAEMON && !vs_plan_domain_matches(p, d)) {
+                        dropped = "the domain is gone";
+                } else if (f->kind == VS_JOB_SNAPSHOT && s->mode == MODE_DAEMON && !adhoc &&
+                           !vs_plan_domain_matches(p, d)) {
                         vs_log_info(s->o.log, "%s/%s: domain no longer matches; firing dropped", f->domain, p->name);
-                } else if (vs__sched_domain_has_job(c, f->uuid, p->name, false)) {
+                } else if (!adhoc && vs__sched_domain_has_job(c, f->uuid, p->name, false)) {
+                        /* An ad-hoc request waits its turn instead (pump). */
                         record_skip(s, c, f, p, "the previous job for this domain and policy is still running");
                 } else if (f->origin == VS_ORIGIN_SCHEDULE && catch_up_covers(c, f, p)) {
                         /* logged and recorded there */
-                } else if (enqueue_job(c, f->cfg, p, d->name, f->uuid, f->scheduled, f->kind, f->origin) < 0) {
+                } else if (enqueue_job(c, f, p, d->name) < 0) {
                         vs_log_err(s->o.log, "%s/%s: cannot queue a job: out of memory", f->domain, p->name);
                         s->st.failed++;
+                        dropped = "out of memory";
                 }
-                free(f->domain);
-                cfg_ref_put(f->cfg);
+                firing_release(f, dropped);
         }
         free(pending);
         pump(c);
@@ -586,6 +711,34 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
         }
 }
 
+/* The policy an ad-hoc snapshot without --policy uses: the first enabled
+ * one (file order) on c whose selectors match d. */
+static const vs_policy *
+covering_policy(const vs_scheduler *s, const sched_conn *c, const vs_domain_info *d, size_t *ret_index)
+{
+        const vs_config *cfg = s->cfg->cfg;
+
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+
+                if (p->enabled && strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) == 0 &&
+                    vs_plan_domain_matches(p, d)) {
+                        *ret_index = pi;
+                        return p;
+                }
+        }
+        return NULL;
+}
+
+static int
+adhoc_fill(firing *f, int64_t ttl, const char *note, const char *requested_by)
+{
+        f->ttl = ttl;
+        if ((note && !(f->note = strdup(note))) || (requested_by && !(f->requested_by = strdup(requested_by))))
+                return -ENOMEM;
+        return 0;
+}
+
 void
 vs__sched_queue_oneshot(sched_conn *c)
 {
@@ -599,10 +752,21 @@ vs__sched_queue_oneshot(sched_conn *c)
                 break;
         case MODE_SNAPSHOT: {
                 size_t pi = 0;
-                const vs_policy *p = find_policy(cfg, s->os_policy, &pi);
                 const vs_domain_info *d = conn_domain_by_name(c, s->os_domain);
+                const vs_policy *p = s->os_policy ? find_policy(cfg, s->os_policy, &pi) : NULL;
+                firing *f;
 
-                if (!d) {
+                if (!s->os_policy) {
+                        /* --ttl without --policy: the first covering policy of
+                         * this connection; one snapshot even when several
+                         * connections have a domain of that name. */
+                        if (s->os_queued || !d)
+                                break;
+                        p = covering_policy(s, c, d, &pi);
+                        if (!p)
+                                break;
+                        vs_log_info(s->o.log, "%s: using policy %s (the first that covers it)", d->name, p->name);
+                } else if (!d) {
                         vs_log_err(s->o.log, "no domain '%s' on %s", s->os_domain, c->uri);
                         s->st.failed++;
                         break;
@@ -610,7 +774,13 @@ vs__sched_queue_oneshot(sched_conn *c)
                 if (!vs_plan_domain_matches(p, d))
                         vs_log_warning(s->o.log, "%s is not matched by policy %s; snapshotting it anyway", d->name,
                                        p->name);
-                push_firing(c, d->name, d->uuid, pi, now, VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
+                f = push_firing_get(c, d->name, d->uuid, pi, now, VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
+                if (!f || adhoc_fill(f, s->os_ttl, s->os_note, s->os_requested_by) < 0) {
+                        vs_log_err(s->o.log, "%s/%s: out of memory", d->name, p->name);
+                        s->st.failed++;
+                        break;
+                }
+                s->os_queued = true;
                 break;
         }
         case MODE_PRUNE:
@@ -657,7 +827,8 @@ shutdown_handles(vs_scheduler *s)
         vs_clock_timer_free(s->plan_timer);
         vs_clock_timer_free(s->grace_timer);
         vs_clock_timer_free(s->watchdog_timer);
-        s->plan_timer = s->grace_timer = s->watchdog_timer = NULL;
+        vs_clock_timer_free(s->expiry_timer);
+        s->plan_timer = s->grace_timer = s->watchdog_timer = s->expiry_timer = NULL;
         for (size_t i = 0; i < s->n_conns; i++) {
                 vs_clock_timer_free(s->conns[i]->retry_timer);
                 s->conns[i]->retry_timer = NULL;
@@ -758,6 +929,7 @@ vs_scheduler_stop(vs_scheduler *s)
         if (s->o.notify)
                 sd_notify(0, "STOPPING=1");
         vs_clock_timer_disarm(s->plan_timer);
+        vs_clock_timer_disarm(s->expiry_timer);
         for (size_t i = 0; i < s->n_conns; i++) {
                 sched_conn *c = s->conns[i];
                 size_t n = 0;
@@ -866,6 +1038,7 @@ vs_scheduler_start(vs_scheduler *s)
                 vs_log_notice(s->o.log, "started: %zu of %zu policies enabled, on %zu connections", enabled,
                               s->cfg->cfg->n_policies, s->n_conns);
         }
+        arm_expiry_timer(s);
         if (s->o.notify)
                 sd_notify(0, "READY=1");
         vs__sched_notify_status(s);
@@ -897,20 +1070,112 @@ vs_scheduler_run_once(vs_scheduler *s)
         return start_oneshot(s, MODE_DUE, s->only_policy);
 }
 
-int
-vs_scheduler_snapshot_now(vs_scheduler *s, const char *domain, const char *policy, vs_err *err)
+/* What an ad-hoc request may not ask, whichever way it comes. */
+static int
+check_adhoc(const vs_adhoc_request *q, const vs_policy *p, vs_err *err)
 {
-        const vs_policy *p = find_policy(s->cfg->cfg, policy, NULL);
-
+        if (!q->domain || !q->domain[0])
+                return vs_err_set(err, EINVAL, "scheduler", "a domain is required");
+        if (q->ttl < 0)
+                return vs_err_set(err, EINVAL, "scheduler", "a lifetime must be positive");
+        if (!q->policy && q->ttl <= 0)
+                return vs_err_set(err, EINVAL, "scheduler",
+                                  "a policy is required (only a snapshot with a lifetime, --ttl, may leave it out)");
         if (!p)
-                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+                return 0;
         if (!p->enabled)
-                return vs_err_set(err, EPERM, "scheduler", "policy '%s' is disabled (enabled: false)", policy);
-        s->os_domain = strdup(domain);
-        s->os_policy = strdup(policy);
-        if (!s->os_domain || !s->os_policy)
+                return vs_err_set(err, EPERM, "scheduler", "policy '%s' is disabled (enabled: false)", p->name);
+        /* prune: false promises that virtsnap deletes nothing of this policy. */
+        if (q->ttl > 0 && !p->prune)
+                return vs_err_set(err, EPERM, "scheduler",
+                                  "policy '%s' has prune: false: virtsnap deletes none of its snapshots, so it "
+                                  "cannot end a lifetime (--ttl)", p->name);
+        return 0;
+}
+
+int
+vs_scheduler_snapshot_now(vs_scheduler *s, const vs_adhoc_request *q, vs_err *err)
+{
+        const vs_policy *p = q->policy ? find_policy(s->cfg->cfg, q->policy, NULL) : NULL;
+        int r;
+
+        if (q->policy && !p)
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", q->policy);
+        r = check_adhoc(q, p, err);
+        if (r < 0)
+                return r;
+        s->os_domain = strdup(q->domain);
+        s->os_policy = q->policy ? strdup(q->policy) : NULL;
+        s->os_ttl = q->ttl;
+        s->os_note = q->note ? strdup(q->note) : NULL;
+        s->os_requested_by = q->requested_by ? strdup(q->requested_by) : NULL;
+        if (!s->os_domain || (q->policy && !s->os_policy) || (q->note && !s->os_note) ||
+            (q->requested_by && !s->os_requested_by))
                 return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
-        return start_oneshot(s, MODE_SNAPSHOT, policy);
+        return start_oneshot(s, MODE_SNAPSHOT, q->policy);
+}
+
+int
+vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done, void *data,
+                              const char **ret_policy, vs_err *err)
+{
+        const vs_config *cfg = s->cfg->cfg;
+        const vs_policy *p = NULL;
+        const vs_domain_info *d = NULL;
+        sched_conn *c = NULL;
+        size_t pi = 0;
+        firing *f;
+        int r;
+
+        if (s->mode != MODE_DAEMON || s->stopping)
+                return vs_err_set(err, ESHUTDOWN, "scheduler", "the daemon is stopping");
+        if (q->policy && !(p = find_policy(cfg, q->policy, &pi)))
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", q->policy);
+        r = check_adhoc(q, p, err);
+        if (r < 0)
+                return r;
+        if (p) {
+                c = vs__sched_find_conn(s, vs_plan_policy_uri(p, s->connect_override));
+                if (!c || !c->up || !c->listed)
+                        return vs_err_set(err, EHOSTDOWN, "scheduler", "policy %s's connection %s is down", p->name,
+                                          vs_plan_policy_uri(p, s->connect_override));
+                d = conn_domain_by_name(c, q->domain);
+        } else {
+                for (size_t i = 0; i < s->n_conns && !p; i++) {
+                        c = s->conns[i];
+                        if (!c->up || !c->listed || !(d = conn_domain_by_name(c, q->domain)))
+                                continue;
+                        p = covering_policy(s, c, d, &pi);
+                }
+                if (d && !p)
+                        return vs_err_set(err, ENOENT, "scheduler",
+                                          "no enabled policy covers domain '%s'; name one with --policy", q->domain);
+                if (p && (r = check_adhoc(q, p, err)) < 0)
+                        return r;
+        }
+        if (!d)
+                return vs_err_set(err, ENOENT, "scheduler", "no domain '%s'%s%s", q->domain, p ? " on " : "",
+                                  p ? c->uri : " on any connection that is up");
+        f = push_firing_get(c, d->name, d->uuid, pi, vs__sched_now_s(s), VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
+        if (!f)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        if (adhoc_fill(f, q->ttl, q->note, q->requested_by) < 0) {
+                /* Not a request yet: nobody is told. */
+                c->n_pending--;
+                firing_release(f, NULL);
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        }
+        f->done = done;
+        f->done_data = data;
+        vs_log_info(s->o.log, "%s/%s: ad-hoc snapshot requested%s%s", d->name, p->name,
+                    q->requested_by ? " by " : "", q->requested_by ? q->requested_by : "");
+        if (ret_policy)
+                *ret_policy = p->name;
+        /* The domain list is as fresh as the last refresh or event; the
+         * job itself fails cleanly if the domain went away since. */
+        if (!c->busy)
+                vs__sched_dispatch_pending(c);
+        return 0;
 }
 
 int
@@ -1036,6 +1301,8 @@ vs_scheduler_new(const vs_scheduler_opts *o, vs_config *cfg, vs_scheduler **ret,
                 r = vs_clock_timer_new(o->clock, on_grace, s, &s->grace_timer);
         if (r >= 0)
                 r = vs_clock_timer_new(o->clock, on_watchdog, s, &s->watchdog_timer);
+        if (r >= 0)
+                r = vs_clock_timer_new(o->clock, on_expiry_timer, s, &s->expiry_timer);
         if (r < 0)
                 goto fail;
         *ret = s;
@@ -1057,12 +1324,19 @@ vs_scheduler_free(vs_scheduler *s)
         for (size_t i = 0; i < s->n_conns; i++) {
                 sched_conn *c = s->conns[i];
 
-                for (size_t k = 0; k < c->n_pending; k++) {
-                        free(c->pending[k].domain);
-                        cfg_ref_put(c->pending[k].cfg);
-                }
+                for (size_t k = 0; k < c->n_pending; k++)
+                        firing_release(&c->pending[k], "the scheduler was shut down");
                 free(c->pending);
                 for (size_t k = 0; k < c->n_jobs; k++) {
+                        if (c->jobs[k]->done) {
+                                vs_adhoc_result res = {
+                                        .domain = vs_job_domain(c->jobs[k]->job),
+                                        .policy = vs_job_policy(c->jobs[k]->job),
+                                        .error = "the scheduler was shut down",
+                                };
+
+                                c->jobs[k]->done(&res, c->jobs[k]->done_data);
+                        }
                         vs_job_free(c->jobs[k]->job);
                         cfg_ref_put(c->jobs[k]->cfg);
                         free(c->jobs[k]);
@@ -1084,6 +1358,8 @@ vs_scheduler_free(vs_scheduler *s)
         free(s->only_policy);
         free(s->os_domain);
         free(s->os_policy);
+        free(s->os_note);
+        free(s->os_requested_by);
         free(s);
 }
 

@@ -70,8 +70,43 @@ void vs_scheduler_free(vs_scheduler *s);
 int vs_scheduler_start(vs_scheduler *s);
 /* `run --once`: every due (domain, policy) once; finishes by itself. */
 int vs_scheduler_run_once(vs_scheduler *s);
-/* `snapshot DOMAIN --policy P`: one job now; finishes by itself. */
-int vs_scheduler_snapshot_now(vs_scheduler *s, const char *domain, const char *policy, vs_err *err);
+/* An ad-hoc snapshot: `virtsnap snapshot`, directly or through the daemon's
+ * control socket. */
+typedef struct vs_adhoc_request {
+        const char *domain;             /* by name */
+        const char *policy;             /* NULL: the first enabled policy (file order)
+                                         * on whose connection the domain is and whose
+                                         * selectors match it; needs ttl > 0 */
+        int64_t ttl;                    /* s: kept this long whatever the retention
+                                         * counts, then pruned; 0 = pruned by retention */
+        const char *note;               /* may be NULL */
+        const char *requested_by;       /* "uid 1000 (alice)"; may be NULL */
+} vs_adhoc_request;
+
+typedef struct vs_adhoc_result {
+        bool ok;                        /* the snapshot exists and was recorded */
+        const char *domain, *policy;
+        const char *snapshot;           /* the name libvirt used; NULL if none */
+        int64_t expires;                /* 0 = no lifetime */
+        const char *error;              /* why not (or a failed hook); NULL if ok */
+} vs_adhoc_result;
+
+/* Called once per accepted request on the loop thread, when its job is done
+ * (or dropped: cancelled on stop, domain gone, ...); r is valid during the
+ * call only. */
+typedef void (*vs_adhoc_done_fn)(const vs_adhoc_result *r, void *data);
+
+/* `snapshot DOMAIN [--policy P]` without a daemon: one job now; finishes by
+ * itself. */
+int vs_scheduler_snapshot_now(vs_scheduler *s, const vs_adhoc_request *q, vs_err *err);
+/* The running daemon: queue an ad-hoc job now, next to the scheduled ones
+ * (same queue, concurrency and one-job-per-domain rule).  -ENOENT no such
+ * policy or domain, -EPERM policy disabled or (with a ttl) prune: false,
+ * -EHOSTDOWN the policy's connection is down, -ESHUTDOWN stopping.  On
+ * success done will be called exactly once; *ret_policy (may be NULL): the
+ * policy used, borrowed until then. */
+int vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done, void *data,
+                                  const char **ret_policy, vs_err *err);
 /* `prune`: a prune job for every matched (domain, policy), optionally only
  * this policy / this domain name; finishes by itself. */
 int vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *domain, vs_err *err);

@@ -123,6 +123,16 @@ static const char *const migrations[] = {
         "  last_attempt INTEGER NOT NULL\n"
         ") WITHOUT ROWID;\n"
         "PRAGMA user_version = 3;\n",
+
+        /* 3 -> 4: ad-hoc snapshots with a lifetime (`snapshot --ttl`): the
+         * moment it ends (expires; retention does not count such a
+         * snapshot, it is pruned when the moment passes), who asked for it
+         * and why (requested_by, note). */
+        "ALTER TABLE snapshots ADD COLUMN expires INTEGER;\n"
+        "ALTER TABLE snapshots ADD COLUMN requested_by TEXT;\n"
+        "ALTER TABLE snapshots ADD COLUMN note TEXT;\n"
+        "CREATE INDEX snapshots_expires ON snapshots (expires) WHERE expires IS NOT NULL;\n"
+        "PRAGMA user_version = 4;\n",
 };
 
 _Static_assert(VS_ELEMENTSOF(migrations) == VS_STORE_SCHEMA_VERSION,

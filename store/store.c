@@ -39,6 +39,7 @@ static const char *const event_names[] = {
         [VS_EVENT_DISCONNECTED] = "disconnected",
         [VS_EVENT_RECONNECTED] = "reconnected",
         [VS_EVENT_HANDED_OVER] = "handed-over",
+        [VS_EVENT_REFUSED] = "refused",
         [VS_EVENT_NOTICE] = "notice",
 };
 
@@ -75,6 +76,7 @@ vs_event_kind_level(vs_event_kind k)
         case VS_EVENT_DISCONNECTED:
                 return "err";
         case VS_EVENT_SKIPPED:
+        case VS_EVENT_REFUSED:
         case VS_EVENT_DEFERRED:
         case VS_EVENT_UNDELETABLE:
         case VS_EVENT_VANISHED:
@@ -230,8 +232,8 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
 {
         static const char sql[] =
                 "INSERT INTO snapshots (connection, domain_uuid, domain_name, policy, snapshot, type,"
-                " quiesce, state, scheduled, started, finished, error_message, origin)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+                " quiesce, state, scheduled, started, finished, error_message, origin, expires, requested_by, note)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
         sqlite3_stmt *st;
         int r;
 
@@ -254,6 +256,12 @@ insert_attempt(vs_store *s, const vs_store_attempt *a, vs_snap_state state, cons
                 sqlite3_bind_null(st, 11);
         vs__bind_text(st, 12, error);
         vs__bind_text(st, 13, vs_origin_to_string(a->origin));
+        if (a->expires > 0)
+                sqlite3_bind_int64(st, 14, a->expires);
+        else
+                sqlite3_bind_null(st, 14);
+        vs__bind_text(st, 15, a->requested_by);
+        vs__bind_text(st, 16, a->note);
         r = vs__store_step_done(s, st, err, "recording an attempt");
         vs__store_release(st);
         if (r < 0)
@@ -596,7 +604,7 @@ vs_store_held_list_clear(vs_store_held_list *l)
 }
 
 const char vs__sql_held[] =
-        "SELECT id, snapshot, created, pinned FROM snapshots"
+        "SELECT id, snapshot, created, pinned, expires FROM snapshots"
         " WHERE connection = ?1 AND domain_uuid = ?2 AND policy = ?3"
         " AND " VS__LIVE " AND state = 'present'"
         " ORDER BY created DESC, id DESC";
@@ -639,6 +647,7 @@ vs_store_list_present(vs_store *s, const char *connection, const char *domain_uu
                 }
                 h->created = sqlite3_column_int64(st, 2);
                 h->pinned = sqlite3_column_int(st, 3);
+                h->expires = sqlite3_column_int64(st, 4);
                 l.n++;
         }
         if (rc != SQLITE_DONE)
@@ -684,6 +693,59 @@ vs_store_last_success(vs_store *s, const char *connection, const char *domain_uu
         } else {
                 r = vs__store_fail(s, rc, err, "reading the history");
         }
+        vs__store_release(st);
+        return r;
+}
+
+/* ---- lifetimes (`snapshot --ttl`) --------------------------------------------- */
+
+/* Pinned beats a lifetime: a pinned snapshot is never pruned, expired or not. */
+#define EXPIRING "state = 'present' AND pinned = 0 AND expires IS NOT NULL"
+
+int
+vs_store_next_expiry(vs_store *s, int64_t *ret, vs_err *err)
+{
+        static const char sql[] = "SELECT min(expires) FROM snapshots WHERE " EXPIRING;
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = vs__store_stmt(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                *ret = sqlite3_column_int64(st, 0);
+                r = 0;
+        } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                r = -ENOENT;
+        } else {
+                r = vs__store_fail(s, rc, err, "reading lifetimes");
+        }
+        vs__store_release(st);
+        return r;
+}
+
+int
+vs_store_query_expired(vs_store *s, int64_t now, vs_store_expired_cb cb, void *userdata, vs_err *err)
+{
+        static const char sql[] =
+                "SELECT connection, domain_uuid, max(domain_name), policy FROM snapshots"
+                " WHERE " EXPIRING " AND expires <= ?1"
+                " GROUP BY connection, domain_uuid, policy ORDER BY min(expires)";
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = vs__store_stmt(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = cb(vs__col_text(st, 0), vs__col_text(st, 1), vs__col_text(st, 2), vs__col_text(st, 3), userdata);
+                if (r != 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = vs__store_fail(s, rc, err, "reading lifetimes");
         vs__store_release(st);
         return r;
 }

@@ -37,7 +37,7 @@
 #include "vs-err.h"
 
 /* The schema this build writes; older ones are migrated on a read-write open. */
-#define VS_STORE_SCHEMA_VERSION 3
+#define VS_STORE_SCHEMA_VERSION 4
 
 typedef struct vs_store vs_store;
 
@@ -78,6 +78,7 @@ typedef enum vs_event_kind {
         VS_EVENT_DISCONNECTED, /* a connection could not be opened or was lost */
         VS_EVENT_RECONNECTED,  /* ... and is back */
         VS_EVENT_HANDED_OVER,  /* adopt_from: a snapshot moved to another policy */
+        VS_EVENT_REFUSED,      /* control socket: a peer without the right (message: who) */
         VS_EVENT_NOTICE,       /* anything else worth keeping */
         VS_EVENT_N_KINDS,
 } vs_event_kind;
@@ -153,6 +154,10 @@ typedef struct vs_store_attempt {
         vs_origin origin;
         int64_t scheduled;        /* the slot this attempt serves */
         int64_t started;
+        int64_t expires;          /* `snapshot --ttl`: pruned at this time, not by
+                                   * retention's counts; 0 = no lifetime */
+        const char *requested_by; /* who asked ("uid 0 (root)"); may be NULL */
+        const char *note;         /* may be NULL */
 } vs_store_attempt;
 
 /* Commit a `creating` row (call before the hypervisor is asked; grouped,
@@ -216,6 +221,7 @@ typedef struct vs_store_held {
         char *name;
         int64_t created;
         bool pinned;
+        int64_t expires;          /* 0 = none (see vs_store_attempt) */
 } vs_store_held;
 
 typedef struct vs_store_held_list {
@@ -233,6 +239,16 @@ void vs_store_held_list_clear(vs_store_held_list *l);
 int vs_store_last_success(vs_store *s, const char *connection, const char *domain_uuid,
                           const char *policy, int64_t *ret_scheduled, int64_t *ret_created,
                           vs_err *err);
+
+/* ---- lifetimes (`snapshot --ttl`) ---------------------------------------- */
+
+/* The earliest `expires` of a present, unpinned snapshot; -ENOENT if none. */
+int vs_store_next_expiry(vs_store *s, int64_t *ret, vs_err *err);
+typedef int (*vs_store_expired_cb)(const char *connection, const char *domain_uuid, const char *domain_name,
+                                   const char *policy, void *userdata);
+/* Each (connection, domain, policy) holding a present, unpinned snapshot
+ * whose lifetime ended at or before now, earliest first. */
+int vs_store_query_expired(vs_store *s, int64_t now, vs_store_expired_cb cb, void *userdata, vs_err *err);
 
 /* ---- connections (daemon) ------------------------------------------------ */
 
@@ -348,6 +364,8 @@ typedef struct vs_store_row {
         const char *pin_reason;    /* may be NULL */
         vs_origin origin;
         const char *hook_error;    /* a failed hook; NULL if none failed */
+        int64_t expires;           /* 0 = no lifetime */
+        const char *requested_by, *note; /* may be NULL */
 } vs_store_row;
 
 typedef struct vs_store_event_row {

@@ -119,6 +119,7 @@ grep -q "no domain 'ghost'" err || fail "snapshot ghost: message: $(cat err)"
 # ---- the daemon on test:///default -------------------------------------------
 cat >d.yaml <<YAML
 timezone: UTC
+control_socket: $tmp/ctl.sock
 metrics_textfile: $tmp/virtsnap.prom
 policies:
   - name: fast

@@ -13,6 +13,7 @@ mkdir -p "$dir"
 cat >"$dir/policies.yaml" <<EOF
 connection: "$VS_E2E_URI"
 database: $dir/history.db
+control_socket: $dir/ctl.sock
 timezone: UTC
 policies:
   - name: web
@@ -123,6 +124,7 @@ vs_check_eq "libvirt has it, disk-only, of a shut-off domain" "shutoff" \
 cat >"$dir/mixed.yaml" <<EOF
 connection: "$VS_E2E_URI"
 database: $dir/history.db
+control_socket: $dir/ctl.sock
 timezone: UTC
 policies:
   - name: mix-int

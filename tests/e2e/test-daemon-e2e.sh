@@ -21,6 +21,7 @@ domains="vse2e-dmn-a vse2e-dmn-b vse2e-dmn-c"
 cat >"$conf" <<EOF
 connection: "$VS_E2E_URI"
 database: $dir/history.db
+control_socket: $dir/ctl.sock
 timezone: UTC
 policies:
   - name: fast

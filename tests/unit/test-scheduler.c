@@ -1788,6 +1788,198 @@ test_domain_events_replan(void **state)
         fx_free(f);
 }
 
+/* ---- ad-hoc snapshots with a lifetime (the daemon's control requests) ------------ */
+
+static const char *const hourly_yaml =
+        "connection: " URI "\n"
+        "timezone: UTC\n"
+        "policies:\n"
+        "  - name: p\n"
+        "    schedule: every 1h\n"
+        "    catch_up: false\n"
+        "    snapshot: {type: internal}\n"
+        "    retention: {keep_last: 1}\n"
+        "  - name: keeper\n"
+        "    schedule: every 1h\n"
+        "    catch_up: false\n"
+        "    prune: false\n"
+        "    domains: {include: [nothing-matches]}\n"
+        "    retention: {keep_last: 1}\n";
+
+typedef struct adhoc_seen {
+        unsigned calls;
+        bool ok;
+        char snapshot[128], policy[40], error[256];
+        int64_t expires;
+} adhoc_seen;
+
+static void
+on_adhoc(const vs_adhoc_result *r, void *data)
+{
+        adhoc_seen *a = data;
+
+        a->calls++;
+        a->ok = r->ok;
+        a->expires = r->expires;
+        snprintf(a->snapshot, sizeof(a->snapshot), "%s", r->snapshot ? r->snapshot : "");
+        snprintf(a->policy, sizeof(a->policy), "%s", r->policy ? r->policy : "");
+        snprintf(a->error, sizeof(a->error), "%s", r->error ? r->error : "");
+}
+
+typedef struct ttl_row {
+        char snapshot[128], state[16], note[64], who[64], reason[256];
+        int64_t expires;
+} ttl_row;
+
+static int
+find_ttl_row(const vs_store_row *row, void *userdata)
+{
+        ttl_row *t = userdata;
+
+        if (row->expires == 0)
+                return 0;
+        snprintf(t->snapshot, sizeof(t->snapshot), "%s", row->snapshot);
+        snprintf(t->state, sizeof(t->state), "%s", vs_snap_state_to_string(row->state));
+        snprintf(t->note, sizeof(t->note), "%s", row->note ? row->note : "");
+        snprintf(t->who, sizeof(t->who), "%s", row->requested_by ? row->requested_by : "");
+        snprintf(t->reason, sizeof(t->reason), "%s", row->delete_reason ? row->delete_reason : "");
+        t->expires = row->expires;
+        return 1;
+}
+
+static ttl_row
+the_ttl_row(fx *f)
+{
+        vs_store_filter flt = { .since = INT64_MIN, .until = INT64_MAX };
+        ttl_row t = { 0 };
+        vs_err e = { 0 };
+
+        assert_int_equal(vs_store_query_history(f->store, &flt, find_ttl_row, &t, &e), 1);
+        return t;
+}
+
+static void
+test_adhoc_ttl_daemon(void **state)
+{
+        fx *f = fx_new(T0 + 60);
+        adhoc_seen a = { 0 }, b = { 0 }, c = { 0 };
+        const char *policy = NULL;
+        vs_err e = { 0 };
+        ttl_row t;
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, hourly_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+
+        /* Refused before anything is queued, with the reason. */
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a" }, on_adhoc, &a,
+                                                       NULL, &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "policy is required"));
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-zz", .ttl = 60 },
+                                                       on_adhoc, &a, NULL, &e), -ENOENT);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "no" },
+                                                       on_adhoc, &a, NULL, &e), -ENOENT);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s,
+                                                       &(vs_adhoc_request){ .domain = "dom-a", .policy = "keeper",
+                                                                            .ttl = 60 },
+                                                       on_adhoc, &a, NULL, &e), -EPERM);
+        assert_non_null(strstr(e.msg, "prune: false"));
+        assert_int_equal(a.calls, 0);
+
+        /* --ttl 10m without a policy: the covering one (p), kept 10 minutes. */
+        assert_int_equal(vs_scheduler_request_snapshot(f->s,
+                                                       &(vs_adhoc_request){ .domain = "dom-a", .ttl = 600,
+                                                                            .note = "before the upgrade",
+                                                                            .requested_by = "uid 0 (root)" },
+                                                       on_adhoc, &a, &policy, &e), 0);
+        assert_string_equal(policy, "p");
+        settle(f);
+        assert_int_equal(a.calls, 1);
+        assert_true(a.ok);
+        assert_string_equal(a.policy, "p");
+        assert_int_equal(a.expires, T0 + 60 + 600);
+        t = the_ttl_row(f);
+        assert_string_equal(t.state, "present");
+        assert_string_equal(t.snapshot, a.snapshot);
+        assert_string_equal(t.note, "before the upgrade");
+        assert_string_equal(t.who, "uid 0 (root)");
+        assert_int_equal(t.expires, T0 + 660);
+
+        /* Retention (keep_last 1) does not count it: two plain ad-hoc
+         * snapshots later, the newer plain one and the TTL one are held. */
+        advance_by(f, 1);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &b, NULL, &e), 0);
+        settle(f);
+        advance_by(f, 1);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &c, NULL, &e), 0);
+        settle(f);
+        assert_true(b.ok && c.ok);
+        assert_int_equal(b.expires, 0);
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 2);
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", a.snapshot));
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", c.snapshot));
+        assert_false(vs_fake_has_snapshot(f->fake, "dom-a", b.snapshot));
+
+        /* The daemon's one timer stands at the lifetime's end ... */
+        advance_to(f, T0 + 659);
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", a.snapshot));
+        /* ... and then the snapshot goes, with the lifetime as the reason. */
+        advance_to(f, T0 + 660);
+        settle(f);
+        assert_false(vs_fake_has_snapshot(f->fake, "dom-a", a.snapshot));
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", c.snapshot));
+        t = the_ttl_row(f);
+        assert_string_equal(t.state, "deleted");
+        assert_non_null(strstr(t.reason, "lifetime ended at"));
+        assert_int_equal(a.calls, 1);
+        fx_stop_scheduler(f);
+        fx_free(f);
+}
+
+/* A request still queued when the daemon stops hears that it was not done. */
+static void
+test_adhoc_cancelled_on_stop(void **state)
+{
+        fx *f = fx_new(T0 + 60);
+        adhoc_seen a = { 0 }, b = { 0 };
+        vs_err e = { 0 };
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, hourly_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        /* The second waits behind the first (one job per domain), not skipped. */
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &b, NULL, &e), 0);
+        while (vs_fake_held(f->fake, VS_FAKE_CREATE) < 1)
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+        assert_int_equal(stats(f).running, 1);
+        assert_int_equal(stats(f).queued, 1);
+        vs_scheduler_stop(f->s);
+        for (int i = 0; i < 100 && b.calls == 0; i++)
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+        assert_int_equal(b.calls, 1);
+        assert_int_equal(a.calls, 0);
+        assert_false(b.ok);
+        assert_non_null(strstr(b.error, "stopping"));
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+        assert_int_equal(a.calls, 1);
+        assert_true(a.ok);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &a, NULL, &e), -ESHUTDOWN);
+        fx_stop_scheduler(f);
+        fx_free(f);
+}
+
 static void
 test_snapshot_and_prune_now(void **state)
 {
@@ -1798,7 +1990,7 @@ test_snapshot_and_prune_now(void **state)
         add_domains(f, 2);
         for (int i = 0; i < 3; i++) {
                 fx_scheduler(f, minutely_yaml, NULL);
-                assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-a", "p", &e), 0);
+                assert_int_equal(vs_scheduler_snapshot_now(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" }, &e), 0);
                 settle(f);
                 assert_true(vs_scheduler_finished(f->s));
                 assert_int_equal(stats(f).created, 1);
@@ -1810,13 +2002,13 @@ test_snapshot_and_prune_now(void **state)
         assert_int_equal(vs_fake_owned_count(f->fake, "dom-b", "p"), 0);
 
         fx_scheduler(f, minutely_yaml, NULL);
-        assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-zz", "p", &e), 0);
+        assert_int_equal(vs_scheduler_snapshot_now(f->s, &(vs_adhoc_request){ .domain = "dom-zz", .policy = "p" }, &e), 0);
         settle(f);
         assert_int_equal(stats(f).failed, 1);
         fx_stop_scheduler(f);
 
         fx_scheduler(f, minutely_yaml, NULL);
-        assert_int_equal(vs_scheduler_snapshot_now(f->s, "dom-a", "nope", &e), -ENOENT);
+        assert_int_equal(vs_scheduler_snapshot_now(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "nope" }, &e), -ENOENT);
         fx_stop_scheduler(f);
 
         /* prune: nothing over the limit now, so nothing goes. */
@@ -2000,6 +2192,8 @@ main(void)
                 cmocka_unit_test(test_connection_down_and_back),
                 cmocka_unit_test(test_domain_events_replan),
                 cmocka_unit_test(test_snapshot_and_prune_now),
+                cmocka_unit_test(test_adhoc_ttl_daemon),
+                cmocka_unit_test(test_adhoc_cancelled_on_stop),
                 cmocka_unit_test(test_two_connections),
                 cmocka_unit_test(test_one_job_per_domain),
                 cmocka_unit_test(test_lockfile),

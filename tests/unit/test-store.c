@@ -350,6 +350,62 @@ make_present(vs_store *s, const char *domain, const char *uuid, const char *poli
         return id;
 }
 
+static int
+collect_expired(const char *conn, const char *uuid, const char *domain, const char *policy, void *userdata)
+{
+        char *buf = userdata;
+        size_t n = strlen(buf);
+
+        snprintf(buf + n, 512 - n, "%s|%s|%s\n", domain, policy, conn);
+        (void)uuid;
+        return 0;
+}
+
+/* `snapshot --ttl`: the row keeps its lifetime, who asked and why; the
+ * daemon finds the earliest end and the series that have expired ones. */
+static void
+test_lifetimes(void **state)
+{
+        vs_store *s = open_memory();
+        vs_store_attempt a = attempt("web1", UUID1, "daily", "s-ttl", 100);
+        vs_store_held_list held = { 0 };
+        char buf[512] = "";
+        int64_t id, next = 0;
+        vs_err err = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_store_next_expiry(s, &next, &err), -ENOENT);
+        make_present(s, "web1", UUID1, "daily", "s-plain", 50);
+        a.expires = 1000;
+        a.requested_by = "uid 0 (root)";
+        a.note = "before the upgrade";
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        /* Still creating: not a snapshot to expire yet. */
+        assert_int_equal(vs_store_next_expiry(s, &next, &err), -ENOENT);
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "crash", 102, 103, &err), 0);
+        assert_int_equal(vs_store_next_expiry(s, &next, &err), 0);
+        assert_int_equal(next, 1000);
+        assert_int_equal(vs_store_query_expired(s, 999, collect_expired, buf, &err), 0);
+        assert_string_equal(buf, "");
+        assert_int_equal(vs_store_query_expired(s, 1000, collect_expired, buf, &err), 0);
+        assert_string_equal(buf, "web1|daily|qemu:///system\n");
+        assert_int_equal(vs_store_list_present(s, "qemu:///system", UUID1, "daily", &held, &err), 0);
+        assert_int_equal(held.n, 2);
+        assert_string_equal(held.items[0].name, "s-ttl");
+        assert_int_equal(held.items[0].expires, 1000);
+        assert_int_equal(held.items[1].expires, 0);
+        vs_store_held_list_clear(&held);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE requested_by = 'uid 0 (root)'"
+                                  " AND note = 'before the upgrade' AND expires = 1000"), 1);
+        /* Pinned beats a lifetime. */
+        assert_int_equal(vs_store_pin(s, "web1", "s-ttl", "keep", 500, NULL, &err), 0);
+        assert_int_equal(vs_store_next_expiry(s, &next, &err), -ENOENT);
+        buf[0] = '\0';
+        assert_int_equal(vs_store_query_expired(s, 5000, collect_expired, buf, &err), 0);
+        assert_string_equal(buf, "");
+        vs_store_free(s);
+}
+
 static void
 test_delete_outcomes(void **state)
 {
@@ -1037,10 +1093,10 @@ test_newer_schema(void **state)
         s = NULL;
         assert_int_equal(vs_store_open(path, 0, &s, &err), -EPROTO);
         assert_null(s);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 3)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 4)");
         assert_string_equal(err.where, path);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 3)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 4)");
         after = slurp(path, &after_len);
         assert_int_equal(after_len, before_len);
         assert_memory_equal(after, before, before_len);
@@ -1078,21 +1134,24 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
         /* Readers never migrate: they say so. */
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database schema 1 is older than 3; run the daemon once to upgrade it");
+        assert_string_equal(err.msg, "database schema 1 is older than 4; run the daemon once to upgrade it");
         /* Opening at the version it has is a no-op. */
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
-        /* A read-write open migrates 1 -> 2 -> 3. */
+        /* A read-write open migrates 1 -> 2 -> 3 -> 4. */
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 3);
-        assert_int_equal(count(s, "PRAGMA user_version"), 3);
+        assert_int_equal(vs_store_schema_version(s), 4);
+        assert_int_equal(count(s, "PRAGMA user_version"), 4);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'series'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'connections'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
                                   " WHERE name IN ('origin', 'hook_error')"),
                          2);
+        assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
+                                  " WHERE name IN ('expires', 'requested_by', 'note')"),
+                         3);
         vs_store_free(s);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 3);
+        assert_int_equal(vs_store_schema_version(s), 4);
         vs_store_free(s);
 
         /* A schema-2 database with rows: its rows read as origin unknown. */
@@ -1106,7 +1165,7 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 2, &err), 0);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 3);
+        assert_int_equal(vs_store_schema_version(s), 4);
         vs_store_free(s);
 
         /* A zero-byte file is a new database: version 0 -> current. */
@@ -1114,7 +1173,7 @@ test_migrations(void **state)
         assert_int_equal(vs_store_open(empty, VS_STORE_READ_ONLY, &s, &err), -ENOENT);
         assert_string_equal(err.msg, "the history database is empty (has the daemon run?)");
         assert_int_equal(vs_store_open(empty, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 3);
+        assert_int_equal(vs_store_schema_version(s), 4);
         assert_int_equal(count(s, "PRAGMA application_id"), 0x76736e70);
         vs_store_free(s);
         rm_rf(dir);
@@ -1143,6 +1202,10 @@ test_migration_backfills_series(void **state)
                                         " DROP TRIGGER snapshots_series_policy; DROP TABLE connections;"
                                         " ALTER TABLE snapshots DROP COLUMN origin;"
                                         " ALTER TABLE snapshots DROP COLUMN hook_error;"
+                                        " DROP INDEX snapshots_expires;"
+                                        " ALTER TABLE snapshots DROP COLUMN expires;"
+                                        " ALTER TABLE snapshots DROP COLUMN requested_by;"
+                                        " ALTER TABLE snapshots DROP COLUMN note;"
                                         " PRAGMA user_version = 1",
                                         &err),
                          0);
@@ -1150,7 +1213,7 @@ test_migration_backfills_series(void **state)
 
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 3);
+        assert_int_equal(vs_store_schema_version(s), 4);
         assert_int_equal(vs_store_query_series(s, NULL, collect_series, &series, &err), 0);
         assert_string_equal(series, "db1|daily|present|302|1|0|-\n"
                                     "web1|daily|present|102|1|0|-\n"
@@ -1563,6 +1626,7 @@ main(void)
                 cmocka_unit_test(test_origin_and_hook_failure),
                 cmocka_unit_test(test_connections),
                 cmocka_unit_test(test_hand_over),
+                cmocka_unit_test(test_lifetimes),
                 cmocka_unit_test(test_hostile_strings),
                 cmocka_unit_test(test_read_only),
                 cmocka_unit_test(test_disk_full),

@@ -1,0 +1,276 @@
+/* The daemon's control requests and the CLI's way of asking (cli-control.h). */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli-control.h"
+#include "control-client.h"
+#include "control-server.h"
+
+struct vs_cli_control {
+        vs_ctl_server *srv;
+        vs_scheduler *s;
+        vs_store *store;
+        vs_log *log;
+        char *database;
+        int64_t started;
+};
+
+/* One accepted snapshot request: answered when queued, or (wait) when done. */
+typedef struct snap_call {
+        vs_ctl_call *call;              /* NULL once answered */
+} snap_call;
+
+static json_object *
+ok_reply(void)
+{
+        json_object *o = json_object_new_object();
+
+        if (o)
+                json_object_object_add(o, "ok", json_object_new_boolean(true));
+        return o;
+}
+
+static void
+add_str(json_object *o, const char *key, const char *v)
+{
+        if (o && v)
+                json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void
+on_snapshot_done(const vs_adhoc_result *r, void *data)
+{
+        snap_call *sc = data;
+        json_object *o;
+
+        if (sc->call) {
+                o = json_object_new_object();
+                if (o) {
+                        json_object_object_add(o, "ok", json_object_new_boolean(r->ok));
+                        add_str(o, "domain", r->domain);
+                        add_str(o, "policy", r->policy);
+                        add_str(o, "snapshot", r->snapshot);
+                        if (r->expires > 0)
+                                json_object_object_add(o, "expires", json_object_new_int64(r->expires));
+                        add_str(o, "error", r->error);
+                        if (!r->ok)
+                                add_str(o, "code", "EIO");
+                }
+                vs_ctl_reply(sc->call, o);
+        }
+        free(sc);
+}
+
+static void
+handle_snapshot(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+{
+        vs_adhoc_request a = {
+                .domain = q->domain, .policy = q->policy, .ttl = q->ttl, .note = q->note,
+                .requested_by = peer->who,
+        };
+        snap_call *sc = calloc(1, sizeof(*sc));
+        const char *policy = NULL;
+        vs_err e = { 0 };
+        json_object *o;
+        int r;
+
+        if (!sc) {
+                vs_ctl_reply(call, NULL);
+                return;
+        }
+        sc->call = call;
+        r = vs_scheduler_request_snapshot(cc->s, &a, on_snapshot_done, sc, &policy, &e);
+        if (r < 0) {
+                free(sc);
+                vs_log_info(cc->log, "control: snapshot of %s for %s refused: %s", q->domain, peer->who, e.msg);
+                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
+                return;
+        }
+        if (q->wait)
+                return; /* on_snapshot_done answers */
+        o = ok_reply();
+        if (o) {
+                json_object_object_add(o, "queued", json_object_new_boolean(true));
+                add_str(o, "domain", q->domain);
+                add_str(o, "policy", policy);
+        }
+        sc->call = NULL;
+        vs_ctl_reply(call, o);
+}
+
+static void
+handle_status(vs_cli_control *cc, vs_ctl_call *call)
+{
+        vs_scheduler_stats st;
+        json_object *o = ok_reply();
+
+        vs_scheduler_get_stats(cc->s, &st);
+        if (o) {
+                json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+                json_object_object_add(o, "started", json_object_new_int64(cc->started));
+                add_str(o, "database", cc->database);
+                json_object_object_add(o, "connections", json_object_new_int64(st.connections));
+                json_object_object_add(o, "connections_up", json_object_new_int64(st.connections_up));
+                json_object_object_add(o, "running", json_object_new_int64(st.running));
+                json_object_object_add(o, "queued", json_object_new_int64(st.queued));
+                json_object_object_add(o, "created", json_object_new_int64((int64_t)st.created));
+                json_object_object_add(o, "failed", json_object_new_int64((int64_t)st.failed));
+                json_object_object_add(o, "skipped", json_object_new_int64((int64_t)st.skipped));
+                json_object_object_add(o, "pruned", json_object_new_int64((int64_t)st.pruned));
+                if (st.next_deadline != INT64_MAX)
+                        json_object_object_add(o, "next_deadline", json_object_new_int64(st.next_deadline));
+        }
+        vs_ctl_reply(call, o);
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+        char *ra = realpath(a, NULL);
+        bool same = strcmp(ra ? ra : a, b) == 0;
+
+        free(ra);
+        return same;
+}
+
+static void
+on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, void *data)
+{
+        vs_cli_control *cc = data;
+        char msg[640];
+
+        /* A request meant for another history is not this daemon's to serve. */
+        if (q->database && cc->database && !same_file(q->database, cc->database)) {
+                snprintf(msg, sizeof(msg), "this daemon keeps %s, not %s", cc->database, q->database);
+                vs_ctl_reply(call, vs_ctl_error_reply(EXDEV, msg));
+                return;
+        }
+        vs_log_debug(cc->log, "control: %s from %s", vs_ctl_cmd_to_string(q->cmd), peer->who);
+        switch (q->cmd) {
+        case VS_CTL_STATUS:
+                handle_status(cc, call);
+                break;
+        case VS_CTL_SNAPSHOT:
+                handle_snapshot(cc, call, peer, q);
+                break;
+        }
+}
+
+static void
+on_refused(const vs_ctl_peer *peer, const char *why, void *data)
+{
+        vs_cli_control *cc = data;
+        vs_store_event ev = { .time = (int64_t)time(NULL), .kind = VS_EVENT_REFUSED, .message = why };
+        vs_err e = { 0 };
+
+        vs_log_warning(cc->log, "control: %s", why);
+        if (vs_store_append_event(cc->store, &ev, &e) < 0)
+                vs_log_err(cc->log, "control: cannot record the refusal: %s", e.msg);
+}
+
+static void
+on_bad(const vs_ctl_peer *peer, const char *why, void *data)
+{
+        vs_cli_control *cc = data;
+
+        vs_log_info(cc->log, "control: bad request from %s: %s", peer->who, why);
+}
+
+vs_cli_control *
+vs_cli_control_start(uv_loop_t *loop, vs_scheduler *s, vs_store *store, vs_log *log, const char *socket_path,
+                     const char *database)
+{
+        vs_cli_control *cc = calloc(1, sizeof(*cc));
+        vs_err e = { 0 };
+
+        char *real = database ? realpath(database, NULL) : NULL;
+
+        if (cc && (real || database))
+                cc->database = real ? real : strdup(database);
+        if (!cc || (database && !cc->database)) {
+                free(cc);
+                vs_log_err(log, "control socket: out of memory");
+                return NULL;
+        }
+        cc->s = s;
+        cc->store = store;
+        cc->log = log;
+        cc->started = (int64_t)time(NULL);
+        if (vs_ctl_server_new(&(vs_ctl_server_opts){
+                                      .loop = loop, .path = socket_path, .socket_activation = true,
+                                      .handler = on_request, .refused = on_refused, .bad = on_bad, .data = cc,
+                              },
+                              &cc->srv, &e) < 0) {
+                vs_log_err(log, "control socket: %s; `virtsnap snapshot` and `status` cannot reach this daemon",
+                           e.msg);
+                free(cc->database);
+                free(cc);
+                return NULL;
+        }
+        vs_log_info(log, "control socket: %s%s", socket_path,
+                    vs_ctl_server_activated(cc->srv) ? " (from systemd)" : "");
+        return cc;
+}
+
+void
+vs_cli_control_stop(vs_cli_control *cc)
+{
+        if (!cc)
+                return;
+        vs_ctl_server_close(cc->srv);
+        free(cc->database);
+        free(cc);
+}
+
+int
+vs_cli_control_ask(const char *cmd, const char *socket_path, const vs_ctl_request *q, int timeout_ms,
+                   json_object **ret)
+{
+        vs_err e = { 0 };
+        int fd = -1, r;
+
+        r = vs_ctl_connect(socket_path, &fd, &e);
+        if (r == -ENOENT || r == -ECONNREFUSED)
+                return 0;
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: %s\n", cmd, e.msg);
+                return -1;
+        }
+        r = vs_ctl_call_daemon(fd, q, timeout_ms, ret, &e);
+        close(fd);
+        if (r < 0) {
+                fprintf(stderr, "virtsnap %s: the daemon at %s: %s\n", cmd, socket_path, e.msg);
+                return -1;
+        }
+        /* A daemon of another history answers there: not ours to ask (the
+         * database's lock decides whether the work can be done here). */
+        {
+                json_object *code;
+
+                if (json_object_object_get_ex(*ret, "code", &code) &&
+                    strcmp(json_object_get_string(code), "EXDEV") == 0) {
+                        json_object_put(*ret);
+                        *ret = NULL;
+                        return 0;
+                }
+        }
+        return 1;
+}
+
+void
+vs_cli_control_whoami(char *buf, size_t len)
+{
+        struct passwd pw, *res = NULL;
+        char tmp[4096];
+        uid_t uid = getuid();
+
+        if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+                snprintf(buf, len, "uid %u (%.64s)", (unsigned)uid, pw.pw_name);
+        else
+                snprintf(buf, len, "uid %u", (unsigned)uid);
+}

@@ -1,0 +1,33 @@
+/* The CLI and the control socket: the daemon's request handlers (status,
+ * ad-hoc snapshots) over control-server.h, and the client side every
+ * command that can go through the daemon uses first. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <uv.h>
+
+#include "control.h"
+#include "log.h"
+#include "policy.h"
+#include "scheduler.h"
+#include "store.h"
+
+typedef struct vs_cli_control vs_cli_control;
+
+/* The daemon: listen on cfg's control_socket (or LISTEN_FDS).  Failing to
+ * listen is logged and the daemon goes on without the socket (the CLI then
+ * says the database is locked, as before).  NULL-safe free. */
+vs_cli_control *vs_cli_control_start(uv_loop_t *loop, vs_scheduler *s, vs_store *store, vs_log *log,
+                                     const char *socket_path, const char *database);
+void vs_cli_control_stop(vs_cli_control *c);
+
+/* A command asks the daemon first.  1: the daemon answered (*ret: its
+ * reply, json_object_put it); 0: no daemon listens at socket_path (do the
+ * work directly); -1: the daemon is there but could not be asked (printed as
+ * "virtsnap CMD: ..."). */
+int vs_cli_control_ask(const char *cmd, const char *socket_path, const vs_ctl_request *q, int timeout_ms,
+                       json_object **ret);
+
+/* "uid 1000 (alice)" for the calling process. */
+void vs_cli_control_whoami(char *buf, size_t len);
