@@ -92,8 +92,8 @@ print_reply(json_object *o, const vs_adhoc_request *q)
                 return VS_EXIT_FAILURE;
         }
         if (json_object_object_get_ex(o, "queued", &v) && json_object_get_boolean(v)) {
-                printf("%s: snapshot queued in the daemon under policy %s (see `virtsnap history --domain %s`)\n",
-                       q->domain, policy ? policy : "?", q->domain);
+                printf("%s: snapshot queued in the daemon%s%s (see `virtsnap history --domain %s`)\n", q->domain,
+                       policy ? " under policy " : "", policy ? policy : "", q->domain);
                 return VS_EXIT_OK;
         }
         printf("%s: snapshot %s taken under policy %s", q->domain, snap ? snap : "?", policy ? policy : "?");

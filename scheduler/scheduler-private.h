@@ -56,6 +56,14 @@ typedef struct catch_up {
 #define VS_CATCH_UP_COVERS_NUM 1
 #define VS_CATCH_UP_COVERS_DEN 2
 
+/* An ad-hoc request waiting for a connection's first listing. */
+typedef struct adhoc_wait {
+        char *domain, *policy, *note, *requested_by;
+        int64_t ttl;
+        vs_adhoc_done_fn done;
+        void *done_data;
+} adhoc_wait;
+
 typedef struct sched_conn sched_conn;
 
 typedef struct sched_job {
@@ -131,6 +139,9 @@ struct vs_scheduler {
         vs_clock_timer *plan_timer, *grace_timer, *watchdog_timer;
         vs_clock_timer *expiry_timer;   /* the earliest `snapshot --ttl` lifetime */
         int64_t expiry_looked;          /* UTC s of the last look for expired ones */
+        adhoc_wait *waiting;            /* requests made before their connection was listed */
+        size_t n_waiting;
+        bool retrying;
         uint64_t watchdog_usec;
         int64_t watermark;
         uv_signal_t *signals[3];

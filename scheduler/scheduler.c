@@ -23,6 +23,7 @@
 
 static void pump(sched_conn *c);
 static void arm_expiry_timer(vs_scheduler *s);
+static void retry_waiting(vs_scheduler *s, bool ending);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -613,9 +614,12 @@ void
 vs__sched_dispatch_pending(sched_conn *c)
 {
         vs_scheduler *s = c->s;
-        firing *pending = c->pending;
-        size_t n = c->n_pending;
+        firing *pending;
+        size_t n;
 
+        retry_waiting(s, false);
+        pending = c->pending;
+        n = c->n_pending;
         /* Detach first: recording may re-enter (a job finishing at once). */
         c->pending = NULL;
         c->n_pending = c->cap_pending = 0;
@@ -930,6 +934,7 @@ vs_scheduler_stop(vs_scheduler *s)
                 sd_notify(0, "STOPPING=1");
         vs_clock_timer_disarm(s->plan_timer);
         vs_clock_timer_disarm(s->expiry_timer);
+        retry_waiting(s, true);
         for (size_t i = 0; i < s->n_conns; i++) {
                 sched_conn *c = s->conns[i];
                 size_t n = 0;
@@ -1115,14 +1120,25 @@ vs_scheduler_snapshot_now(vs_scheduler *s, const vs_adhoc_request *q, vs_err *er
         return start_oneshot(s, MODE_SNAPSHOT, q->policy);
 }
 
-int
-vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done, void *data,
-                              const char **ret_policy, vs_err *err)
+/* Still connecting for the first time (the daemon has just started, e.g. by
+ * socket activation): a request for it waits instead of failing. */
+static bool
+first_connect(const sched_conn *c)
+{
+        return c && !c->listed && !c->failed_once;
+}
+
+/* 0 queued (done will be called), 1 wait for a connection's first listing,
+ * or -errno. */
+static int
+adhoc_resolve(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done, void *data,
+              const char **ret_policy, vs_err *err)
 {
         const vs_config *cfg = s->cfg->cfg;
         const vs_policy *p = NULL;
         const vs_domain_info *d = NULL;
         sched_conn *c = NULL;
+        bool connecting = false;
         size_t pi = 0;
         firing *f;
         int r;
@@ -1136,6 +1152,8 @@ vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adh
                 return r;
         if (p) {
                 c = vs__sched_find_conn(s, vs_plan_policy_uri(p, s->connect_override));
+                if (first_connect(c))
+                        return 1;
                 if (!c || !c->up || !c->listed)
                         return vs_err_set(err, EHOSTDOWN, "scheduler", "policy %s's connection %s is down", p->name,
                                           vs_plan_policy_uri(p, s->connect_override));
@@ -1143,10 +1161,13 @@ vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adh
         } else {
                 for (size_t i = 0; i < s->n_conns && !p; i++) {
                         c = s->conns[i];
+                        connecting |= first_connect(c);
                         if (!c->up || !c->listed || !(d = conn_domain_by_name(c, q->domain)))
                                 continue;
                         p = covering_policy(s, c, d, &pi);
                 }
+                if (!d && connecting)
+                        return 1;
                 if (d && !p)
                         return vs_err_set(err, ENOENT, "scheduler",
                                           "no enabled policy covers domain '%s'; name one with --policy", q->domain);
@@ -1176,6 +1197,109 @@ vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adh
         if (!c->busy)
                 vs__sched_dispatch_pending(c);
         return 0;
+}
+
+static void
+adhoc_wait_clear(adhoc_wait *w)
+{
+        free(w->domain);
+        free(w->policy);
+        free(w->note);
+        free(w->requested_by);
+}
+
+int
+vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done, void *data,
+                              const char **ret_policy, vs_err *err)
+{
+        adhoc_wait *w;
+        int r;
+
+        if (ret_policy)
+                *ret_policy = NULL;
+        r = adhoc_resolve(s, q, done, data, ret_policy, err);
+        if (r <= 0)
+                return r;
+        w = realloc(s->waiting, (s->n_waiting + 1) * sizeof(*w));
+        if (!w)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        s->waiting = w;
+        w = &s->waiting[s->n_waiting];
+        *w = (adhoc_wait){
+                .domain = strdup(q->domain), .policy = q->policy ? strdup(q->policy) : NULL,
+                .note = q->note ? strdup(q->note) : NULL,
+                .requested_by = q->requested_by ? strdup(q->requested_by) : NULL,
+                .ttl = q->ttl, .done = done, .done_data = data,
+        };
+        if (!w->domain || (q->policy && !w->policy) || (q->note && !w->note) ||
+            (q->requested_by && !w->requested_by)) {
+                adhoc_wait_clear(w);
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        }
+        s->n_waiting++;
+        vs_log_info(s->o.log, "%s: ad-hoc snapshot requested; waiting for the first connection", q->domain);
+        return 0;
+}
+
+/* After each listing: requests that waited for a first connection go
+ * ahead, or hear why not.  ending: the scheduler stops. */
+static void
+retry_waiting(vs_scheduler *s, bool ending)
+{
+        adhoc_wait *list = s->waiting;
+        size_t n = s->n_waiting, keep = 0;
+
+        if (s->retrying || n == 0)
+                return;
+        s->retrying = true;
+        s->waiting = NULL;
+        s->n_waiting = 0;
+        for (size_t i = 0; i < n; i++) {
+                adhoc_wait *w = &list[i];
+                vs_adhoc_request q = {
+                        .domain = w->domain, .policy = w->policy, .ttl = w->ttl, .note = w->note,
+                        .requested_by = w->requested_by,
+                };
+                vs_err e = { 0 };
+                int r = ending ? vs_err_set(&e, ESHUTDOWN, "scheduler", "the daemon is stopping")
+                               : adhoc_resolve(s, &q, w->done, w->done_data, NULL, &e);
+
+                if (r == 1) {
+                        list[keep++] = *w;
+                        continue;
+                }
+                if (r < 0) {
+                        vs_adhoc_result res = { .domain = w->domain, .policy = w->policy, .error = e.msg };
+
+                        vs_log_info(s->o.log, "%s: ad-hoc snapshot not taken: %s", w->domain, e.msg);
+                        w->done(&res, w->done_data);
+                }
+                adhoc_wait_clear(w);
+        }
+        /* Requests made meanwhile (from callbacks) come after the ones kept. */
+        if (s->n_waiting > 0) {
+                adhoc_wait *m = realloc(list, (keep + s->n_waiting) * sizeof(*m));
+
+                for (size_t i = 0; !m && i < s->n_waiting; i++) {
+                        vs_adhoc_result res = { .domain = s->waiting[i].domain, .error = "out of memory" };
+
+                        s->waiting[i].done(&res, s->waiting[i].done_data);
+                        adhoc_wait_clear(&s->waiting[i]);
+                }
+                if (m) {
+                        memcpy(&m[keep], s->waiting, s->n_waiting * sizeof(*m));
+                        list = m;
+                        keep += s->n_waiting;
+                }
+                free(s->waiting);
+        }
+        if (keep == 0) {
+                free(list);
+                list = NULL;
+        }
+        s->waiting = list;
+        s->n_waiting = keep;
+        s->retrying = false;
 }
 
 int
@@ -1360,6 +1484,8 @@ vs_scheduler_free(vs_scheduler *s)
         free(s->os_policy);
         free(s->os_note);
         free(s->os_requested_by);
+        retry_waiting(s, true);
+        free(s->waiting);
         free(s);
 }
 

@@ -156,9 +156,9 @@ expect "pin again keeps the reason" 0 pin --database h.db 6f1c3bde-0c4a-4c55-9d2
 daily-20260310T040000Z of 6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01 was already pinned; reason updated
 EOF
 expect "pinned in history" 0 history --database h.db --domain web1 --state present --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error
-6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false,,
-3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
+6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false,,,,,
+3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false,,,,,
 EOF
 )
 expect "pinned in status" 0 status --database h.db --domain web1 --policy daily --format csv < <(crlf <<'EOF'

@@ -1940,6 +1940,57 @@ test_adhoc_ttl_daemon(void **state)
         fx_free(f);
 }
 
+/* Right after start (socket activation starts the daemon with the request
+ * that woke it), a request waits for the connection's first listing; one for
+ * a connection that cannot be reached then hears why. */
+static void
+test_adhoc_before_first_listing(void **state)
+{
+        static const char *const yaml =
+                "connection: " URI "\n"
+                "timezone: UTC\n"
+                "policies:\n"
+                "  - name: p\n"
+                "    schedule: every 1h\n"
+                "    catch_up: false\n"
+                "    retention: {keep_last: 1}\n"
+                "  - name: far\n"
+                "    connection: " URI2 "\n"
+                "    schedule: every 1h\n"
+                "    catch_up: false\n"
+                "    retention: {keep_last: 1}\n";
+        fx *f = fx_new(T0 + 60);
+        adhoc_seen a = { 0 }, b = { 0 }, c = { 0 };
+        const char *policy = "unset";
+        vs_err e = { 0 };
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        /* No settle: the first listings are still in flight. */
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .ttl = 60 },
+                                                       on_adhoc, &a, &policy, &e), 0);
+        assert_null(policy);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "far" },
+                                                       on_adhoc, &b, NULL, &e), 0);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-q", .policy = "p" },
+                                                       on_adhoc, &c, NULL, &e), 0);
+        assert_int_equal(a.calls + b.calls + c.calls, 0);
+        settle(f);
+        assert_int_equal(a.calls, 1);
+        assert_true(a.ok);
+        assert_string_equal(a.policy, "p");
+        assert_int_equal(vs_fake_owned_count(f->fake, "dom-a", "p"), 1);
+        assert_int_equal(b.calls, 1);
+        assert_false(b.ok);
+        assert_non_null(strstr(b.error, "is down"));
+        assert_int_equal(c.calls, 1);
+        assert_non_null(strstr(c.error, "no domain 'dom-q'"));
+        fx_stop_scheduler(f);
+        fx_free(f);
+}
+
 /* A request still queued when the daemon stops hears that it was not done. */
 static void
 test_adhoc_cancelled_on_stop(void **state)
@@ -2194,6 +2245,7 @@ main(void)
                 cmocka_unit_test(test_snapshot_and_prune_now),
                 cmocka_unit_test(test_adhoc_ttl_daemon),
                 cmocka_unit_test(test_adhoc_cancelled_on_stop),
+                cmocka_unit_test(test_adhoc_before_first_listing),
                 cmocka_unit_test(test_two_connections),
                 cmocka_unit_test(test_one_job_per_domain),
                 cmocka_unit_test(test_lockfile),
