@@ -103,6 +103,79 @@ handle_snapshot(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, 
         vs_ctl_reply(call, o);
 }
 
+/* A prune request: one reply when its last job is done. */
+typedef struct prune_call {
+        vs_ctl_call *call;
+        unsigned jobs, finished, down, failed, pruned, undeletable;
+        bool counted;                   /* jobs is known (a job may finish at once) */
+        char first_error[512];
+} prune_call;
+
+static void
+prune_reply(prune_call *pc)
+{
+        json_object *o = json_object_new_object();
+
+        if (o) {
+                json_object_object_add(o, "ok", json_object_new_boolean(pc->failed == 0 && pc->down == 0));
+                json_object_object_add(o, "jobs", json_object_new_int64(pc->jobs));
+                json_object_object_add(o, "pruned", json_object_new_int64(pc->pruned));
+                json_object_object_add(o, "undeletable", json_object_new_int64(pc->undeletable));
+                json_object_object_add(o, "failed", json_object_new_int64(pc->failed));
+                json_object_object_add(o, "down", json_object_new_int64(pc->down));
+                if (pc->first_error[0])
+                        add_str(o, "error", pc->first_error);
+                else if (pc->down)
+                        add_str(o, "error", "a matched policy's connection is down: not pruned there");
+        }
+        vs_ctl_reply(pc->call, o);
+        free(pc);
+}
+
+static void
+on_prune_done(const vs_adhoc_result *r, void *data)
+{
+        prune_call *pc = data;
+
+        pc->pruned += r->pruned;
+        pc->undeletable += r->undeletable;
+        if (!r->ok) {
+                pc->failed++;
+                if (!pc->first_error[0])
+                        snprintf(pc->first_error, sizeof(pc->first_error), "%s/%s: %s", r->domain,
+                                 r->policy ? r->policy : "?", r->error ? r->error : "failed");
+        }
+        if (++pc->finished == pc->jobs && pc->counted)
+                prune_reply(pc);
+}
+
+static void
+handle_prune(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+{
+        prune_call *pc = calloc(1, sizeof(*pc));
+        vs_err e = { 0 };
+        unsigned jobs = 0, down = 0;
+        int r;
+
+        if (!pc) {
+                vs_ctl_reply(call, NULL);
+                return;
+        }
+        pc->call = call;
+        r = vs_scheduler_request_prune(cc->s, q->policy, q->domain, on_prune_done, pc, &jobs, &down, &e);
+        if (r < 0) {
+                free(pc);
+                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
+                return;
+        }
+        vs_log_info(cc->log, "control: prune for %s: %u jobs", peer->who, jobs);
+        pc->jobs = jobs;
+        pc->down = down;
+        pc->counted = true;
+        if (pc->finished == jobs)
+                prune_reply(pc);
+}
+
 static void
 handle_status(vs_cli_control *cc, vs_ctl_call *call)
 {
@@ -157,6 +230,9 @@ on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, 
                 break;
         case VS_CTL_SNAPSHOT:
                 handle_snapshot(cc, call, peer, q);
+                break;
+        case VS_CTL_PRUNE:
+                handle_prune(cc, call, peer, q);
                 break;
         }
 }

@@ -5,6 +5,7 @@
 
 #include "cli-args.h"
 #include "cli-config.h"
+#include "cli-control.h"
 #include "cli-sched.h"
 #include "cli-store.h"
 #include "commands.h"
@@ -37,6 +38,10 @@ prune_usage(FILE *out)
                 "  --database PATH     the history database (default: the file's database:)\n"
                 "  --log-level LEVEL   err, warning, notice, info (default) or debug\n"
                 "  -h, --help          this help\n"
+                "\n"
+                "When the daemon runs (it answers on the file's control_socket:), it does the\n"
+                "prune, next to its scheduled jobs, and this waits for it; --connect and\n"
+                "--log-level apply only without a daemon.\n"
                 "\n"
                 "--dry-run prints one line per snapshot held:\n"
                 "  VERDICT  DOMAIN  POLICY  SNAPSHOT  CREATED  REASON\n"
@@ -132,6 +137,54 @@ dry_run(const vs_cli_sched_args *a, const prune_req *q)
         return rc;
 }
 
+static int64_t
+reply_int(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* With a daemon running, it prunes (it holds the database).  An exit code,
+ * or -1 when no daemon answers. */
+static int
+through_daemon(const vs_cli_sched_args *a, const prune_req *q)
+{
+        vs_config *cfg = NULL;
+        json_object *o = NULL, *v;
+        int r;
+
+        if (vs_cli_load_config(a->config, &cfg) < 0) {
+                fprintf(stderr, "virtsnap prune: cannot load the policy file\n");
+                return VS_EXIT_FAILURE;
+        }
+        r = vs_cli_control_ask("prune", cfg->control_socket,
+                               &(vs_ctl_request){
+                                       .cmd = VS_CTL_PRUNE, .policy = (char *)q->policy, .domain = (char *)q->domain,
+                                       .database = a->database ? (char *)a->database : cfg->database,
+                               },
+                               0, &o);
+        vs_config_free(cfg);
+        if (r < 0)
+                return VS_EXIT_FAILURE;
+        if (r == 0)
+                return -1;
+        if (json_object_object_get_ex(o, "jobs", &v)) {
+                printf("pruned by the daemon: %lld snapshot%s in %lld series (%lld undeletable, %lld failed)\n",
+                       (long long)reply_int(o, "pruned"), reply_int(o, "pruned") == 1 ? "" : "s",
+                       (long long)reply_int(o, "jobs"), (long long)reply_int(o, "undeletable"),
+                       (long long)reply_int(o, "failed"));
+        }
+        r = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v) && reply_int(o, "undeletable") == 0
+                    ? VS_EXIT_OK : VS_EXIT_FAILURE;
+        if (json_object_object_get_ex(o, "error", &v))
+                fprintf(stderr, "virtsnap prune: %s\n", json_object_get_string(v));
+        else if (reply_int(o, "undeletable") > 0)
+                fprintf(stderr, "virtsnap prune: libvirt cannot delete some snapshots (recorded as undeletable)\n");
+        json_object_put(o);
+        return r;
+}
+
 int
 vs_cmd_prune(int argc, char **argv)
 {
@@ -174,5 +227,8 @@ vs_cmd_prune(int argc, char **argv)
                 return vs_cli_usage_error("prune", "unexpected argument '%s'", argv[optind]);
         if (dry)
                 return dry_run(&a, &q);
+        r = through_daemon(&a, &q);
+        if (r >= 0)
+                return r;
         return vs_cli_run_scheduler(&a, start_prune, &q, true);
 }

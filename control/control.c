@@ -11,6 +11,7 @@
 static const char *const cmd_names[] = {
         [VS_CTL_STATUS] = "status",
         [VS_CTL_SNAPSHOT] = "snapshot",
+        [VS_CTL_PRUNE] = "prune",
 };
 
 const char *
@@ -35,6 +36,7 @@ static const struct {
 static const unsigned allowed[] = {
         [VS_CTL_STATUS] = K_DATABASE,
         [VS_CTL_SNAPSHOT] = K_DOMAIN | K_POLICY | K_TTL | K_NOTE | K_WAIT | K_DATABASE,
+        [VS_CTL_PRUNE] = K_DOMAIN | K_POLICY | K_DATABASE,
 };
 
 /* Longest accepted note and name: the history keeps them, a person reads them. */
@@ -97,7 +99,7 @@ vs_ctl_request_parse(const char *line, size_t len, vs_ctl_request *ret, vs_err *
                 if (strcmp(json_object_get_string(v), cmd_names[i]) == 0)
                         cmd = (int)i;
         if (cmd < 0) {
-                r = vs_err_set(err, EINVAL, "control", "unknown cmd \"%.64s\" (status, snapshot)",
+                r = vs_err_set(err, EINVAL, "control", "unknown cmd \"%.64s\" (status, snapshot, prune)",
                                json_object_get_string(v));
                 goto out;
         }

@@ -30,6 +30,7 @@
 typedef enum vs_ctl_cmd {
         VS_CTL_STATUS,          /* the daemon's counters */
         VS_CTL_SNAPSHOT,        /* an ad-hoc snapshot: domain, policy?, ttl?, note?, wait? */
+        VS_CTL_PRUNE,           /* retention now: policy?, domain?; replies when done */
 } vs_ctl_cmd;
 
 typedef struct vs_ctl_request {

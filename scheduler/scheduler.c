@@ -486,9 +486,11 @@ on_job_done(vs_job *job, void *data)
                 catch_up_done(c, job);
         if (sj->done) {
                 vs_adhoc_result res = {
-                        .ok = vs_job_get_outcome(job) == VS_JOB_SUCCEEDED && vs_job_snapshot(job),
+                        .ok = vs_job_get_outcome(job) == VS_JOB_SUCCEEDED &&
+                              (vs_job_get_kind(job) == VS_JOB_PRUNE || vs_job_snapshot(job)),
                         .domain = vs_job_domain(job), .policy = vs_job_policy(job),
                         .snapshot = vs_job_snapshot(job), .expires = vs_job_expires(job),
+                        .pruned = vs_job_pruned(job), .undeletable = vs_job_undeletable(job),
                         .error = e->msg[0] ? e->msg : vs_job_get_outcome(job) == VS_JOB_CANCELLED ?
                                  "cancelled: the daemon was stopping" : NULL,
                 };
@@ -1300,6 +1302,58 @@ retry_waiting(vs_scheduler *s, bool ending)
         s->waiting = list;
         s->n_waiting = keep;
         s->retrying = false;
+}
+
+int
+vs_scheduler_request_prune(vs_scheduler *s, const char *policy, const char *domain, vs_adhoc_done_fn done,
+                           void *data, unsigned *ret_jobs, unsigned *ret_down, vs_err *err)
+{
+        const vs_config *cfg = s->cfg->cfg;
+        unsigned jobs = 0, down = 0;
+
+        if (s->mode != MODE_DAEMON || s->stopping)
+                return vs_err_set(err, ESHUTDOWN, "scheduler", "the daemon is stopping");
+        if (policy && !find_policy(cfg, policy, NULL))
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+                sched_conn *c;
+
+                if (!p->enabled || !p->prune || (policy && strcmp(policy, p->name) != 0))
+                        continue;
+                c = vs__sched_find_conn(s, vs_plan_policy_uri(p, s->connect_override));
+                if (!c || !c->up || !c->listed) {
+                        down++;
+                        continue;
+                }
+                for (size_t d = 0; d < c->domains.n; d++) {
+                        const vs_domain_info *dom = &c->domains.items[d];
+                        firing *f;
+
+                        if ((domain && strcmp(domain, dom->name) != 0) || !vs_plan_domain_matches(p, dom))
+                                continue;
+                        /* MANUAL: it waits behind a job of the same series
+                         * instead of being skipped. */
+                        f = push_firing_get(c, dom->name, dom->uuid, pi, vs__sched_now_s(s), VS_JOB_PRUNE,
+                                            VS_ORIGIN_MANUAL);
+                        if (!f) {
+                                /* What is queued stays queued (its done will
+                                 * be called); the rest is not. */
+                                vs_log_err(s->o.log, "prune request: out of memory; %u jobs queued", jobs);
+                                goto out;
+                        }
+                        f->done = done;
+                        f->done_data = data;
+                        jobs++;
+                }
+        }
+out:
+        *ret_jobs = jobs;
+        *ret_down = down;
+        for (size_t i = 0; i < s->n_conns; i++)
+                if (s->conns[i]->n_pending > 0 && !s->conns[i]->busy)
+                        vs__sched_dispatch_pending(s->conns[i]);
+        return 0;
 }
 
 int

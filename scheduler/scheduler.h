@@ -89,6 +89,7 @@ typedef struct vs_adhoc_result {
         const char *snapshot;           /* the name libvirt used; NULL if none */
         int64_t expires;                /* 0 = no lifetime */
         const char *error;              /* why not (or a failed hook); NULL if ok */
+        unsigned pruned, undeletable;   /* by the job's prune */
 } vs_adhoc_result;
 
 /* Called once per accepted request on the loop thread, when its job is done
@@ -110,6 +111,16 @@ int vs_scheduler_request_snapshot(vs_scheduler *s, const vs_adhoc_request *q, vs
 /* `prune`: a prune job for every matched (domain, policy), optionally only
  * this policy / this domain name; finishes by itself. */
 int vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *domain, vs_err *err);
+
+/* The running daemon: `prune` next to the scheduled jobs: a prune job for
+ * every (domain, policy) the policies match (only policy / domain when
+ * given; prune: false policies are left alone), on every connection that is
+ * up.  done is called once per job (r->ok: it pruned without failing).
+ * *ret_jobs: jobs queued (0: done is never called); *ret_down: matched
+ * connections that are down (nothing queued for them).  -ENOENT no such
+ * policy, -ESHUTDOWN stopping. */
+int vs_scheduler_request_prune(vs_scheduler *s, const char *policy, const char *domain, vs_adhoc_done_fn done,
+                               void *data, unsigned *ret_jobs, unsigned *ret_down, vs_err *err);
 
 /* SIGHUP: reload config_path.  An invalid file is logged with its
  * FILE:LINE:COL problems and the old policies stay (-EINVAL); a valid one

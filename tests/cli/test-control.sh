@@ -132,6 +132,14 @@ assert "lifetime ended at" in t["delete_reason"], t
 PY
 grep -q "a snapshot's lifetime ended; pruning" daemon.log || fail "daemon log: no lifetime prune: $(cat daemon.log)"
 
+# prune through the daemon: it waits for the jobs and says what they did.
+"$VIRTSNAP" prune -c p.yaml >out 2>err
+[ $? -eq 0 ] || fail "prune through the daemon: $(cat out err)"
+grep -q '^pruned by the daemon: 0 snapshots in 1 series (0 undeletable, 0 failed)' out || fail "prune: said: $(cat out)"
+"$VIRTSNAP" prune --policy nope -c p.yaml >out 2>err
+[ $? -eq 1 ] || fail "prune --policy nope through the daemon: want exit 1"
+grep -q "no policy named 'nope'" err || fail "prune --policy nope: $(cat err)"
+
 # ---- malformed requests: an error reply each, the daemon lives on -----------------
 $SEND ctl.sock --json '{"cmd":"snapshot"' >r.txt
 grep -q '"ok":false,"error":"not JSON' r.txt || fail "truncated JSON: $(cat r.txt)"

@@ -1936,6 +1936,24 @@ test_adhoc_ttl_daemon(void **state)
         assert_string_equal(t.state, "deleted");
         assert_non_null(strstr(t.reason, "lifetime ended at"));
         assert_int_equal(a.calls, 1);
+
+        /* `prune` through the daemon: one job per matched series (keeper
+         * matches no domain), each reported. */
+        {
+                adhoc_seen pr = { 0 };
+                unsigned jobs = 9, down = 9;
+
+                assert_int_equal(vs_scheduler_request_prune(f->s, "nope", NULL, on_adhoc, &pr, &jobs, &down, &e),
+                                 -ENOENT);
+                assert_int_equal(vs_scheduler_request_prune(f->s, NULL, NULL, on_adhoc, &pr, &jobs, &down, &e), 0);
+                assert_int_equal(jobs, 1);
+                assert_int_equal(down, 0);
+                settle(f);
+                assert_int_equal(pr.calls, 1);
+                assert_true(pr.ok);
+                assert_int_equal(vs_scheduler_request_prune(f->s, NULL, "dom-zz", on_adhoc, &pr, &jobs, &down, &e), 0);
+                assert_int_equal(jobs, 0);
+        }
         fx_stop_scheduler(f);
         fx_free(f);
 }
