@@ -619,6 +619,7 @@ map_get(const vs_ynode *map, const char *name)
 static void post_snapshot(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *vals, bool clean);
 static void post_retention(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *vals, bool clean);
 static void post_policy(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *vals, bool clean);
+static void post_notify(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *vals, bool clean);
 
 #define SEL(f) offsetof(vs_selector, f)
 static const key_def domains_keys[] = {
@@ -657,6 +658,15 @@ static const key_def hooks_keys[] = {
 };
 static const key_table hooks_table = { "hooks", hooks_keys, VS_ELEMENTSOF(hooks_keys), NULL };
 
+#define NOTE(f) offsetof(vs_notify, f)
+enum { NOTIFY_ON, NOTIFY_COMMAND };
+static const key_def notify_keys[] = {
+        [NOTIFY_ON] = { .name = "on", .type = KT_STRV, .offset = NOTE(on) },
+        [NOTIFY_COMMAND] = { .name = "command", .type = KT_ARGV, .offset = NOTE(command) },
+        { .name = "timeout", .type = KT_DURATION, .offset = NOTE(timeout), .min = 1, .max = DAY, .default_num = 30 },
+};
+static const key_table notify_table = { "notify", notify_keys, VS_ELEMENTSOF(notify_keys), post_notify };
+
 #define RET(f) offsetof(vs_retention_rules, f)
 #define KEEP(n) { .name = #n, .type = KT_INT, .offset = RET(n), .min = 0, .max = VS_POLICY_MAX_KEEP }
 static const key_def retention_keys[] = {
@@ -679,6 +689,7 @@ static const key_def policy_keys[] = {
         { .name = "domains", .type = KT_MAP, .offset = POL(domains), .sub = &domains_table },
         { .name = "catch_up", .type = KT_BOOL, .offset = POL(catch_up), .default_num = true },
         { .name = "hooks", .type = KT_MAP, .offset = POL(hooks), .sub = &hooks_table },
+        { .name = "notify", .type = KT_MAP, .offset = POL(notify), .sub = &notify_table },
         { .name = "retention", .type = KT_MAP, .offset = POL(retention), .sub = &retention_table, .required = true },
         { .name = "prune", .type = KT_BOOL, .offset = POL(prune), .default_num = true },
         { .name = "adopt_from", .type = KT_STRV, .offset = POL(adopt_from) },
@@ -692,6 +703,7 @@ static const key_def top_keys[] = {
         { .name = "metrics_textfile", .type = KT_PATH, .offset = CFG(metrics_textfile) },
         { .name = "control_socket", .type = KT_PATH, .offset = CFG(control_socket),
           .default_str = DEFAULT_CONTROL_SOCKET },
+        { .name = "notify", .type = KT_MAP, .offset = CFG(notify), .sub = &notify_table },
         { .name = "timezone", .type = KT_TIMEZONE, .offset = CFG(tz) },
         { .name = "max_concurrent", .type = KT_INT, .offset = CFG(max_concurrent), .min = 1, .max = 1024,
           .default_num = 4 },
@@ -701,7 +713,8 @@ static const key_def top_keys[] = {
 static const key_table top_table = { "top level", top_keys, VS_ELEMENTSOF(top_keys), NULL };
 
 static const key_table *const all_tables[] = {
-        &top_table, &policy_table, &domains_table, &snapshot_table, &hooks_table, &retention_table,
+        &top_table, &policy_table, &domains_table, &snapshot_table, &hooks_table, &notify_table,
+        &retention_table,
 };
 static const size_t n_all_tables = VS_ELEMENTSOF(all_tables);
 
@@ -784,6 +797,46 @@ post_snapshot(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *v
                         "'quiesce: required' needs 'type: disk-only' (libvirt quiesces only disk-only snapshots; "
                         "this policy has type %s)",
                         vs_snap_type_to_string(s->type));
+}
+
+static const char *const notify_names[] = { "failure", "skipped", "recovered" };
+
+const char *
+vs_notify_event_to_string(vs_notify_event e)
+{
+        for (size_t i = 0; i < VS_ELEMENTSOF(notify_names); i++)
+                if (e == 1u << i)
+                        return notify_names[i];
+        return NULL;
+}
+
+static void
+post_notify(walk *w, const vs_ynode *map, void *base, const vs_ynode *const *vals, bool clean)
+{
+        vs_notify *n = base;
+        const vs_ynode *on = vals[NOTIFY_ON];
+
+        if (!n->on) {
+                n->events = VS_NOTIFY_FAILURE | VS_NOTIFY_SKIPPED | VS_NOTIFY_RECOVERED;
+        } else {
+                for (size_t i = 0; n->on[i]; i++) {
+                        size_t k = 0;
+
+                        while (k < VS_ELEMENTSOF(notify_names) && strcmp(n->on[i], notify_names[k]) != 0)
+                                k++;
+                        if (k == VS_ELEMENTSOF(notify_names)) {
+                                const vs_ynode *item = on && on->kind == VS_YNODE_SEQ && i < on->n
+                                                               ? on->items[i] : on ? on : map;
+
+                                diag_at(w, item, "notify: unknown event '%s' (failure, skipped or recovered)",
+                                        SHOW(n->on[i]));
+                                continue;
+                        }
+                        n->events |= 1u << k;
+                }
+        }
+        if (clean && !n->command)
+                diag_at(w, map, "notify: command is required (the program that tells you, as a list)");
 }
 
 static void
@@ -1020,6 +1073,8 @@ policy_clear(vs_policy *p)
         free(p->snapshot.overlay_dir);
         vs_strv_free(p->hooks.pre);
         vs_strv_free(p->hooks.post);
+        vs_strv_free(p->notify.on);
+        vs_strv_free(p->notify.command);
         vs_strv_free(p->adopt_from);
 }
 
@@ -1036,6 +1091,8 @@ vs_config_free(vs_config *cfg)
         free(cfg->database);
         free(cfg->metrics_textfile);
         free(cfg->control_socket);
+        vs_strv_free(cfg->notify.on);
+        vs_strv_free(cfg->notify.command);
         vs_tz_free(cfg->tz);
         free(cfg);
 }

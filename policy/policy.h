@@ -63,6 +63,24 @@ typedef struct vs_hooks {
         bool required;              /* a failed hook is CRITICAL to monitor, not WARNING */
 } vs_hooks;
 
+/* notify: what the admin wants to hear of, and the command that tells them
+ * (argv, no shell; the event as JSON on stdin).  At the top level for every
+ * policy; a policy's own notify replaces it. */
+typedef enum vs_notify_event {
+        VS_NOTIFY_FAILURE = 1 << 0,     /* a job failed */
+        VS_NOTIFY_SKIPPED = 1 << 1,     /* a firing was skipped */
+        VS_NOTIFY_RECOVERED = 1 << 2,   /* a success after a failed attempt */
+} vs_notify_event;
+
+typedef struct vs_notify {
+        char **on;                  /* as written; NULL = all three */
+        unsigned events;            /* VS_NOTIFY_* (set when command is) */
+        char **command;             /* argv; NULL = no notify */
+        int64_t timeout;            /* seconds */
+} vs_notify;
+
+const char *vs_notify_event_to_string(vs_notify_event e);
+
 typedef struct vs_policy {
         char *name;
         char *connection;           /* never NULL: inherited from the file */
@@ -72,6 +90,7 @@ typedef struct vs_policy {
         bool catch_up;
         vs_snapshot_spec snapshot;
         vs_hooks hooks;
+        vs_notify notify;
         vs_retention_rules retention;
         bool prune;
         bool enabled;               /* false: validated and listed, never run */
@@ -85,6 +104,7 @@ typedef struct vs_config {
         char *database;
         char *metrics_textfile;     /* Prometheus textfile the daemon keeps current; NULL = none */
         char *control_socket;       /* the daemon's unix socket (never NULL after loading) */
+        vs_notify notify;           /* for policies without their own */
         vs_tz *tz;                  /* never NULL */
         int max_concurrent;
         vs_policy *policies;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "hooks.h"
@@ -165,10 +167,10 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
             vs_hook **ret, vs_err *err)
 {
         uv_process_options_t opts = { 0 };
-        uv_stdio_container_t stdio[3];
+        uv_stdio_container_t stdio[3] = { { .flags = UV_IGNORE } };
         char **argv = NULL, **env = NULL;
         vs_hook *hook = NULL;
-        int r;
+        int in_fd = -1, r;
 
         if (!req->argv || !req->argv[0])
                 return vs_err_set(err, EINVAL, "hook", "%s hook has an empty argv", req->phase);
@@ -185,6 +187,27 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
                         r = vs_err_set(err, ENOMEM, "hook", "out of memory");
                         goto out;
                 }
+        }
+        if (req->stdin_data) {
+                size_t len = strlen(req->stdin_data), off = 0;
+
+                in_fd = memfd_create("virtsnap-stdin", MFD_CLOEXEC);
+                while (in_fd >= 0 && off < len) {
+                        ssize_t n = write(in_fd, req->stdin_data + off, len - off);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                break;
+                        off += (size_t)n;
+                }
+                if (in_fd < 0 || off < len || lseek(in_fd, 0, SEEK_SET) < 0) {
+                        r = vs_err_set(err, errno ? errno : EIO, "hook", "%s: cannot prepare its stdin: %s",
+                                       req->phase, strerror(errno ? errno : EIO));
+                        goto out;
+                }
+                stdio[0].flags = UV_INHERIT_FD;
+                stdio[0].data.fd = in_fd;
         }
         env = build_env(req);
         hook = calloc(1, sizeof(*hook));
@@ -204,7 +227,6 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
                 }
         }
 
-        stdio[0].flags = UV_IGNORE;
         stdio[1].flags = UV_INHERIT_FD;
         stdio[1].data.fd = 2;
         stdio[2].flags = UV_INHERIT_FD;
@@ -233,6 +255,9 @@ vs_hook_run(vs_clock *clock, const vs_hook_request *req, vs_hook_done_fn done, v
         hook = NULL;
         r = 0;
 out:
+        /* The child has its own copy (or none was started). */
+        if (in_fd >= 0)
+                close(in_fd);
         free(hook);
         vs_strv_free(argv);
         vs_strv_free(env);

@@ -7,7 +7,9 @@
  * VIRTSNAP_* inherited from the daemon are dropped, so a hook never sees a
  * stale one (arguments are policy templates: {utc:...} and
  * friends work too).  The child gets its own process group and is
- * killed with SIGKILL (group and all) at its timeout.  stdin is /dev/null,
+ * killed with SIGKILL (group and all) at its timeout.  stdin is /dev/null
+ * or stdin_data (from a sealed memory file: the child reads at its own pace,
+ * the loop never waits on a pipe),
  * stdout and stderr go to the daemon's stderr.  Loop thread only. */
 #pragma once
 
@@ -31,6 +33,8 @@ typedef struct vs_hook_request {
         const vs_tz *tz;            /* for {utc:...}/{local:...}/{epoch} in arguments */
         int64_t time;
         int64_t timeout_ms;         /* <= 0: no timeout */
+        const char *stdin_data;     /* the child's stdin (notify: the event as JSON);
+                                     * NULL: /dev/null */
 } vs_hook_request;
 
 typedef struct vs_hook_result {

@@ -968,6 +968,12 @@ vs_job_undeletable(const vs_job *j)
 }
 
 int64_t
+vs_job_row(const vs_job *j)
+{
+        return j->have_row ? j->row : 0;
+}
+
+int64_t
 vs_job_expires(const vs_job *j)
 {
         return j->ttl > 0 && j->started > 0 ? j->started + j->ttl : 0;

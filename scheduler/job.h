@@ -110,6 +110,8 @@ bool vs_job_saw_transient(const vs_job *j);
 /* Snapshots its prune found libvirt cannot delete (recorded undeletable). */
 unsigned vs_job_undeletable(const vs_job *j);
 vs_origin vs_job_origin(const vs_job *j);
+/* The history row of its create attempt; 0 before it has one. */
+int64_t vs_job_row(const vs_job *j);
 /* An ad-hoc snapshot's end of life (UTC s), once started; else 0. */
 int64_t vs_job_expires(const vs_job *j);
 

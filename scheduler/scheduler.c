@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "cleanup.h"
+#include "notify.h"
 #include "scheduler-private.h"
 #include "timefmt.h"
 
@@ -443,6 +444,58 @@ catch_up_done(sched_conn *c, vs_job *job)
                 cu->failed = true;
 }
 
+/* ---- notifications ------------------------------------------------------------ */
+
+static void
+notify(vs_scheduler *s, const vs_config *cfg, const char *policy, vs_notify_event ev, const char *conn,
+       const char *domain, const char *uuid, const char *snapshot, const char *msg)
+{
+        const vs_policy *p = find_policy(cfg, policy, NULL);
+
+        vs_notify_send(s->o.clock, s->o.log, s->o.store, vs_notify_for(cfg, p), cfg->tz,
+                       &(vs_notify_info){
+                               .event = ev, .connection = conn, .domain = domain, .domain_uuid = uuid,
+                               .policy = policy, .snapshot = snapshot, .message = msg,
+                               .time = vs__sched_now_s(s),
+                       });
+}
+
+/* A snapshot job that succeeded after a failed attempt of its series. */
+static void
+notify_job(vs_scheduler *s, sched_job *sj, vs_job *job)
+{
+        const vs_config *cfg = sj->cfg->cfg;
+        const vs_policy *p = find_policy(cfg, vs_job_policy(job), NULL);
+        const vs_notify *n = vs_notify_for(cfg, p);
+        const vs_err *e = vs_job_error(job);
+        bool failed_before = false;
+        vs_err se = { 0 };
+
+        if (!n)
+                return;
+        switch (vs_job_get_outcome(job)) {
+        case VS_JOB_FAILED:
+                notify(s, cfg, vs_job_policy(job), VS_NOTIFY_FAILURE, sj->conn->uri, vs_job_domain(job),
+                       vs_job_uuid(job), vs_job_snapshot(job), e->msg);
+                break;
+        case VS_JOB_SUCCEEDED:
+                if (vs_job_get_kind(job) != VS_JOB_SNAPSHOT || !(n->events & VS_NOTIFY_RECOVERED) || !vs_job_row(job))
+                        break;
+                if (vs_store_previous_failed(s->o.store, sj->conn->uri, vs_job_uuid(job), vs_job_policy(job),
+                                             vs_job_row(job), &failed_before, &se) < 0) {
+                        vs_log_err(s->o.log, "%s/%s: cannot read the history: %s", vs_job_domain(job),
+                                   vs_job_policy(job), se.msg);
+                        break;
+                }
+                if (failed_before)
+                        notify(s, cfg, vs_job_policy(job), VS_NOTIFY_RECOVERED, sj->conn->uri, vs_job_domain(job),
+                               vs_job_uuid(job), vs_job_snapshot(job), "a snapshot succeeded after a failed attempt");
+                break;
+        default:
+                break;
+        }
+}
+
 /* ---- jobs -------------------------------------------------------------------- */
 
 static void
@@ -484,6 +537,7 @@ on_job_done(vs_job *job, void *data)
         }
         if (vs_job_origin(job) == VS_ORIGIN_CATCH_UP)
                 catch_up_done(c, job);
+        notify_job(s, sj, job);
         if (sj->done) {
                 vs_adhoc_result res = {
                         .ok = vs_job_get_outcome(job) == VS_JOB_SUCCEEDED &&
@@ -610,6 +664,8 @@ record_skip(vs_scheduler *s, sched_conn *c, const firing *f, const vs_policy *p,
         vs_log_warning(s->o.log, "%s/%s: skipped: %s", f->domain, p->name, reason);
         if (vs_store_record_skipped(s->o.store, &a, reason, NULL, &e) < 0)
                 vs_log_err(s->o.log, "%s/%s: cannot record the skip: %s", f->domain, p->name, e.msg);
+        if (!s->stopping)
+                notify(s, f->cfg->cfg, p->name, VS_NOTIFY_SKIPPED, c->uri, f->domain, f->uuid, NULL, reason);
 }
 
 void

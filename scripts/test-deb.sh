@@ -28,6 +28,9 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$work/install.log
 [ -x /usr/bin/virtsnap ] || fail "/usr/bin/virtsnap missing"
 /usr/bin/virtsnap check -c /usr/share/doc/virtsnap/policies.example.yaml >/dev/null ||
         fail "virtsnap check on the installed example"
+for x in notify-mail notify-webhook; do
+        [ -f "/usr/share/doc/virtsnap/examples/$x" ] || fail "example notifier $x not installed"
+done
 /usr/bin/virtsnap snapshots test --connect test:///default >/dev/null ||
         fail "the installed binary cannot reach libvirt through its module"
 for u in virtsnap.service virtsnap-once.service virtsnap-once.timer; do

@@ -40,6 +40,7 @@ static const char *const event_names[] = {
         [VS_EVENT_RECONNECTED] = "reconnected",
         [VS_EVENT_HANDED_OVER] = "handed-over",
         [VS_EVENT_REFUSED] = "refused",
+        [VS_EVENT_NOTIFY_FAILED] = "notify-failed",
         [VS_EVENT_NOTICE] = "notice",
 };
 
@@ -73,6 +74,7 @@ vs_event_kind_level(vs_event_kind k)
         case VS_EVENT_FAILED:
         case VS_EVENT_DELETE_FAILED:
         case VS_EVENT_HOOK_FAILED:
+        case VS_EVENT_NOTIFY_FAILED:
         case VS_EVENT_DISCONNECTED:
                 return "err";
         case VS_EVENT_SKIPPED:
@@ -690,6 +692,34 @@ vs_store_last_success(vs_store *s, const char *connection, const char *domain_uu
                 r = 0;
         } else if (rc == SQLITE_DONE) {
                 r = vs_err_set(err, ENOENT, "store", "no successful snapshot yet");
+        } else {
+                r = vs__store_fail(s, rc, err, "reading the history");
+        }
+        vs__store_release(st);
+        return r;
+}
+
+int
+vs_store_previous_failed(vs_store *s, const char *connection, const char *domain_uuid, const char *policy,
+                         int64_t before_id, bool *ret, vs_err *err)
+{
+        static const char sql[] =
+                "SELECT state FROM snapshots WHERE connection = ?1 AND domain_uuid = ?2 AND policy = ?3"
+                " AND id < ?4 AND state <> 'skipped' ORDER BY id DESC LIMIT 1";
+        sqlite3_stmt *st;
+        int r, rc;
+
+        r = vs__store_stmt(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        vs__bind_text(st, 1, connection);
+        vs__bind_text(st, 2, domain_uuid);
+        vs__bind_text(st, 3, policy);
+        sqlite3_bind_int64(st, 4, before_id);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                *ret = rc == SQLITE_ROW && vs__col_text(st, 0) && strcmp(vs__col_text(st, 0), "failed") == 0;
+                r = 0;
         } else {
                 r = vs__store_fail(s, rc, err, "reading the history");
         }

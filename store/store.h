@@ -79,6 +79,7 @@ typedef enum vs_event_kind {
         VS_EVENT_RECONNECTED,  /* ... and is back */
         VS_EVENT_HANDED_OVER,  /* adopt_from: a snapshot moved to another policy */
         VS_EVENT_REFUSED,      /* control socket: a peer without the right (message: who) */
+        VS_EVENT_NOTIFY_FAILED, /* a notify command failed (message: which event, how) */
         VS_EVENT_NOTICE,       /* anything else worth keeping */
         VS_EVENT_N_KINDS,
 } vs_event_kind;
@@ -239,6 +240,13 @@ void vs_store_held_list_clear(vs_store_held_list *l);
 int vs_store_last_success(vs_store *s, const char *connection, const char *domain_uuid,
                           const char *policy, int64_t *ret_scheduled, int64_t *ret_created,
                           vs_err *err);
+
+/* ---- notifications -------------------------------------------------------- */
+
+/* The attempt of (connection, domain, policy) before row before_id, skipped
+ * ones aside, failed: *ret (false when there is none). */
+int vs_store_previous_failed(vs_store *s, const char *connection, const char *domain_uuid, const char *policy,
+                             int64_t before_id, bool *ret, vs_err *err);
 
 /* ---- lifetimes (`snapshot --ttl`) ---------------------------------------- */
 

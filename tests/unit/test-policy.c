@@ -1173,11 +1173,48 @@ test_enums_and_format(void **state)
         vs_diags_clear(NULL);
 }
 
+static void
+test_notify_keys(void **state)
+{
+        vs_config *cfg;
+
+        (void)state;
+        cfg = load_ok("notify: {command: [/usr/bin/notify-mail, ops@example.com], timeout: 10s}\n"
+                      "policies:\n"
+                      "  - name: a\n"
+                      "    schedule: daily\n"
+                      "    retention: {keep_last: 1}\n"
+                      "  - name: b\n"
+                      "    schedule: daily\n"
+                      "    notify: {on: [failure, recovered], command: [/bin/true]}\n"
+                      "    retention: {keep_last: 1}\n");
+        assert_int_equal(cfg->notify.events, VS_NOTIFY_FAILURE | VS_NOTIFY_SKIPPED | VS_NOTIFY_RECOVERED);
+        assert_int_equal(cfg->notify.timeout, 10);
+        assert_string_equal(cfg->notify.command[1], "ops@example.com");
+        assert_null(cfg->policies[0].notify.command);
+        assert_int_equal(cfg->policies[1].notify.events, VS_NOTIFY_FAILURE | VS_NOTIFY_RECOVERED);
+        assert_int_equal(cfg->policies[1].notify.timeout, 30);
+        vs_config_free(cfg);
+        EXPECT("notify: {on: [failure, sometimes], command: [/bin/true]}\n"
+               "policies:\n"
+               "  - name: a\n"
+               "    schedule: daily\n"
+               "    retention: {keep_last: 1}\n",
+               "t.yaml:1:24: notify: unknown event 'sometimes' (failure, skipped or recovered)");
+        EXPECT("policies:\n"
+               "  - name: a\n"
+               "    schedule: daily\n"
+               "    notify: {on: [failure]}\n"
+               "    retention: {keep_last: 1}\n",
+               "t.yaml:4:13: notify: command is required (the program that tells you, as a list)");
+}
+
 int
 main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_issue_example),
+                cmocka_unit_test(test_notify_keys),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_example_file),
                 cmocka_unit_test(test_yaml_syntax),

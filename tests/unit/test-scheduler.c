@@ -2009,6 +2009,161 @@ test_adhoc_before_first_listing(void **state)
         fx_free(f);
 }
 
+/* ---- notifications -------------------------------------------------------------- */
+
+static unsigned
+lines_in(const char *path)
+{
+        FILE *fp = fopen(path, "r");
+        unsigned n = 0;
+        int ch;
+
+        if (!fp)
+                return 0;
+        while ((ch = fgetc(fp)) != EOF)
+                n += ch == '\n';
+        fclose(fp);
+        return n;
+}
+
+/* Turn the loop until the notifier processes have written n lines (they
+ * run outside the scheduler's in-flight count: nothing waits for them). */
+static void
+wait_lines(fx *f, const char *path, unsigned n)
+{
+        for (int i = 0; i < 1000 && lines_in(path) < n; i++) {
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+                usleep(10000);
+        }
+        assert_int_equal(lines_in(path), n);
+}
+
+static char *
+line_of(const char *path, unsigned k)
+{
+        static char buf[2048];
+        FILE *fp = fopen(path, "r");
+
+        assert_non_null(fp);
+        for (unsigned i = 0; i <= k; i++)
+                assert_non_null(fgets(buf, sizeof(buf), fp));
+        fclose(fp);
+        return buf;
+}
+
+static void
+test_notify(void **state)
+{
+        char yaml[2048];
+        fx *f = fx_new(T0 + 30);
+        adhoc_seen a = { 0 };
+        vs_err e = { 0 };
+        char *l;
+
+        (void)state;
+        snprintf(yaml, sizeof(yaml),
+                 "connection: " URI "\n"
+                 "timezone: UTC\n"
+                 "notify:\n"
+                 "  command: [/bin/sh, -c, 'cat >>%s']\n"
+                 "policies:\n"
+                 "  - name: p\n"
+                 "    schedule: every 1m\n"
+                 "    catch_up: false\n"
+                 "    retention: {keep_last: 1}\n"
+                 "  - name: quiet\n"
+                 "    schedule: every 1d\n"
+                 "    catch_up: false\n"
+                 "    notify: {on: [recovered], command: [/bin/sh, -c, 'cat >>%s']}\n"
+                 "    retention: {keep_last: 1}\n"
+                 "  - name: broken\n"
+                 "    schedule: every 1d\n"
+                 "    catch_up: false\n"
+                 "    notify: {command: [/bin/false]}\n"
+                 "    retention: {keep_last: 1}\n"
+                 "  - name: missing\n"
+                 "    schedule: every 1d\n"
+                 "    catch_up: false\n"
+                 "    notify: {command: [/nonexistent/notifier]}\n"
+                 "    retention: {keep_last: 1}\n",
+                 f->hook_log, f->hook_log);
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+
+        /* failure: the event as JSON on the notifier's stdin. */
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EIO, false, "disk on fire");
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+        assert_false(a.ok);
+        wait_lines(f, f->hook_log, 1);
+        l = line_of(f->hook_log, 0);
+        assert_non_null(strstr(l, "\"event\":\"failure\""));
+        assert_non_null(strstr(l, "\"domain\":\"dom-a\""));
+        assert_non_null(strstr(l, "\"policy\":\"p\""));
+        assert_non_null(strstr(l, "disk on fire"));
+
+        /* recovered: the next success of that series. */
+        advance_by(f, 1);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+        assert_true(a.ok);
+        wait_lines(f, f->hook_log, 2);
+        assert_non_null(strstr(line_of(f->hook_log, 1), "\"event\":\"recovered\""));
+        /* A success after a success says nothing. */
+        advance_by(f, 1);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s, &(vs_adhoc_request){ .domain = "dom-a", .policy = "p" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+
+        /* A policy's own notify replaces the file's: `quiet` wants only
+         * recovered, so its failure is not sent. */
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EIO, false, "quiet failure");
+        assert_int_equal(vs_scheduler_request_snapshot(f->s,
+                                                       &(vs_adhoc_request){ .domain = "dom-a", .policy = "quiet" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+        assert_false(a.ok);
+
+        /* skipped: the next minute fires while the previous job still runs. */
+        vs_fake_block(f->fake, VS_FAKE_CREATE);
+        vs_clock_advance(f->clock, (T0 + 60) * 1000 - vs_clock_now_ms(f->clock));
+        run_until_jobs(f, 1);
+        vs_fake_wait_blocked(f->fake, VS_FAKE_CREATE, 1);
+        vs_clock_advance(f->clock, 60000);
+        while (stats(f).skipped == 0)
+                uv_run(&f->loop, UV_RUN_ONCE);
+        wait_lines(f, f->hook_log, 3);
+        l = line_of(f->hook_log, 2);
+        assert_non_null(strstr(l, "\"event\":\"skipped\""));
+        assert_non_null(strstr(l, "still running"));
+        vs_fake_release(f->fake, VS_FAKE_CREATE);
+        settle(f);
+
+        /* A notifier that fails, or cannot start, is recorded; the job is not
+         * held up by it. */
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 2, EIO, false, "again");
+        assert_int_equal(vs_scheduler_request_snapshot(f->s,
+                                                       &(vs_adhoc_request){ .domain = "dom-a", .policy = "broken" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+        assert_int_equal(vs_scheduler_request_snapshot(f->s,
+                                                       &(vs_adhoc_request){ .domain = "dom-a", .policy = "missing" },
+                                                       on_adhoc, &a, NULL, &e), 0);
+        settle(f);
+        for (int i = 0; i < 1000 && events(f, "notify-failed").n < 2; i++) {
+                uv_run(&f->loop, UV_RUN_NOWAIT);
+                usleep(10000);
+        }
+        assert_int_equal(events(f, "notify-failed").n, 2);
+        assert_int_equal(lines_in(f->hook_log), 3);
+        fx_stop_scheduler(f);
+        fx_free(f);
+}
+
 /* A request still queued when the daemon stops hears that it was not done. */
 static void
 test_adhoc_cancelled_on_stop(void **state)
@@ -2264,6 +2419,7 @@ main(void)
                 cmocka_unit_test(test_adhoc_ttl_daemon),
                 cmocka_unit_test(test_adhoc_cancelled_on_stop),
                 cmocka_unit_test(test_adhoc_before_first_listing),
+                cmocka_unit_test(test_notify),
                 cmocka_unit_test(test_two_connections),
                 cmocka_unit_test(test_one_job_per_domain),
                 cmocka_unit_test(test_lockfile),
