@@ -2,7 +2,7 @@
  * policy) series it judges the age of the last successful snapshot against
  * warning and critical thresholds (by default 1.5 x and 3 x the policy's
  * schedule interval), and flags everything else health.h finds (the one
- * judgement `status` shows too): never, failing, hook-failed, undeletable,
+ * judgement `status` shows too): never, failing, guarded, hook-failed, undeletable,
  * orphaned, and connections that are down.  It prints one status
  * line with perfdata and exits 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN
  * (also for usage errors and an unreadable database: 2 would mean CRITICAL
@@ -132,6 +132,7 @@ typedef struct monitor_ctx {
         const vs_config *cfg;
         const vs_health_ctx *health;
         unsigned series, ok, warning, critical, failing, never, undeletable, hook_failed, orphaned, unreachable;
+        unsigned guarded;
         int64_t max_age;
         problem *problems;
         size_t n_problems, cap;
@@ -213,6 +214,9 @@ judge(const vs_store_series *se, void *userdata)
                         break;
                 case VS_HEALTH_HOOK_FAILED:
                         c->hook_failed++;
+                        break;
+                case VS_HEALTH_GUARDED:
+                        c->guarded++;
                         break;
                 case VS_HEALTH_ORPHANED:
                         c->orphaned++;
@@ -359,9 +363,9 @@ vs_cmd_monitor(int argc, char **argv)
                         printf("; and %zu more", ctx.n_problems - MAX_LISTED);
         }
         printf(" | series=%u ok=%u warning=%u critical=%u failing=%u never=%u undeletable=%u hook_failed=%u"
-               " orphaned=%u unreachable=%u max_age=%llds\n",
+               " orphaned=%u unreachable=%u guarded=%u max_age=%llds\n",
                ctx.series, ctx.ok, ctx.warning, ctx.critical, ctx.failing, ctx.never, ctx.undeletable,
-               ctx.hook_failed, ctx.orphaned, ctx.unreachable, (long long)ctx.max_age);
+               ctx.hook_failed, ctx.orphaned, ctx.unreachable, ctx.guarded, (long long)ctx.max_age);
         if (fflush(stdout) != 0)
                 ret = NAGIOS_UNKNOWN;
 out:

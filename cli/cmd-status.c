@@ -51,6 +51,8 @@ status_usage(FILE *out)
                 "  unreachable  its connection is down (critical beyond the shortest\n"
                 "               schedule interval on it)\n"
                 "  failing      the newest attempt failed                     (warning)\n"
+                "  guarded      the newest attempt was skipped by the policy's guard: low\n"
+                "               space or a long external chain               (critical)\n"
                 "  hook-failed  a hook of the newest attempt failed (critical with\n"
                 "               hooks.required: true)\n"
                 "  late         the last success is older than 1.5 x the schedule interval\n"
@@ -112,7 +114,9 @@ add_series(const vs_store_series *se, void *userdata)
         e |= vs_table_set_int(t, COL_UNDELETABLE, se->undeletable);
         if (j.has_next)
                 e |= vs_table_set_int(t, COL_NEXT_DUE, j.next_due);
-        e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_error ? se->last_error : se->last_hook_error);
+        e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_guard        ? se->last_guard
+                                                  : se->last_error ? se->last_error
+                                                                   : se->last_hook_error);
         return e ? -ENOMEM : 0;
 }
 

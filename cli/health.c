@@ -32,6 +32,7 @@ static const char *const health_names[] = {
         [VS_HEALTH_NEVER] = "never",
         [VS_HEALTH_UNREACHABLE] = "unreachable",
         [VS_HEALTH_FAILING] = "failing",
+        [VS_HEALTH_GUARDED] = "guarded",
         [VS_HEALTH_HOOK_FAILED] = "hook-failed",
         [VS_HEALTH_LATE] = "late",
         [VS_HEALTH_UNDELETABLE] = "undeletable",
@@ -284,6 +285,8 @@ vs_cli_judge(const vs_health_ctx *h, const vs_store_series *se, vs_judgement *re
         if (se->has_attempt && se->last_state == VS_SNAP_FAILED)
                 add(ret, VS_HEALTH_FAILING, VS_LEVEL_WARNING, "last attempt failed: %.120s",
                     se->last_error ? se->last_error : "unknown error");
+        if (se->last_guard)
+                add(ret, VS_HEALTH_GUARDED, VS_LEVEL_CRITICAL, "skipped by its guard: %.150s", se->last_guard);
         if (se->last_hook_error)
                 add(ret, VS_HEALTH_HOOK_FAILED,
                     ret->policy && ret->policy->hooks.required ? VS_LEVEL_CRITICAL : VS_LEVEL_WARNING, "%.160s",

@@ -6,6 +6,8 @@
  *   unreachable  its connection is down (longer than its RPO:    WARNING
  *                the shortest schedule interval on it)           CRITICAL
  *   failing      the newest attempt failed                       WARNING
+ *   guarded      the newest attempt was skipped by the policy's   CRITICAL
+ *                guard (low space, a long external chain)
  *   hook-failed  a hook of the newest attempt failed             WARNING
  *                (hooks.required: true)                          CRITICAL
  *   late         the last success is older than warn             WARNING
@@ -31,6 +33,7 @@ typedef enum vs_health {
         VS_HEALTH_NEVER,
         VS_HEALTH_UNREACHABLE,
         VS_HEALTH_FAILING,
+        VS_HEALTH_GUARDED,
         VS_HEALTH_HOOK_FAILED,
         VS_HEALTH_LATE,
         VS_HEALTH_UNDELETABLE,

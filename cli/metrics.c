@@ -153,7 +153,7 @@ print_series_families(FILE *out, const collected *c)
 {
         static const vs_health words[] = {
                 VS_HEALTH_OK,   VS_HEALTH_NEVER,       VS_HEALTH_UNREACHABLE, VS_HEALTH_FAILING,
-                VS_HEALTH_HOOK_FAILED, VS_HEALTH_LATE, VS_HEALTH_UNDELETABLE, VS_HEALTH_ORPHANED,
+                VS_HEALTH_GUARDED, VS_HEALTH_HOOK_FAILED, VS_HEALTH_LATE, VS_HEALTH_UNDELETABLE, VS_HEALTH_ORPHANED,
         };
 
         family(out, "virtsnap_last_success_timestamp_seconds", "gauge",

@@ -64,6 +64,7 @@ typedef enum key_type {
         KT_POLICY_NAME,   /* [A-Za-z0-9._-]{1,32} */
         KT_NAME_TEMPLATE, /* checked by the policy post hook (needs the policy name) */
         KT_TEXT_TEMPLATE,
+        KT_SPACE,         /* vs_space: "10%" or a size "20G" */
 } key_type;
 
 typedef struct walk walk;
@@ -451,6 +452,11 @@ set_value(walk *w, const key_def *k, const vs_ynode *v, void *base)
                 }
                 *(int64_t *)slot = n;
                 return;
+        case KT_SPACE:
+                if (vs_space_parse(s, (vs_space *)slot) < 0)
+                        diag_at(w, v, "'%s' must be a share of the filesystem (0.1%%-99%%, e.g. 10%%) or a size "
+                                "(e.g. 512M, 20G, 1T), not '%s'", k->name, SHOW(s));
+                return;
         case KT_ENUM:
                 r = k->from_string(s);
                 if (r < 0) {
@@ -667,6 +673,13 @@ static const key_def notify_keys[] = {
 };
 static const key_table notify_table = { "notify", notify_keys, VS_ELEMENTSOF(notify_keys), post_notify };
 
+#define GUARD(f) offsetof(vs_guard, f)
+static const key_def guard_keys[] = {
+        { .name = "min_free", .type = KT_SPACE, .offset = GUARD(min_free) },
+        { .name = "max_chain", .type = KT_INT, .offset = GUARD(max_chain), .min = 1, .max = 1000 },
+};
+static const key_table guard_table = { "guard", guard_keys, VS_ELEMENTSOF(guard_keys), NULL };
+
 #define RET(f) offsetof(vs_retention_rules, f)
 #define KEEP(n) { .name = #n, .type = KT_INT, .offset = RET(n), .min = 0, .max = VS_POLICY_MAX_KEEP }
 static const key_def retention_keys[] = {
@@ -691,6 +704,7 @@ static const key_def policy_keys[] = {
         { .name = "hooks", .type = KT_MAP, .offset = POL(hooks), .sub = &hooks_table },
         { .name = "notify", .type = KT_MAP, .offset = POL(notify), .sub = &notify_table },
         { .name = "retention", .type = KT_MAP, .offset = POL(retention), .sub = &retention_table, .required = true },
+        { .name = "guard", .type = KT_MAP, .offset = POL(guard), .sub = &guard_table },
         { .name = "prune", .type = KT_BOOL, .offset = POL(prune), .default_num = true },
         { .name = "adopt_from", .type = KT_STRV, .offset = POL(adopt_from) },
 };
@@ -714,7 +728,7 @@ static const key_table top_table = { "top level", top_keys, VS_ELEMENTSOF(top_ke
 
 static const key_table *const all_tables[] = {
         &top_table, &policy_table, &domains_table, &snapshot_table, &hooks_table, &notify_table,
-        &retention_table,
+        &retention_table, &guard_table,
 };
 static const size_t n_all_tables = VS_ELEMENTSOF(all_tables);
 

@@ -81,6 +81,19 @@ typedef struct vs_notify {
 
 const char *vs_notify_event_to_string(vs_notify_event e);
 
+/* guard: a pre-flight check before each create.  A job whose domain is
+ * over a limit is skipped (state `skipped`, the reason recorded); its prune
+ * still runs. */
+typedef struct vs_space {
+        double percent;             /* > 0: at least this share of the filesystem free */
+        int64_t bytes;              /* > 0: at least this many bytes free */
+} vs_space;
+
+typedef struct vs_guard {
+        vs_space min_free;          /* both 0 = no space check */
+        int max_chain;              /* > 0: most external overlays on a disk's chain */
+} vs_guard;
+
 typedef struct vs_policy {
         char *name;
         char *connection;           /* never NULL: inherited from the file */
@@ -92,6 +105,7 @@ typedef struct vs_policy {
         vs_hooks hooks;
         vs_notify notify;
         vs_retention_rules retention;
+        vs_guard guard;
         bool prune;
         bool enabled;               /* false: validated and listed, never run */
         char **adopt_from;          /* policies (no longer in the file) whose snapshots this one takes over */
@@ -165,6 +179,14 @@ int vs_template_expand(const char *tmpl, const char *policy, const char *domain,
                        int64_t t, char **ret);
 /* True when s matches [A-Za-z0-9._-]{1,64} and does not start with '.'. */
 bool vs_snapshot_name_valid(const char *s);
+
+/* guard: min_free.  Parse "10%" (0.1-99) or a size ("20G", K/M/G/T are
+ * binary, a bare number is bytes): 0, -EINVAL or -ERANGE. */
+int vs_space_parse(const char *s, vs_space *ret);
+char *vs_space_format(const vs_space *sp, char *buf, size_t len);
+/* Whether avail of total bytes free meets sp; if not, why says so for a
+ * person ("low space (3.1% free < 10%)"). */
+bool vs_space_ok(const vs_space *sp, uint64_t avail, uint64_t total, char *why, size_t len);
 
 const char *vs_snap_type_to_string(vs_snap_type t);
 int vs_snap_type_from_string(const char *s); /* -1 if unknown */

@@ -75,6 +75,9 @@ struct vs_job {
         bool pre_ran, create_attempted, create_ok, create_recorded;
         bool post_started, post_done;
         bool timed_out, cancelled, transient_seen;
+        bool skipped;               /* recorded `skipped` (busy or guard): nothing was created */
+        vs_err_skip skip_cause;
+        unsigned busy_waits;
         bool worker_busy;
         bool committing;            /* waiting for the commit of an intent */
         unsigned attempts, pruned, undeletable;
@@ -102,6 +105,7 @@ static const char *const outcome_names[] = {
         [VS_JOB_SUCCEEDED] = "succeeded",
         [VS_JOB_FAILED] = "failed",
         [VS_JOB_CANCELLED] = "cancelled",
+        [VS_JOB_SKIPPED] = "skipped",
 };
 
 const char *
@@ -113,7 +117,7 @@ vs_job_state_to_string(vs_job_state s)
 const char *
 vs_job_outcome_to_string(vs_job_outcome o)
 {
-        return o <= VS_JOB_CANCELLED ? outcome_names[o] : "?";
+        return o <= VS_JOB_SKIPPED ? outcome_names[o] : "?";
 }
 
 static void advance(vs_job *j);
@@ -197,6 +201,44 @@ record_create_failed(vs_job *j, const vs_err *why)
                 log_store_error(j, "the failure", &e);
         vs_log_err(j->ctx.log, "%s/%s: snapshot failed: %s%s%s", j->domain, j->policy->name,
                    why->where[0] ? why->where : "", why->where[0] ? ": " : "", why->msg);
+}
+
+/* Not created, not failed: the domain stayed busy, or the guard said no.
+ * The row becomes `skipped` with why; the job's outcome is SKIPPED unless
+ * something else already failed it. */
+static void
+record_create_skipped(vs_job *j, const vs_err *why)
+{
+        vs_skip_cause cause = why->skip == VS_SKIP_GUARD ? VS_SKIP_CAUSE_GUARD : VS_SKIP_CAUSE_BUSY;
+        vs_err e = { 0 };
+
+        j->skipped = true;
+        j->skip_cause = why->skip;
+        if (j->outcome == VS_JOB_PENDING) {
+                j->outcome = VS_JOB_SKIPPED;
+                j->err = *why;
+        }
+        if (!j->have_row || j->create_recorded)
+                return;
+        j->create_recorded = true;
+        if (vs_store_skip_create(j->ctx.store, j->row, cause, why->msg, now_s(j), &e) < 0)
+                log_store_error(j, "the skip", &e);
+        if (cause == VS_SKIP_CAUSE_GUARD)
+                vs_log_err(j->ctx.log, "%s/%s: skipped by the guard: %s", j->domain, j->policy->name, why->msg);
+        else
+                vs_log_warning(j->ctx.log, "%s/%s: skipped: %s", j->domain, j->policy->name, why->msg);
+}
+
+/* A busy domain is waited for within the job's timeout, not a failure. */
+static void
+record_busy_out_of_time(vs_job *j)
+{
+        const char *tail = j->cancelled ? ", then the daemon stopped" : ", for the whole job timeout";
+        vs_err why = j->w_err;
+        int keep = (int)(sizeof(why.msg) - strlen(tail) - 1);
+
+        snprintf(why.msg, sizeof(why.msg), "%.*s%s", keep, j->w_err.msg, tail);
+        record_create_skipped(j, &why);
 }
 
 static void
@@ -296,7 +338,7 @@ run_hook(vs_job *j, char **argv, const char *phase, vs_err *e)
         /* The post hook learns how the job went: a snapshot exists
          * (created, even late), or the job failed and why. */
         if (post) {
-                req.result = j->create_ok ? "created" : "failed";
+                req.result = j->create_ok ? "created" : j->skipped ? "skipped" : "failed";
                 req.error = j->err.msg[0] ? j->err.msg : NULL;
         } else {
                 req.result = "pending";
@@ -336,7 +378,7 @@ work_create(uv_work_t *w)
         vs_job *j = w->data;
         vs_create_request req = {
                 .domain = j->domain, .policy = j->policy->name, .spec = &j->policy->snapshot,
-                .name = j->name, .description = j->description,
+                .name = j->name, .description = j->description, .guard = &j->policy->guard,
         };
 
         vs_err_clear(&j->w_err);
@@ -371,14 +413,35 @@ after_create(uv_work_t *w, int status)
         }
         if (j->w_err.transient)
                 j->transient_seen = true;
+        if (j->w_err.skip == VS_SKIP_GUARD) {
+                record_create_skipped(j, &j->w_err);
+                advance(j);
+                return;
+        }
         retry_backoff_bounds(j, &first, &max, &max_attempts);
         delay = first;
-        for (unsigned i = 1; i < j->attempts && delay < max; i++)
+        /* A busy domain: its own backoff, not counted as failed attempts. */
+        for (unsigned i = 1; i < (j->w_err.skip == VS_SKIP_BUSY ? j->busy_waits + 1 : j->attempts - j->busy_waits) &&
+                             delay < max;
+             i++)
                 delay *= 2;
         if (delay > max)
                 delay = max;
         deadline = j->policy->snapshot.timeout > 0 ? (j->started + j->policy->snapshot.timeout) * 1000 : INT64_MAX;
-        if (j->w_err.transient && !j->cancelled && !j->timed_out && j->attempts < max_attempts &&
+        if (j->w_err.skip == VS_SKIP_BUSY) {
+                if (j->cancelled || j->timed_out || vs_clock_now_ms(j->ctx.clock) + delay >= deadline) {
+                        record_busy_out_of_time(j);
+                        advance(j);
+                        return;
+                }
+                j->busy_waits++;
+                vs_log_info(j->ctx.log, "%s/%s: %s, trying again in %llds", j->domain, j->policy->name, j->w_err.msg,
+                            (long long)(delay / 1000));
+                j->state = VS_JOB_RETRY_WAIT;
+                vs_clock_timer_arm(j->retry_timer, vs_clock_now_ms(j->ctx.clock) + delay);
+                return;
+        }
+        if (j->w_err.transient && !j->cancelled && !j->timed_out && j->attempts - j->busy_waits < max_attempts &&
             vs_clock_now_ms(j->ctx.clock) + delay < deadline) {
                 vs_log_warning(j->ctx.log, "%s/%s: transient error (attempt %u), retrying in %llds: %s",
                                j->domain, j->policy->name, j->attempts, (long long)(delay / 1000),
@@ -665,8 +728,12 @@ advance(vs_job *j)
                 if (!out_of_time(j))
                         return;
                 vs_clock_timer_disarm(j->retry_timer);
-                job_fail(j, &j->w_err);
-                record_create_failed(j, NULL);
+                if (j->w_err.skip == VS_SKIP_BUSY) {
+                        record_busy_out_of_time(j);
+                } else {
+                        job_fail(j, &j->w_err);
+                        record_create_failed(j, NULL);
+                }
                 j->state = VS_JOB_POST_HOOK;
                 break;
         case VS_JOB_POST_HOOK:
@@ -677,7 +744,8 @@ advance(vs_job *j)
                 start_post_hook(j);
         if (!j->post_done || j->worker_busy)
                 return;
-        if (j->create_ok && !out_of_time(j) && j->policy->prune) {
+        /* A guard skip still prunes: that may be what frees the space. */
+        if ((j->create_ok || (j->skipped && j->skip_cause == VS_SKIP_GUARD)) && !out_of_time(j) && j->policy->prune) {
                 start_prune(j);
                 return;
         }

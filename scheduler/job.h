@@ -44,6 +44,8 @@ typedef enum vs_job_outcome {
         VS_JOB_SUCCEEDED,
         VS_JOB_FAILED,
         VS_JOB_CANCELLED,   /* never started: the daemon was stopping */
+        VS_JOB_SKIPPED,     /* not created, not failed: the domain stayed busy or
+                             * the policy's guard said no (vs_job_error says why) */
 } vs_job_outcome;
 
 typedef struct vs_job_ctx {

@@ -478,6 +478,10 @@ notify_job(vs_scheduler *s, sched_job *sj, vs_job *job)
                 notify(s, cfg, vs_job_policy(job), VS_NOTIFY_FAILURE, sj->conn->uri, vs_job_domain(job),
                        vs_job_uuid(job), vs_job_snapshot(job), e->msg);
                 break;
+        case VS_JOB_SKIPPED:
+                notify(s, cfg, vs_job_policy(job), VS_NOTIFY_SKIPPED, sj->conn->uri, vs_job_domain(job),
+                       vs_job_uuid(job), NULL, e->msg);
+                break;
         case VS_JOB_SUCCEEDED:
                 if (vs_job_get_kind(job) != VS_JOB_SNAPSHOT || !(n->events & VS_NOTIFY_RECOVERED) || !vs_job_row(job))
                         break;
@@ -531,6 +535,10 @@ on_job_done(vs_job *job, void *data)
                 break;
         case VS_JOB_CANCELLED:
                 s->st.cancelled++;
+                break;
+        case VS_JOB_SKIPPED:
+                s->st.skipped++;
+                vs_log_info(s->o.log, "%s/%s: job skipped: %s", vs_job_domain(job), vs_job_policy(job), e->msg);
                 break;
         case VS_JOB_PENDING:
                 break;

@@ -48,7 +48,8 @@ static const char events_all[] = EVENT_COLUMNS " WHERE" EVENT_TAIL;
 static const char series_sql[] =
         "SELECT se.connection, se.domain_uuid, se.domain_name, se.policy,"
         " ok.created, la.state, la.started, la.error_message, la.hook_error,"
-        " coalesce(h.held, 0), coalesce(h.pinned, 0), coalesce(h.undeletable, 0)"
+        " coalesce(h.held, 0), coalesce(h.pinned, 0), coalesce(h.undeletable, 0),"
+        " CASE WHEN gu.skip_cause = 'guard' THEN gu.error_message END"
         " FROM series se"
         " LEFT JOIN snapshots ok ON ok.id = (SELECT id FROM snapshots"
         "   WHERE connection = se.connection AND domain_uuid = se.domain_uuid AND policy = se.policy"
@@ -57,6 +58,10 @@ static const char series_sql[] =
         " LEFT JOIN snapshots la ON la.id = (SELECT id FROM snapshots"
         "   WHERE connection = se.connection AND domain_uuid = se.domain_uuid AND policy = se.policy"
         "   AND state <> 'skipped' ORDER BY started DESC, id DESC LIMIT 1)"
+        /* the newest attempt, routine skips aside: a guard skip counts */
+        " LEFT JOIN snapshots gu ON gu.id = (SELECT id FROM snapshots"
+        "   WHERE connection = se.connection AND domain_uuid = se.domain_uuid AND policy = se.policy"
+        "   AND (state <> 'skipped' OR skip_cause = 'guard') ORDER BY started DESC, id DESC LIMIT 1)"
         " LEFT JOIN (SELECT connection, domain_uuid, policy, count(*) AS held, sum(pinned) AS pinned,"
         "   sum(undeletable) AS undeletable FROM snapshots"
         "   WHERE " VS__LIVE " AND state <> 'creating' GROUP BY connection, domain_uuid, policy) h"
@@ -233,6 +238,7 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
                                 row.last_error = vs__col_text(st, 7);
                         row.last_hook_error = vs__col_text(st, 8);
                 }
+                row.last_guard = vs__col_text(st, 12);
                 r = cb(&row, userdata);
                 if (r != 0)
                         break;

@@ -133,6 +133,13 @@ static const char *const migrations[] = {
         "ALTER TABLE snapshots ADD COLUMN note TEXT;\n"
         "CREATE INDEX snapshots_expires ON snapshots (expires) WHERE expires IS NOT NULL;\n"
         "PRAGMA user_version = 4;\n",
+
+        /* 4 -> 5: why an attempt was skipped after its intent: 'busy' (a
+         * block job, backup or migration outlasted the job's timeout) or
+         * 'guard' (the policy's capacity guard), so that `status` and
+         * `monitor` can tell a guard skip (CRITICAL) from a routine one. */
+        "ALTER TABLE snapshots ADD COLUMN skip_cause TEXT;\n"
+        "PRAGMA user_version = 5;\n",
 };
 
 _Static_assert(VS_ELEMENTSOF(migrations) == VS_STORE_SCHEMA_VERSION,

@@ -41,6 +41,7 @@ static const char *const event_names[] = {
         [VS_EVENT_HANDED_OVER] = "handed-over",
         [VS_EVENT_REFUSED] = "refused",
         [VS_EVENT_NOTIFY_FAILED] = "notify-failed",
+        [VS_EVENT_GUARDED] = "guarded",
         [VS_EVENT_NOTICE] = "notice",
 };
 
@@ -76,6 +77,7 @@ vs_event_kind_level(vs_event_kind k)
         case VS_EVENT_HOOK_FAILED:
         case VS_EVENT_NOTIFY_FAILED:
         case VS_EVENT_DISCONNECTED:
+        case VS_EVENT_GUARDED:
                 return "err";
         case VS_EVENT_SKIPPED:
         case VS_EVENT_REFUSED:
@@ -442,6 +444,31 @@ vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t finishe
         sqlite3_bind_int(st, 4, why ? why->domain : 0);
         sqlite3_bind_text(st, 5, msg, -1, SQLITE_TRANSIENT);
         return end_transition(s, st, id, "creating", VS_EVENT_FAILED, finished, msg, err);
+}
+
+int
+vs_store_skip_create(vs_store *s, int64_t id, vs_skip_cause cause, const char *reason, int64_t finished,
+                     vs_err *err)
+{
+        static const char sql[] =
+                "UPDATE snapshots SET state = 'skipped', finished = ?2, error_message = ?3, skip_cause = ?4"
+                " WHERE id = ?1 AND state = 'creating'";
+        const char *msg = reason && *reason ? reason : "skipped";
+        sqlite3_stmt *st;
+        int r;
+
+        r = check_writable(s, err);
+        if (r < 0)
+                return r;
+        r = begin_transition(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, finished);
+        sqlite3_bind_text(st, 3, msg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, cause == VS_SKIP_CAUSE_GUARD ? "guard" : "busy", -1, SQLITE_STATIC);
+        return end_transition(s, st, id, "creating", cause == VS_SKIP_CAUSE_GUARD ? VS_EVENT_GUARDED : VS_EVENT_SKIPPED,
+                              finished, msg, err);
 }
 
 int

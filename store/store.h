@@ -37,7 +37,7 @@
 #include "vs-err.h"
 
 /* The schema this build writes; older ones are migrated on a read-write open. */
-#define VS_STORE_SCHEMA_VERSION 4
+#define VS_STORE_SCHEMA_VERSION 5
 
 typedef struct vs_store vs_store;
 
@@ -80,6 +80,7 @@ typedef enum vs_event_kind {
         VS_EVENT_HANDED_OVER,  /* adopt_from: a snapshot moved to another policy */
         VS_EVENT_REFUSED,      /* control socket: a peer without the right (message: who) */
         VS_EVENT_NOTIFY_FAILED, /* a notify command failed (message: which event, how) */
+        VS_EVENT_GUARDED,      /* a create skipped by its policy's guard (message: the limit) */
         VS_EVENT_NOTICE,       /* anything else worth keeping */
         VS_EVENT_N_KINDS,
 } vs_event_kind;
@@ -176,6 +177,18 @@ int vs_store_fail_create(vs_store *s, int64_t id, const vs_err *why, int64_t fin
  * row and event.  *ret_id may be NULL. */
 int vs_store_record_skipped(vs_store *s, const vs_store_attempt *a, const char *reason,
                             int64_t *ret_id, vs_err *err);
+
+/* Why an attempt was skipped after its intent (vs_store_skip_create). */
+typedef enum vs_skip_cause {
+        VS_SKIP_CAUSE_BUSY,     /* the domain was busy (block job, backup, migration) all along */
+        VS_SKIP_CAUSE_GUARD,    /* the policy's guard: low space or a long chain */
+} vs_skip_cause;
+
+/* creating -> skipped: libvirt was not asked to create, for reason (kept as
+ * the row's error message, with the cause), and a `skipped` event (busy) or
+ * a `guarded` event (guard, an error to the reader). */
+int vs_store_skip_create(vs_store *s, int64_t id, vs_skip_cause cause, const char *reason, int64_t finished,
+                         vs_err *err);
 
 /* A hook of attempt id failed (the attempt keeps its state: the snapshot of
  * a failed post hook exists), with a `hook-failed` event carrying msg. */
@@ -393,6 +406,7 @@ typedef struct vs_store_series {
         int64_t last_attempt;      /* its start */
         const char *last_error;    /* the newest attempt's error if it failed, else NULL */
         const char *last_hook_error; /* the newest attempt's failed hook, else NULL */
+        const char *last_guard;    /* the newest attempt was skipped by the guard: why; else NULL */
         unsigned held, pinned, undeletable;
 } vs_store_series;
 

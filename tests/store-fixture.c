@@ -10,6 +10,9 @@
  *   store-fixture series DB N  N (domain, daily) series with one present
  *                              snapshot each, for quick scale checks
  *   store-fixture health DB    one series per health word of cli/health.h
+ *   store-fixture guard DB     web1/daily: a snapshot, then a create skipped by
+ *                              the guard, then a routine skip; db1/daily: a
+ *                              snapshot, then a busy skip
  *                              (hook-failed, undeletable, orphaned) and a
  *                              connection that went down at BASE + 2 days
  *   store-fixture intents DB URI
@@ -235,6 +238,41 @@ health(vs_store *s)
                       &err, "connection_down");
 }
 
+static void
+skip_after_intent(vs_store *s, const char *domain, const char *uuid, const char *name, int64_t slot,
+                  vs_skip_cause cause, const char *why)
+{
+        vs_store_attempt a = {
+                .connection = CONN, .domain_uuid = uuid, .domain_name = domain, .policy = "daily",
+                .snapshot = name, .type = "internal", .scheduled = slot, .started = slot + 1,
+        };
+        vs_err err = { 0 };
+        int64_t id;
+
+        check(vs_store_begin_create(s, &a, &id, &err), &err, "begin_create");
+        check(vs_store_skip_create(s, id, cause, why, slot + 3, &err), &err, "skip_create");
+}
+
+static void
+guard(vs_store *s)
+{
+        vs_store_attempt a = {
+                .connection = CONN, .domain_uuid = WEB1, .domain_name = "web1", .policy = "daily",
+                .type = "internal", .scheduled = BASE + DAY + 60, .started = BASE + DAY + 61,
+        };
+        vs_err err = { 0 };
+
+        create_ok(s, "web1", WEB1, "daily", "daily-1", BASE, "crash");
+        skip_after_intent(s, "web1", WEB1, "daily-2", BASE + DAY, VS_SKIP_CAUSE_GUARD,
+                          "low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2)");
+        check(vs_store_record_skipped(s, &a, "the previous job for this domain and policy is still running", NULL,
+                                      &err),
+              &err, "record_skipped");
+        create_ok(s, "db1", DB1, "daily", "daily-1", BASE, "crash");
+        skip_after_intent(s, "db1", DB1, "daily-2", BASE + DAY, VS_SKIP_CAUSE_BUSY,
+                          "domain busy (backup job), for the whole job timeout");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -242,7 +280,7 @@ main(int argc, char **argv)
         vs_err err = { 0 };
 
         if (argc < 3 || ((strcmp(argv[1], "series") == 0 || strcmp(argv[1], "intents") == 0) && argc < 4)) {
-                fprintf(stderr, "usage: store-fixture demo|crash|health DB | series DB N | intents DB URI\n");
+                fprintf(stderr, "usage: store-fixture demo|crash|health|guard DB | series DB N | intents DB URI\n");
                 return 2;
         }
         check(vs_store_open(argv[2], 0, &s, &err), &err, "open");
@@ -252,6 +290,8 @@ main(int argc, char **argv)
                 crash(s);
         else if (strcmp(argv[1], "health") == 0)
                 health(s);
+        else if (strcmp(argv[1], "guard") == 0)
+                guard(s);
         else if (strcmp(argv[1], "intents") == 0)
                 intents(s, argv[3]);
         else if (strcmp(argv[1], "series") == 0)

@@ -10,12 +10,20 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+/* Not a failure: the thing was not tried, for a reason the caller acts on. */
+typedef enum vs_err_skip {
+        VS_SKIP_NONE,
+        VS_SKIP_BUSY,   /* the domain is busy (block job, backup, migration): wait and retry */
+        VS_SKIP_GUARD,  /* over a guard limit (free space, chain depth): skip this time */
+} vs_err_skip;
+
 typedef struct vs_err {
         char where[128];
         char msg[512];
         int code;    /* libvirt virErrorNumber / sqlite result code, else 0 */
         int domain;  /* libvirt virErrorDomain, else 0 */
         bool transient; /* worth retrying: connection lost, job lock, agent */
+        vs_err_skip skip; /* set with -EBUSY (busy) or -ENOSPC (guard); msg says why */
 } vs_err;
 
 /* Fill err (if non-NULL) and return -errnum (errnum > 0), so callers can write

@@ -416,6 +416,7 @@ vs__domain_disks_clear(vs_domain_disks *d)
                 free(d->items[i].device);
                 free(d->items[i].type);
                 free(d->items[i].format);
+                free(d->items[i].mirror_job);
         }
         free(d->items);
         d->items = NULL;
@@ -441,6 +442,16 @@ parse_disk(xmlNode *n, vs_domain_disk *d)
         if (!d->device && !(d->device = strdup("disk")))
                 return -ENOMEM;
         d->readonly = child(n, "readonly") != NULL;
+        if (child(n, "mirror")) {
+                if ((r = prop_dup(child(n, "mirror"), "job", &d->mirror_job)) < 0)
+                        return r;
+                if (!d->mirror_job && !(d->mirror_job = strdup("copy")))
+                        return -ENOMEM;
+        }
+        /* The live definition spells the chain out: each <backingStore>
+         * with a <source> is an image below; an empty one ends it. */
+        for (xmlNode *b = child(n, "backingStore"); b && child(b, "source"); b = child(b, "backingStore"))
+                d->backing_depth++;
         return 0;
 }
 

@@ -42,6 +42,8 @@ typedef struct vs_domain_disk {
         char *type;             /* "file", "block", "network", ... */
         char *format;           /* <driver type=>: "qcow2", "raw"; may be NULL */
         bool readonly;
+        char *mirror_job;       /* <mirror job=>: "copy", "active-commit" (a running block job); NULL if none */
+        int backing_depth;      /* images below the active one (<backingStore> with a <source>) */
 } vs_domain_disk;
 
 typedef struct vs_domain_disks {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <libvirt/libvirt.h>
@@ -726,6 +727,270 @@ create_once(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_req
         return 0;
 }
 
+/* ---- snapshots: pre-flight (busy domains, the guard) ---------------------------- */
+
+static int
+refuse(vs_err *err, vs_err_skip skip, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+refuse(vs_err *err, vs_err_skip skip, const char *fmt, ...)
+{
+        int errnum = skip == VS_SKIP_BUSY ? EBUSY : ENOSPC;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vs_err_setv(err, errnum, "libvirt", fmt, ap);
+        va_end(ap);
+        if (err)
+                err->skip = skip;
+        return -errnum;
+}
+
+static const char *
+job_operation_name(int op)
+{
+        switch (op) {
+        case VIR_DOMAIN_JOB_OPERATION_START: return "starting";
+        case VIR_DOMAIN_JOB_OPERATION_SAVE: return "save job";
+        case VIR_DOMAIN_JOB_OPERATION_RESTORE: return "restore job";
+        case VIR_DOMAIN_JOB_OPERATION_MIGRATION_IN: return "incoming migration";
+        case VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT: return "migration";
+        case VIR_DOMAIN_JOB_OPERATION_SNAPSHOT: return "another snapshot";
+        case VIR_DOMAIN_JOB_OPERATION_SNAPSHOT_REVERT: return "snapshot revert";
+        case VIR_DOMAIN_JOB_OPERATION_DUMP: return "dump job";
+        case VIR_DOMAIN_JOB_OPERATION_BACKUP: return "backup job";
+        default: return "a domain job";
+        }
+}
+
+static const char *
+block_job_name(int type)
+{
+        switch (type) {
+        case VIR_DOMAIN_BLOCK_JOB_TYPE_PULL: return "block pull";
+        case VIR_DOMAIN_BLOCK_JOB_TYPE_COPY: return "block copy";
+        case VIR_DOMAIN_BLOCK_JOB_TYPE_COMMIT: return "block commit";
+        case VIR_DOMAIN_BLOCK_JOB_TYPE_ACTIVE_COMMIT: return "active block commit";
+        case VIR_DOMAIN_BLOCK_JOB_TYPE_BACKUP: return "backup block";
+        default: return "block";
+        }
+}
+
+/* A job of the domain's own (backup, migration, save, another client's
+ * snapshot): -EBUSY.  One call; a driver without job stats (the test
+ * driver) is never busy. */
+static int
+check_domain_job(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_err *err)
+{
+        virTypedParameterPtr params = NULL;
+        int type = VIR_DOMAIN_JOB_NONE, nparams = 0, op = 0;
+        vs_err e = { 0 };
+
+        if (virDomainGetJobStats(d, &type, &params, &nparams, 0) < 0) {
+                int r = lv_fail(lv, c, &e, "job of %s", virDomainGetName(d));
+
+                /* Unsupported (the test driver answers without an error
+                 * set): not busy.  A lost link: the create would fail too. */
+                if (!atomic_load(&lv->dead))
+                        return 0;
+                if (err)
+                        *err = e;
+                return r;
+        }
+        if (type != VIR_DOMAIN_JOB_NONE && virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) < 0)
+                op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;
+        virTypedParamsFree(params, nparams);
+        if (type == VIR_DOMAIN_JOB_NONE)
+                return 0;
+        return refuse(err, VS_SKIP_BUSY, "domain busy (%s)", job_operation_name(op));
+}
+
+/* A block job shown in the definition (<mirror>: copy, active commit). */
+static int
+check_mirrors(const vs_domain_disks *disks, vs_err *err)
+{
+        for (size_t i = 0; i < disks->n; i++)
+                if (disks->items[i].mirror_job)
+                        return refuse(err, VS_SKIP_BUSY, "domain busy (block %s job on %s)",
+                                      disks->items[i].mirror_job, disks->items[i].target);
+        return 0;
+}
+
+/* After a failed create: was it a block job that the definition does not
+ * show (pull, commit), or a job that began meanwhile?  -EBUSY with why,
+ * else 0 (the failure stands). */
+static int
+busy_after_failure(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_domain_disks *known, vs_err *err)
+{
+        _cleanup_free_ char *xml = NULL;
+        vs_domain_disks disks = { 0 };
+        const vs_domain_disks *use = known;
+        int r;
+
+        r = check_domain_job(lv, c, d, err);
+        if (r == -EBUSY)
+                return r;
+        if (!known || known->n == 0) {
+                xml = virDomainGetXMLDesc(d, 0);
+                if (!xml || vs__domain_disks_parse(xml, &disks, NULL) < 0) {
+                        virResetLastError();
+                        return 0;
+                }
+                use = &disks;
+        }
+        r = 0;
+        for (size_t i = 0; i < use->n && r == 0; i++) {
+                virDomainBlockJobInfo info = { 0 };
+
+                if (!use->items[i].source)
+                        continue;
+                if (virDomainGetBlockJobInfo(d, use->items[i].target, &info, 0) == 1)
+                        r = refuse(err, VS_SKIP_BUSY, "domain busy (%s job on %s)", block_job_name(info.type),
+                                   use->items[i].target);
+                else
+                        virResetLastError();
+        }
+        vs__domain_disks_clear(&disks);
+        return r;
+}
+
+static bool
+guard_set(const vs_guard *g)
+{
+        return g && (g->min_free.percent > 0 || g->min_free.bytes > 0 || g->max_chain > 0);
+}
+
+/* Free and total bytes of the storage holding path: its libvirt storage
+ * pool (refreshed: a pool's figures are only as new as its last refresh)
+ * when the volume belongs to one, else statvfs of its directory when the
+ * files are on this host.  1 measured, 0 cannot tell (remote, outside any
+ * pool), -errno on a libvirt failure. */
+static int
+measure_space(vs_libvirt *lv, virConnectPtr c, const char *path, bool is_dir, uint64_t *avail, uint64_t *total,
+              vs_err *err)
+{
+        virStorageVolPtr vol = is_dir ? NULL : virStorageVolLookupByPath(c, path);
+        struct statvfs st;
+
+        if (vol) {
+                virStoragePoolPtr pool = virStoragePoolLookupByVolume(vol);
+                virStoragePoolInfo info;
+                int r = -1;
+
+                virStorageVolFree(vol);
+                if (pool) {
+                        if (virStoragePoolRefresh(pool, 0) < 0)
+                                virResetLastError(); /* the last figures, then */
+                        r = virStoragePoolGetInfo(pool, &info);
+                        virStoragePoolFree(pool);
+                }
+                if (r < 0)
+                        return lv_fail(lv, c, err, "storage pool of %s", path);
+                *avail = info.available;
+                *total = info.capacity;
+                return 1;
+        }
+        virResetLastError();
+        if (!lv->local)
+                return 0;
+        {
+                _cleanup_free_ char *dir = strdup(path);
+                char *slash;
+
+                if (!dir)
+                        return vs_err_set(err, ENOMEM, "virt", "out of memory");
+                slash = is_dir ? NULL : strrchr(dir, '/');
+                if (slash)
+                        *(slash == dir ? slash + 1 : slash) = '\0';
+                if (statvfs(dir, &st) < 0)
+                        return 0; /* not there to measure: the create will say */
+        }
+        *avail = (uint64_t)st.f_bavail * st.f_frsize;
+        *total = (uint64_t)st.f_blocks * st.f_frsize;
+        return 1;
+}
+
+/* External snapshots on the way from the current one to the root: the
+ * overlays virtsnap (or anyone) stacked on the disks, as libvirt knows them. */
+static int
+tree_external_depth(const vs_snapshot_tree *t)
+{
+        const vs_snapshot_info *cur = NULL;
+        int depth = 0;
+
+        for (size_t i = 0; i < t->n && !cur; i++)
+                if (t->items[i].current)
+                        cur = &t->items[i];
+        for (size_t hops = 0; cur && hops <= t->n; hops++) {
+                const char *parent = cur->parent;
+
+                depth += cur->external;
+                cur = NULL;
+                for (size_t i = 0; parent && i < t->n && !cur; i++)
+                        if (t->items[i].name && strcmp(t->items[i].name, parent) == 0)
+                                cur = &t->items[i];
+        }
+        return depth;
+}
+
+static bool
+disk_in_scope(const vs_snapshot_spec *spec, const vs_domain_disk *d)
+{
+        return disk_writable(d) && (!spec->disks || vs_strv_contains(spec->disks, d->target));
+}
+
+/* The policy's guard, against the disks and tree as they are now. */
+static int
+check_guard(vs_libvirt *lv, virConnectPtr c, const vs_create_request *req, const vs_domain_disks *disks,
+            const vs_snapshot_tree *tree, vs_err *err)
+{
+        const vs_guard *g = req->guard;
+        const vs_snapshot_spec *spec = req->spec;
+        bool grows = spec->type != VS_SNAP_INTERNAL;
+        int tdepth = tree_external_depth(tree);
+        char why[160];
+
+        for (size_t i = 0; i < disks->n; i++) {
+                const vs_domain_disk *d = &disks->items[i];
+                int depth = d->backing_depth > tdepth ? d->backing_depth : tdepth;
+
+                if (!disk_in_scope(spec, d))
+                        continue;
+                if (g->max_chain > 0 && depth + grows > g->max_chain)
+                        return refuse(err, VS_SKIP_GUARD, "chain depth %d > %d on %s", depth + grows, g->max_chain,
+                                      d->target);
+        }
+        if (!(g->min_free.percent > 0 || g->min_free.bytes > 0))
+                return 0;
+        for (size_t i = 0; i <= disks->n; i++) {
+                const char *path = NULL, *what = NULL;
+                uint64_t avail = 0, total = 0;
+                bool is_dir = false;
+                int r;
+
+                if (i < disks->n) {
+                        const vs_domain_disk *d = &disks->items[i];
+
+                        if (!disk_in_scope(spec, d) || (d->type && strcmp(d->type, "file") != 0))
+                                continue;
+                        path = d->source;
+                        what = d->target;
+                } else if (grows && spec->overlay_dir) {
+                        path = spec->overlay_dir;
+                        what = "overlay_dir";
+                        is_dir = true;
+                } else {
+                        break;
+                }
+                r = measure_space(lv, c, path, is_dir, &avail, &total, err);
+                if (r < 0)
+                        return r;
+                if (r > 0 && !vs_space_ok(&g->min_free, avail, total, why, sizeof(why)))
+                        return refuse(err, VS_SKIP_GUARD, "%s for %s (%s)", why, what, path);
+        }
+        return 0;
+}
+
 /* Shut off by the guest (a shutdown), or never started since libvirt knows
  * it: its disks were closed cleanly.  Not so when it crashed, failed to
  * start, or was destroyed (`virsh destroy` pulls the plug: the disks are as
@@ -768,16 +1033,28 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
         if (r < 0)
                 return lv_fail(lv, c, err, "domain %s", req->domain);
         active = r == 1;
+        /* A running domain in a job of its own (backup, migration): not
+         * now.  Without this the create would wait 30 s for the job lock. */
+        if (active) {
+                r = check_domain_job(lv, c, d, err);
+                if (r < 0)
+                        return r;
+        }
 
-        if (spec->type != VS_SNAP_INTERNAL || spec->disks) {
+        if (spec->type != VS_SNAP_INTERNAL || spec->disks || guard_set(req->guard)) {
                 domxml = virDomainGetXMLDesc(d, 0);
                 if (!domxml)
                         return lv_fail(lv, c, err, "definition of %s", req->domain);
                 r = vs__domain_disks_parse(domxml, &disks, err);
                 if (r < 0)
                         return r;
-                if (spec->type == VS_SNAP_INTERNAL) {
+                if (spec->type == VS_SNAP_INTERNAL && spec->disks) {
                         r = check_internal_disks(req, &disks, err);
+                        if (r < 0)
+                                goto out;
+                }
+                if (active) {
+                        r = check_mirrors(&disks, err);
                         if (r < 0)
                                 goto out;
                 }
@@ -787,6 +1064,11 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
         r = list_tree(lv, c, d, &tree, err);
         if (r < 0)
                 goto out;
+        if (guard_set(req->guard)) {
+                r = check_guard(lv, c, req, &disks, &tree, err);
+                if (r < 0)
+                        goto out;
+        }
         r = tree_names(&tree, &snapnames, err);
         if (r < 0)
                 goto out;
@@ -829,6 +1111,17 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                 quiesce = false;
                 create_plan_clear(&p);
                 r = create_once(lv, c, d, req, res.name, active, false, &disks, snapnames, &p, &snap, err);
+        }
+        /* libvirt refused: because a block job runs on a disk (an internal
+         * snapshot, whose definition was not read) or a job began since? */
+        if (r < 0 && active && !atomic_load(&lv->dead) && (!err || !err->skip)) {
+                vs_err busy = { 0 };
+
+                if (busy_after_failure(lv, c, d, &disks, &busy) == -EBUSY) {
+                        if (err)
+                                *err = busy;
+                        r = -EBUSY;
+                }
         }
         if (r < 0)
                 goto out;

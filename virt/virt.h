@@ -88,6 +88,7 @@ typedef struct vs_create_request {
         const vs_snapshot_spec *spec;   /* type, quiesce, disks, overlay_dir, timeout, atomic */
         const char *name;               /* expanded template; made unique by the backend */
         const char *description;        /* expanded; the backend appends the marker */
+        const vs_guard *guard;          /* pre-flight limits; NULL = none */
 } vs_create_request;
 
 typedef struct vs_create_result {
@@ -152,6 +153,23 @@ int vs_virt_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err);
  * err carries libvirt's code/domain and whether it is transient. */
 int vs_virt_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret,
                             vs_err *err);
+/* Before creating, the backend checks what would make a create wrong now
+ * and refuses without asking for it (err->skip set, msg a reason for a
+ * person):
+ *   -EBUSY, VS_SKIP_BUSY: the domain runs a job of its own: a backup, a
+ *     migration, a save or dump, another client's snapshot ("domain busy
+ *     (backup job)"), or a block job on a disk ("domain busy (block copy
+ *     job on vda)").  Checked before the create on a running domain
+ *     (virDomainGetJobStats; a disk's <mirror> when the definition is read
+ *     anyway), and again when a create fails, per disk
+ *     (virDomainGetBlockJobInfo).  Worth waiting for.
+ *   -ENOSPC, VS_SKIP_GUARD: over req->guard: the storage holding a disk (or
+ *     overlay_dir) has less free than min_free ("low space (3.1% free <
+ *     10%)"; its libvirt storage pool when the volume is in one, refreshed
+ *     first, else statvfs on local connections; remote disks outside any
+ *     pool cannot be measured and pass), or the disk's external chain would
+ *     be deeper than max_chain after this create ("chain depth 9 > 8").
+ *     Not worth retrying soon. */
 int vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
 /* Delete the named snapshots of domain, planning the calls from the tree
  * (virt/delete-plan.h).  0 with one result per distinct name, in request

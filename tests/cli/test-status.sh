@@ -112,23 +112,23 @@ EOF
 
 # ---- monitor ------------------------------------------------------------------
 expect "monitor: critical (never) and warning (failing, undeletable)" 2 monitor -c p.yaml --database h.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 2 warning of 4 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable; o'brien "test" ドメイン/'; DROP TABLE snapshots; --: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=4 ok=1 warning=2 critical=1 failing=2 never=1 undeletable=1 hook_failed=0 orphaned=1 unreachable=0 max_age=115196s
+VIRTSNAP CRITICAL - 1 critical, 2 warning of 4 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable; o'brien "test" ドメイン/'; DROP TABLE snapshots; --: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=4 ok=1 warning=2 critical=1 failing=2 never=1 undeletable=1 hook_failed=0 orphaned=1 unreachable=0 guarded=0 max_age=115196s
 EOF
 expect "monitor: ok" 0 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=28798s
+VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=28798s
 EOF
 VIRTSNAP_NOW=2026-03-11T17:00:03Z expect "monitor: warning at 1.5 x the schedule interval" 1 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=133201s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=133201s
 EOF
 VIRTSNAP_NOW=2026-03-13T12:00:00Z expect "monitor: critical at 3 x" 2 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=287998s
+VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=287998s
 EOF
 expect "monitor: explicit thresholds without a policy file" 1 monitor --database h.db --warn 1d --crit 2d --domain db1 <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, last success 1d7h ago (warn 1d), 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 hook_failed=0 orphaned=0 unreachable=0 max_age=115196s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, last success 1d7h ago (warn 1d), 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=115196s
 EOF
 # The perfdata separator never appears inside names.
 expect "monitor: hostile names" 0 monitor --database h.db --warn 2d --crit 3d --policy "'; DROP TABLE snapshots; --" <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 max_age=111598s
+VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=111598s
 EOF
 expect "monitor: no thresholds" 3 monitor --database h.db <<'EOF'
 VIRTSNAP UNKNOWN - no thresholds: give -c FILE (schedules) or --warn and --crit
@@ -246,7 +246,7 @@ web1    weekly  orphaned     2026-03-08 04:00:02  2d7h     1       0            
 CRITICAL qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused
 EOF
 expect "monitor: the same findings" 2 monitor -c health.yaml --database health.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 3 warning of 3 series and connections: qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused; db1/daily: 1 undeletable; web1/daily: post hook /usr/local/bin/thaw failed: exit status 1; web1/weekly: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=3 ok=0 warning=3 critical=1 failing=0 never=0 undeletable=1 hook_failed=1 orphaned=1 unreachable=1 max_age=201598s
+VIRTSNAP CRITICAL - 1 critical, 3 warning of 3 series and connections: qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused; db1/daily: 1 undeletable; web1/daily: post hook /usr/local/bin/thaw failed: exit status 1; web1/weekly: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=3 ok=0 warning=3 critical=1 failing=0 never=0 undeletable=1 hook_failed=1 orphaned=1 unreachable=1 guarded=0 max_age=201598s
 EOF
 # Down for less than its RPO (the hourly policy's hour): WARNING.
 rc=0
@@ -275,6 +275,39 @@ EOF
 "$VIRTSNAP" monitor -c required.yaml --database health.db --policy weekly >out 2>err || true
 grep -q "orphaned: 1 snapshot of a removed policy, handed over to 'hourly' at the daemon's next reconcile" out ||
         fail "monitor: orphan's heir: $(cat out)"
+
+# ---- the guard and busy domains ---------------------------------------------
+# web1: its newest create was skipped by the guard (then a routine skip):
+# CRITICAL everywhere, with the limit as the reason; db1: skipped because the
+# domain stayed busy: routine, only late.
+"$FIXTURE" guard guard.db
+cat >guard.yaml <<'EOF'
+database: /nonexistent/history.db
+timezone: UTC
+policies:
+  - name: daily
+    schedule: "0 4 * * *"
+    guard: {min_free: 10%}
+    retention: {keep_last: 2}
+EOF
+expect "status: guarded" 0 status -c guard.yaml --database guard.db <<'EOF'
+DOMAIN  POLICY  HEALTH   LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
+db1     daily   late     2026-03-08 04:00:02  2d7h     1       0            0  2026-03-11 04:00:00  -
+web1    daily   guarded  2026-03-08 04:00:02  2d7h     1       0            0  2026-03-11 04:00:00  low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2)
+EOF
+expect "monitor: guarded is critical" 2 monitor -c guard.yaml --database guard.db <<'EOF'
+VIRTSNAP CRITICAL - 1 critical, 1 warning of 2 series: web1/daily: skipped by its guard: low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2), last success 2d7h ago (warn 1d12h); db1/daily: last success 2d7h ago (warn 1d12h) | series=2 ok=0 warning=1 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=1 max_age=201598s
+EOF
+"$VIRTSNAP" metrics -c guard.yaml --database guard.db >guard.prom
+grep -qxF 'virtsnap_health{connection="qemu:///system",domain="web1",policy="daily",health="guarded"} 1' guard.prom ||
+        fail "metrics: no guarded health for web1"
+grep -qxF 'virtsnap_health_level{connection="qemu:///system",domain="web1",policy="daily"} 2' guard.prom ||
+        fail "metrics: web1's level is not critical"
+"$VIRTSNAP" history --database guard.db --format csv >out
+grep -q ',skipped,.*low space (3.1% free < 10%) for vda' out || fail "history: the guard skip: $(cat out)"
+grep -q ',skipped,.*domain busy (backup job), for the whole job timeout' out || fail "history: the busy skip: $(cat out)"
+"$VIRTSNAP" events --database guard.db --format csv >out
+grep -q '^[0-9]*,[^,]*,guarded,' out || fail "events: no guarded event: $(cat out)"
 
 if [ "$failures" -gt 0 ]; then
         echo "$failures failure(s)" >&2

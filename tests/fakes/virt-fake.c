@@ -39,6 +39,7 @@ typedef struct fake_fault {
         bool always;
         int errnum;
         bool transient;
+        vs_err_skip cause;      /* a refusal (busy, guard) rather than a failure */
         char msg[256];
 } fake_fault;
 
@@ -121,6 +122,13 @@ op_enter(vs_fake *f, vs_fake_op op, vs_err *err)
         if (ft->always || (ft->count > 0 && ft->skip == 0)) {
                 if (!ft->always)
                         ft->count--;
+                if (ft->cause != VS_SKIP_NONE) {
+                        /* A refusal reads as the backend's own words. */
+                        vs_err_set(err, ft->errnum, "fake", "%s", ft->msg);
+                        if (err)
+                                err->skip = ft->cause;
+                        return -ft->errnum;
+                }
                 vs_err_set(err, ft->errnum, "fake", "%s: %s", op_names[op], ft->msg);
                 if (err)
                         err->transient = ft->transient;
@@ -597,6 +605,7 @@ set_fault(vs_fake *f, vs_fake_op op, unsigned skip, unsigned count, bool always,
         ft->always = always;
         ft->errnum = errnum;
         ft->transient = transient;
+        ft->cause = VS_SKIP_NONE;
         snprintf(ft->msg, sizeof(ft->msg), "%s", msg ? msg : "injected failure");
         pthread_mutex_unlock(&f->lock);
 }
@@ -606,6 +615,17 @@ vs_fake_fail(vs_virt *v, vs_fake_op op, unsigned nth, unsigned count, int errnum
              const char *msg)
 {
         set_fault(fake_of(v), op, nth > 0 ? nth - 1 : 0, count, false, errnum, transient, msg);
+}
+
+void
+vs_fake_refuse(vs_virt *v, vs_fake_op op, unsigned nth, unsigned count, vs_err_skip cause, const char *msg)
+{
+        vs_fake *f = fake_of(v);
+
+        set_fault(f, op, nth > 0 ? nth - 1 : 0, count, false, cause == VS_SKIP_BUSY ? EBUSY : ENOSPC, false, msg);
+        pthread_mutex_lock(&f->lock);
+        f->faults[op].cause = cause;
+        pthread_mutex_unlock(&f->lock);
 }
 
 void

@@ -50,6 +50,10 @@ void vs_fake_set_time(vs_virt *v, int64_t t);
 /* Fail calls nth..nth+count-1 from now (nth = 1: the very next call). */
 void vs_fake_fail(vs_virt *v, vs_fake_op op, unsigned nth, unsigned count, int errnum,
                   bool transient, const char *msg);
+/* Refuse calls nth..nth+count-1 the way a backend refuses a create it must
+ * not attempt: a busy domain (VS_SKIP_BUSY, -EBUSY) or a guard limit
+ * (VS_SKIP_GUARD, -ENOSPC); msg is the reason ("domain busy (backup job)"). */
+void vs_fake_refuse(vs_virt *v, vs_fake_op op, unsigned nth, unsigned count, vs_err_skip cause, const char *msg);
 /* Fail every call of op until vs_fake_fail_clear (a connection that is down). */
 void vs_fake_fail_always(vs_virt *v, vs_fake_op op, int errnum, bool transient, const char *msg);
 void vs_fake_fail_clear(vs_virt *v, vs_fake_op op);

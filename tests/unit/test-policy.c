@@ -1209,12 +1209,84 @@ test_notify_keys(void **state)
                "t.yaml:4:13: notify: command is required (the program that tells you, as a list)");
 }
 
+static void
+test_guard_keys(void **state)
+{
+        vs_config *cfg;
+        vs_space sp;
+        char why[128], buf[32];
+
+        (void)state;
+        cfg = load_ok("policies:\n"
+                      "  - name: a\n"
+                      "    schedule: daily\n"
+                      "    guard: {min_free: 10%, max_chain: 8}\n"
+                      "    retention: {keep_last: 1}\n"
+                      "  - name: b\n"
+                      "    schedule: daily\n"
+                      "    guard: {min_free: 20G}\n"
+                      "    retention: {keep_last: 1}\n"
+                      "  - name: c\n"
+                      "    schedule: daily\n"
+                      "    retention: {keep_last: 1}\n");
+        assert_true(cfg->policies[0].guard.min_free.percent == 10.0);
+        assert_int_equal(cfg->policies[0].guard.min_free.bytes, 0);
+        assert_int_equal(cfg->policies[0].guard.max_chain, 8);
+        assert_int_equal(cfg->policies[1].guard.min_free.bytes, 20LL << 30);
+        assert_int_equal(cfg->policies[1].guard.max_chain, 0);
+        assert_true(cfg->policies[2].guard.min_free.percent == 0 && cfg->policies[2].guard.min_free.bytes == 0);
+        vs_config_free(cfg);
+        EXPECT("policies:\n"
+               "  - name: a\n"
+               "    schedule: daily\n"
+               "    guard: {min_free: lots}\n"
+               "    retention: {keep_last: 1}\n",
+               "t.yaml:4:23: 'min_free' must be a share of the filesystem (0.1%-99%, e.g. 10%) or a size "
+               "(e.g. 512M, 20G, 1T), not 'lots'");
+        EXPECT("policies:\n"
+               "  - name: a\n"
+               "    schedule: daily\n"
+               "    guard: {min_free: 100%}\n"
+               "    retention: {keep_last: 1}\n",
+               "t.yaml:4:23: 'min_free' must be a share of the filesystem (0.1%-99%, e.g. 10%) or a size "
+               "(e.g. 512M, 20G, 1T), not '100%'");
+        EXPECT("policies:\n"
+               "  - name: a\n"
+               "    schedule: daily\n"
+               "    guard: {max_chain: 0}\n"
+               "    retention: {keep_last: 1}\n",
+               "t.yaml:4:24: 'max_chain': 0 is out of range (1-1000)");
+
+        /* The pure parts: parse, format, judge. */
+        assert_int_equal(vs_space_parse("2.5%", &sp), 0);
+        assert_true(sp.percent == 2.5);
+        assert_int_equal(vs_space_parse("512M", &sp), 0);
+        assert_int_equal(sp.bytes, 512LL << 20);
+        assert_int_equal(vs_space_parse("4096", &sp), 0);
+        assert_int_equal(sp.bytes, 4096);
+        assert_int_equal(vs_space_parse("5X", &sp), -EINVAL);
+        assert_int_equal(vs_space_parse("-5%", &sp), -EINVAL);
+        assert_int_equal(vs_space_parse("0%", &sp), -ERANGE);
+        assert_int_equal(vs_space_parse("9999999T", &sp), -ERANGE);
+        sp = (vs_space){ .bytes = 20LL << 30 };
+        assert_string_equal(vs_space_format(&sp, buf, sizeof(buf)), "20G");
+        sp = (vs_space){ .percent = 10 };
+        assert_true(vs_space_ok(&sp, 11, 100, why, sizeof(why)));
+        assert_false(vs_space_ok(&sp, 31, 1000, why, sizeof(why)));
+        assert_string_equal(why, "low space (3.1% free < 10%)");
+        sp = (vs_space){ .bytes = 1LL << 30 };
+        assert_true(vs_space_ok(&sp, 1LL << 30, 1LL << 40, why, sizeof(why)));
+        assert_false(vs_space_ok(&sp, 300LL << 20, 1LL << 40, why, sizeof(why)));
+        assert_string_equal(why, "low space (300M free < 1G)");
+}
+
 int
 main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_issue_example),
                 cmocka_unit_test(test_notify_keys),
+                cmocka_unit_test(test_guard_keys),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_example_file),
                 cmocka_unit_test(test_yaml_syntax),

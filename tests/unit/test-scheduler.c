@@ -812,6 +812,101 @@ test_transient_bounded_by_timeout(void **state)
         fx_free(f);
 }
 
+/* A busy domain (a backup job, a block copy) is waited for with backoff
+ * within the job's timeout, then the attempt is `skipped`, not failed. */
+static void
+test_busy_waits_then_skips(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    snapshot: {type: internal, timeout: 10s}\n"
+                           "    retention: {keep_last: 1}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        /* Busy twice, then free: waits 1 s, then 2 s, then creates. */
+        vs_fake_refuse(f->fake, VS_FAKE_CREATE, 1, 2, VS_SKIP_BUSY, "domain busy (backup job)");
+        advance_to(f, T0 + 3600);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 1);
+        assert_int_equal(rows(f, "creating", NULL), 1);
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 2);
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 2);
+        advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        assert_int_equal(rows(f, "skipped", NULL) + rows(f, "failed", NULL), 0);
+
+        /* Busy for longer than the timeout: tries at +0, +1, +3, +7 (the
+         * next, +15, would pass 10 s), then `skipped` with why; no prune,
+         * no failure. */
+        vs_fake_refuse(f->fake, VS_FAKE_CREATE, 1, 100, VS_SKIP_BUSY, "domain busy (backup job)");
+        advance_to(f, T0 + 7200);
+        for (int i = 0; i < 20; i++)
+                advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3 + 4);
+        assert_int_equal(rows(f, "skipped", "dom-a"), 1);
+        assert_int_equal(rows(f, "failed", NULL), 0);
+        assert_string_equal(newest_row(f, "skipped", "dom-a").last_error,
+                            "domain busy (backup job), for the whole job timeout");
+        assert_int_equal(stats(f).skipped, 1);
+        assert_int_equal(stats(f).failed, 0);
+        assert_int_equal(events(f, "skipped").n, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        fx_free(f);
+}
+
+/* The guard: skipped at once with the limit as the reason and a `guarded`
+ * event; the prune still runs (it may be what frees the space). */
+static void
+test_guard_skips_and_prunes(void **state)
+{
+        fx *f = fx_new(T0);
+        const char *yaml = "connection: " URI "\n"
+                           "timezone: UTC\n"
+                           "policies:\n"
+                           "  - name: p\n"
+                           "    schedule: hourly\n"
+                           "    catch_up: false\n"
+                           "    snapshot: {type: internal, timeout: 1m}\n"
+                           "    guard: {min_free: 10%}\n"
+                           "    retention: {keep_within: 90m}\n";
+
+        (void)state;
+        add_domains(f, 1);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        advance_to(f, T0 + 3600);
+        advance_to(f, T0 + 7200);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+        vs_fake_refuse(f->fake, VS_FAKE_CREATE, 1, 1, VS_SKIP_GUARD, "low space (3.1% free < 10%) for vda (/images/a.qcow2)");
+        advance_to(f, T0 + 10800);
+        for (int i = 0; i < 5; i++)
+                advance_by(f, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3); /* not retried */
+        assert_int_equal(rows(f, "skipped", "dom-a"), 1);
+        assert_string_equal(newest_row(f, "skipped", "dom-a").last_error,
+                            "low space (3.1% free < 10%) for vda (/images/a.qcow2)");
+        assert_int_equal(events(f, "guarded").n, 1);
+        assert_int_equal(stats(f).skipped, 1);
+        assert_int_equal(stats(f).failed, 0);
+        /* The 01:00 snapshot is now 2 h old: pruned by the skipped job. */
+        assert_int_equal(rows(f, "deleted", "dom-a"), 1);
+        assert_int_equal(rows(f, "present", "dom-a"), 1);
+        fx_free(f);
+}
+
 static char *
 read_file(const char *path)
 {
@@ -2402,6 +2497,8 @@ main(void)
                 cmocka_unit_test(test_retry_transient_then_succeed),
                 cmocka_unit_test(test_permanent_fails_at_once),
                 cmocka_unit_test(test_transient_bounded_by_timeout),
+                cmocka_unit_test(test_busy_waits_then_skips),
+                cmocka_unit_test(test_guard_skips_and_prunes),
                 cmocka_unit_test(test_hooks_order),
                 cmocka_unit_test(test_pre_hook_failure),
                 cmocka_unit_test(test_hook_timeout_fails_job),

@@ -1093,10 +1093,10 @@ test_newer_schema(void **state)
         s = NULL;
         assert_int_equal(vs_store_open(path, 0, &s, &err), -EPROTO);
         assert_null(s);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 4)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 5)");
         assert_string_equal(err.where, path);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 4)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 5)");
         after = slurp(path, &after_len);
         assert_int_equal(after_len, before_len);
         assert_memory_equal(after, before, before_len);
@@ -1134,13 +1134,13 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
         /* Readers never migrate: they say so. */
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database schema 1 is older than 4; run the daemon once to upgrade it");
+        assert_string_equal(err.msg, "database schema 1 is older than 5; run the daemon once to upgrade it");
         /* Opening at the version it has is a no-op. */
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
-        /* A read-write open migrates 1 -> 2 -> 3 -> 4. */
+        /* A read-write open migrates 1 -> 2 -> 3 -> 4 -> 5. */
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 4);
-        assert_int_equal(count(s, "PRAGMA user_version"), 4);
+        assert_int_equal(vs_store_schema_version(s), 5);
+        assert_int_equal(count(s, "PRAGMA user_version"), 5);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'series'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'connections'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
@@ -1149,9 +1149,10 @@ test_migrations(void **state)
         assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
                                   " WHERE name IN ('expires', 'requested_by', 'note')"),
                          3);
+        assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots') WHERE name = 'skip_cause'"), 1);
         vs_store_free(s);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 4);
+        assert_int_equal(vs_store_schema_version(s), 5);
         vs_store_free(s);
 
         /* A schema-2 database with rows: its rows read as origin unknown. */
@@ -1165,7 +1166,7 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 2, &err), 0);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 4);
+        assert_int_equal(vs_store_schema_version(s), 5);
         vs_store_free(s);
 
         /* A zero-byte file is a new database: version 0 -> current. */
@@ -1173,7 +1174,7 @@ test_migrations(void **state)
         assert_int_equal(vs_store_open(empty, VS_STORE_READ_ONLY, &s, &err), -ENOENT);
         assert_string_equal(err.msg, "the history database is empty (has the daemon run?)");
         assert_int_equal(vs_store_open(empty, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 4);
+        assert_int_equal(vs_store_schema_version(s), 5);
         assert_int_equal(count(s, "PRAGMA application_id"), 0x76736e70);
         vs_store_free(s);
         rm_rf(dir);
@@ -1206,6 +1207,7 @@ test_migration_backfills_series(void **state)
                                         " ALTER TABLE snapshots DROP COLUMN expires;"
                                         " ALTER TABLE snapshots DROP COLUMN requested_by;"
                                         " ALTER TABLE snapshots DROP COLUMN note;"
+                                        " ALTER TABLE snapshots DROP COLUMN skip_cause;"
                                         " PRAGMA user_version = 1",
                                         &err),
                          0);
@@ -1213,7 +1215,7 @@ test_migration_backfills_series(void **state)
 
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 4);
+        assert_int_equal(vs_store_schema_version(s), 5);
         assert_int_equal(vs_store_query_series(s, NULL, collect_series, &series, &err), 0);
         assert_string_equal(series, "db1|daily|present|302|1|0|-\n"
                                     "web1|daily|present|102|1|0|-\n"
@@ -1311,6 +1313,66 @@ test_origin_and_hook_failure(void **state)
         assert_string_equal(vs_origin_to_string(VS_ORIGIN_CATCH_UP), "catch-up");
         assert_int_equal(vs_origin_from_string("manual"), VS_ORIGIN_MANUAL);
         assert_int_equal(vs_origin_from_string("nonsense"), VS_ORIGIN_UNKNOWN);
+        vs_store_free(s);
+}
+
+static int
+collect_last_guard(const vs_store_series *se, void *userdata)
+{
+        char *out = userdata;
+
+        snprintf(out, 96, "%s|%s|%s", se->policy, vs_snap_state_to_string(se->last_state),
+                 se->last_guard ? se->last_guard : "-");
+        return 0;
+}
+
+static void
+test_skip_create(void **state)
+{
+        vs_store *s = open_memory();
+        vs_store_attempt a = attempt("web1", UUID1, "daily", "s-1", 100);
+        char last[96] = "";
+        event_lines ev;
+        int64_t id;
+        vs_err err = { 0 };
+
+        (void)state;
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "crash", 102, 103, &err), 0);
+        /* A guard skip: the intent becomes `skipped` with its cause, and the
+         * series says so although routine skips are not its newest attempt. */
+        a = attempt("web1", UUID1, "daily", "s-2", 200);
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(vs_store_skip_create(s, id, VS_SKIP_CAUSE_GUARD, "low space (3.1% free < 10%)", 201, &err), 0);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE state = 'skipped' AND skip_cause = 'guard'"
+                                  " AND error_message = 'low space (3.1% free < 10%)' AND finished = 201"),
+                         1);
+        assert_int_equal(vs_store_skip_create(s, id, VS_SKIP_CAUSE_GUARD, "again", 202, &err), -ESTALE);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_guard, last, &err), 0);
+        assert_string_equal(last, "daily|present|low space (3.1% free < 10%)");
+        /* A routine skip after it does not hide it. */
+        a = attempt("web1", UUID1, "daily", "s-3", 300);
+        assert_int_equal(vs_store_record_skipped(s, &a, "the previous job is still running", NULL, &err), 0);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_guard, last, &err), 0);
+        assert_string_equal(last, "daily|present|low space (3.1% free < 10%)");
+        /* A busy skip is routine too; a success clears the guard. */
+        a = attempt("web1", UUID1, "daily", "s-4", 400);
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(vs_store_skip_create(s, id, VS_SKIP_CAUSE_BUSY, "domain busy (backup job)", 401, &err), 0);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_guard, last, &err), 0);
+        assert_string_equal(last, "daily|present|low space (3.1% free < 10%)");
+        a = attempt("web1", UUID1, "daily", "s-5", 500);
+        assert_int_equal(vs_store_begin_create(s, &a, &id, &err), 0);
+        assert_int_equal(vs_store_finish_create(s, id, NULL, "crash", 502, 503, &err), 0);
+        assert_int_equal(vs_store_query_series(s, NULL, collect_last_guard, last, &err), 0);
+        assert_string_equal(last, "daily|present|-");
+
+        events(s, &ev);
+        assert_true(ev.n >= 5);
+        assert_string_equal(ev.line[1], "guarded|s-2|low space (3.1% free < 10%)");
+        assert_string_equal(ev.line[3], "skipped|s-4|domain busy (backup job)");
+        events_clear(&ev);
+        assert_string_equal(vs_event_kind_level(VS_EVENT_GUARDED), "err");
         vs_store_free(s);
 }
 
@@ -1622,6 +1684,7 @@ main(void)
                 cmocka_unit_test(test_refuse_foreign_files),
                 cmocka_unit_test(test_newer_schema),
                 cmocka_unit_test(test_migrations),
+                cmocka_unit_test(test_skip_create),
                 cmocka_unit_test(test_migration_backfills_series),
                 cmocka_unit_test(test_origin_and_hook_failure),
                 cmocka_unit_test(test_connections),

@@ -337,7 +337,11 @@ test_domain_disks(void **state)
         assert_string_equal(d.items[0].type, "file");
         assert_string_equal(d.items[0].format, "qcow2");
         assert_false(d.items[0].readonly);
+        assert_null(d.items[0].mirror_job);
+        assert_int_equal(d.items[0].backing_depth, 0);
         assert_string_equal(d.items[1].target, "vdb");
+        assert_string_equal(d.items[1].mirror_job, "copy");
+        assert_int_equal(d.items[1].backing_depth, 2);
         assert_string_equal(d.items[1].source, "/tmp/vs-virt/images/a-data.qcow2");
         assert_string_equal(d.items[2].target, "hdc");
         assert_null(d.items[2].source);
