@@ -195,7 +195,9 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                 uv_close((uv_handle_t *)&tf.timer, NULL);
         vs_scheduler_get_stats(s, &st);
         if (r == 0)
-                rc = fail_on_jobs && st.failed > 0 ? VS_EXIT_FAILURE : VS_EXIT_OK;
+                /* A job that did not create (busy domain, guard) did not do
+                 * what was asked either. */
+                rc = fail_on_jobs && (st.failed > 0 || st.skipped_jobs > 0) ? VS_EXIT_FAILURE : VS_EXIT_OK;
         /* A prune that leaves what libvirt cannot delete is a failure of this
          * run: nobody else will notice the pile growing. */
         if (r == 0 && fail_on_jobs && st.undeletable > 0) {

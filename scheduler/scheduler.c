@@ -538,6 +538,7 @@ on_job_done(vs_job *job, void *data)
                 break;
         case VS_JOB_SKIPPED:
                 s->st.skipped++;
+                s->st.skipped_jobs++;
                 vs_log_info(s->o.log, "%s/%s: job skipped: %s", vs_job_domain(job), vs_job_policy(job), e->msg);
                 break;
         case VS_JOB_PENDING:
@@ -547,6 +548,7 @@ on_job_done(vs_job *job, void *data)
                 catch_up_done(c, job);
         notify_job(s, sj, job);
         if (sj->done) {
+                char skipped[sizeof(e->msg) + 16];
                 vs_adhoc_result res = {
                         .ok = vs_job_get_outcome(job) == VS_JOB_SUCCEEDED &&
                               (vs_job_get_kind(job) == VS_JOB_PRUNE || vs_job_snapshot(job)),
@@ -556,6 +558,11 @@ on_job_done(vs_job *job, void *data)
                         .error = e->msg[0] ? e->msg : vs_job_get_outcome(job) == VS_JOB_CANCELLED ?
                                  "cancelled: the daemon was stopping" : NULL,
                 };
+
+                if (vs_job_get_outcome(job) == VS_JOB_SKIPPED) {
+                        snprintf(skipped, sizeof(skipped), "skipped: %s", e->msg);
+                        res.error = skipped;
+                }
 
                 sj->done(&res, sj->done_data);
         }

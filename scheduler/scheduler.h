@@ -56,6 +56,8 @@ typedef struct vs_scheduler_stats {
         unsigned in_flight;             /* workers and hooks the loop waits for */
         unsigned hooks_running;
         unsigned long created, failed, skipped, pruned, cancelled, jobs_done;
+        /* of skipped: jobs that started and did not create (a busy domain, the guard) */
+        unsigned long skipped_jobs;
         unsigned long undeletable;      /* prunes that left a snapshot libvirt cannot delete */
         unsigned long reloads, reload_failures;
         int64_t next_deadline;          /* UTC s; INT64_MAX if none */
