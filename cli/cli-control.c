@@ -177,6 +177,29 @@ handle_prune(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, con
 }
 
 static void
+on_revert_done(const vs_revert_result *r, void *data)
+{
+        vs_ctl_reply(data, vs_cli_revert_json(r));
+}
+
+static void
+handle_revert(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+{
+        vs_revert_request rq = {
+                .domain = q->domain, .snapshot = q->snapshot, .policy = q->policy, .no_safety = q->no_safety,
+                .safety_ttl = q->ttl, .dry_run = q->dry_run, .requested_by = peer->who,
+        };
+        vs_err e = { 0 };
+        int r;
+
+        r = vs_scheduler_request_revert(cc->s, &rq, on_revert_done, call, &e);
+        if (r < 0) {
+                vs_log_info(cc->log, "control: revert of %s for %s refused: %s", q->domain, peer->who, e.msg);
+                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
+        }
+}
+
+static void
 handle_status(vs_cli_control *cc, vs_ctl_call *call)
 {
         vs_scheduler_stats st;
@@ -233,6 +256,9 @@ on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, 
                 break;
         case VS_CTL_PRUNE:
                 handle_prune(cc, call, peer, q);
+                break;
+        case VS_CTL_REVERT:
+                handle_revert(cc, call, peer, q);
                 break;
         }
 }

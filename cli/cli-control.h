@@ -29,5 +29,9 @@ void vs_cli_control_stop(vs_cli_control *c);
 int vs_cli_control_ask(const char *cmd, const char *socket_path, const vs_ctl_request *q, int timeout_ms,
                        json_object **ret);
 
+/* A revert's result as JSON (cmd-revert.c): the daemon's reply, and what
+ * the direct path prints from. */
+json_object *vs_cli_revert_json(const vs_revert_result *r);
+
 /* "uid 1000 (alice)" for the calling process. */
 void vs_cli_control_whoami(char *buf, size_t len);

@@ -26,6 +26,14 @@ _virtsnap_domains() {
         virtsnap status "${args[@]}" --format csv 2>/dev/null | awk -F, 'NR > 1 && $2 !~ /^"/ { print $2 }' | sort -u
 }
 
+_virtsnap_snapshots() {
+        local -a args
+        mapfile -t args < <(_virtsnap_config_args)
+        # history's csv: ...,snapshot,...,state,...: the present ones of DOMAIN.
+        virtsnap history "${args[@]}" --domain "$1" --state present --format csv 2>/dev/null |
+                awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $col["snapshot"] }'
+}
+
 _virtsnap() {
         local cur prev cmd i
         cur=${COMP_WORDS[COMP_CWORD]}
@@ -59,6 +67,21 @@ _virtsnap() {
         case $cmd in
         snapshot | snapshots | pin | unpin)
                 mapfile -t COMPREPLY < <(compgen -W "$(_virtsnap_domains)" -- "$cur") ;;
+        revert)
+                # DOMAIN, then one of its snapshots the history holds.
+                local -a words=()
+                for ((i = i + 1; i < COMP_CWORD; i++)); do
+                        case ${COMP_WORDS[i]} in
+                        -p | --policy | -c | --config | --database | --connect | --log-level | --safety-ttl) ((i++)) ;;
+                        -*) ;;
+                        *) words+=("${COMP_WORDS[i]}") ;;
+                        esac
+                done
+                if [ ${#words[@]} -eq 0 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_virtsnap_domains)" -- "$cur")
+                elif [ ${#words[@]} -eq 1 ]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_virtsnap_snapshots "${words[0]}")" -- "$cur")
+                fi ;;
         esac
 }
 complete -F _virtsnap virtsnap

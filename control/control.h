@@ -31,11 +31,15 @@ typedef enum vs_ctl_cmd {
         VS_CTL_STATUS,          /* the daemon's counters */
         VS_CTL_SNAPSHOT,        /* an ad-hoc snapshot: domain, policy?, ttl?, note?, wait? */
         VS_CTL_PRUNE,           /* retention now: policy?, domain?; replies when done */
+        VS_CTL_REVERT,          /* domain, snapshot, policy?, ttl? (the safety snapshot's),
+                                 * no_safety?, dry_run?; replies when done */
 } vs_ctl_cmd;
 
 typedef struct vs_ctl_request {
         vs_ctl_cmd cmd;
         char *domain, *policy, *note;   /* NULL when absent */
+        char *snapshot;                 /* revert: the target */
+        bool no_safety, dry_run;        /* revert */
         int64_t ttl;                    /* s; 0 = none */
         bool wait;                      /* reply when the job is done, not when queued */
         char *database;                 /* the client's database: the daemon refuses

@@ -202,7 +202,7 @@ wants_reconcile(const sched_conn *c, const vs_domain_info *d)
 
         if (s->mode == MODE_DAEMON)
                 return true;
-        if (s->mode == MODE_SNAPSHOT || (s->os_domain && s->mode == MODE_PRUNE))
+        if (s->mode == MODE_SNAPSHOT || s->mode == MODE_REVERT || (s->os_domain && s->mode == MODE_PRUNE))
                 return strcmp(d->name, s->os_domain) == 0;
         for (size_t pi = 0; pi < cfg->n_policies; pi++) {
                 const vs_policy *p = &cfg->policies[pi];

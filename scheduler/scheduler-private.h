@@ -122,7 +122,10 @@ typedef enum sched_mode {
         MODE_DUE,
         MODE_SNAPSHOT,
         MODE_PRUNE,
+        MODE_REVERT,
 } sched_mode;
+
+typedef struct sched_revert sched_revert;
 
 struct vs_scheduler {
         vs_scheduler_opts o;
@@ -131,6 +134,9 @@ struct vs_scheduler {
         int64_t os_ttl;                 /* `snapshot --ttl` (one-shot) */
         char *os_note, *os_requested_by;
         bool os_queued;                 /* `snapshot` without --policy: queued once */
+        sched_revert *os_revert;        /* `revert` without a daemon: the request, until started */
+        sched_revert **reverts;         /* in flight (scheduler/revert.c) */
+        size_t n_reverts;
         cfg_ref *cfg;
         sched_conn **conns;
         size_t n_conns;
@@ -160,6 +166,25 @@ void vs__sched_replan(vs_scheduler *s);
 void vs__sched_dispatch_pending(sched_conn *c);
 void vs__sched_queue_due(sched_conn *c, bool catch_up_only);
 void vs__sched_queue_oneshot(sched_conn *c);
+const vs_policy *vs__sched_find_policy(const vs_scheduler *s, const char *name, size_t *ret_index);
+const vs_domain_info *vs__sched_conn_domain(const sched_conn *c, const char *name);
+const vs_policy *vs__sched_covering_policy(const vs_scheduler *s, const sched_conn *c, const vs_domain_info *d,
+                                           size_t *ret_index);
+/* Queue an ad-hoc snapshot of d under policy pi on c (checked as a request
+ * is); done is called once when its job is over. */
+int vs__sched_queue_adhoc(sched_conn *c, const vs_domain_info *d, size_t pi, const vs_adhoc_request *q,
+                          vs_adhoc_done_fn done, void *data, vs_err *err);
+
+/* revert.c */
+/* MODE_REVERT: c has been listed; start the one-shot revert if d is there. */
+void vs__sched_revert_oneshot(sched_conn *c);
+/* MODE_REVERT with every connection listed and no revert started: tell the
+ * requester the domain was not found. */
+void vs__sched_revert_unfound(vs_scheduler *s);
+void vs__sched_reverts_free(vs_scheduler *s);
+/* Reverts with a worker out (checking or reverting; a safety snapshot is a job). */
+unsigned vs__sched_reverts_in_flight(const vs_scheduler *s);
+
 /* After each change: trim the heap when idle; shut down once stopping (or a
  * one-shot run is done) and nothing is busy. */
 void vs__sched_check_finished(vs_scheduler *s);

@@ -816,6 +816,52 @@ adhoc_fill(firing *f, int64_t ttl, const char *note, const char *requested_by)
         return 0;
 }
 
+const vs_policy *
+vs__sched_find_policy(const vs_scheduler *s, const char *name, size_t *ret_index)
+{
+        return find_policy(s->cfg->cfg, name, ret_index);
+}
+
+const vs_domain_info *
+vs__sched_conn_domain(const sched_conn *c, const char *name)
+{
+        return conn_domain_by_name(c, name);
+}
+
+const vs_policy *
+vs__sched_covering_policy(const vs_scheduler *s, const sched_conn *c, const vs_domain_info *d, size_t *ret_index)
+{
+        return covering_policy(s, c, d, ret_index);
+}
+
+static int check_adhoc(const vs_adhoc_request *q, const vs_policy *p, vs_err *err);
+
+int
+vs__sched_queue_adhoc(sched_conn *c, const vs_domain_info *d, size_t pi, const vs_adhoc_request *q,
+                      vs_adhoc_done_fn done, void *data, vs_err *err)
+{
+        const vs_policy *p = &c->s->cfg->cfg->policies[pi];
+        firing *f;
+        int r;
+
+        r = check_adhoc(q, p, err);
+        if (r < 0)
+                return r;
+        f = push_firing_get(c, d->name, d->uuid, pi, vs__sched_now_s(c->s), VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
+        if (!f)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        if (adhoc_fill(f, q->ttl, q->note, q->requested_by) < 0) {
+                c->n_pending--;
+                firing_release(f, NULL);
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        }
+        f->done = done;
+        f->done_data = data;
+        if (!c->busy)
+                vs__sched_dispatch_pending(c);
+        return 0;
+}
+
 void
 vs__sched_queue_oneshot(sched_conn *c)
 {
@@ -860,6 +906,9 @@ vs__sched_queue_oneshot(sched_conn *c)
                 s->os_queued = true;
                 break;
         }
+        case MODE_REVERT:
+                vs__sched_revert_oneshot(c);
+                break;
         case MODE_PRUNE:
                 for (size_t pi = 0; pi < cfg->n_policies; pi++) {
                         const vs_policy *p = &cfg->policies[pi];
@@ -934,6 +983,8 @@ shutdown_handles(vs_scheduler *s)
 static bool
 idle(const vs_scheduler *s)
 {
+        if (s->n_reverts > 0)
+                return false;
         for (size_t i = 0; i < s->n_conns; i++) {
                 const sched_conn *c = s->conns[i];
 
@@ -970,6 +1021,8 @@ vs__sched_check_finished(vs_scheduler *s)
         for (size_t i = 0; oneshot_done && i < s->n_conns; i++)
                 if (s->conns[i]->wanted && !s->conns[i]->oneshot_done)
                         oneshot_done = false;
+        if (oneshot_done && s->mode == MODE_REVERT)
+                vs__sched_revert_unfound(s);
         if ((s->stopping || oneshot_done) && idle(s))
                 shutdown_handles(s);
 }
@@ -1570,6 +1623,7 @@ vs_scheduler_free(vs_scheduler *s)
                 s->mode = MODE_IDLE;
                 shutdown_handles(s);
         }
+        vs__sched_reverts_free(s);
         for (size_t i = 0; i < s->n_conns; i++) {
                 sched_conn *c = s->conns[i];
 
@@ -1633,6 +1687,7 @@ vs_scheduler_get_stats(const vs_scheduler *s, vs_scheduler_stats *ret)
                         ret->hooks_running += vs_job_hook_running(c->jobs[k]->job);
                 }
         }
+        ret->in_flight += vs__sched_reverts_in_flight(s);
         ret->next_deadline = vs_plan_next_deadline(s->plan);
 }
 

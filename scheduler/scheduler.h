@@ -124,6 +124,46 @@ int vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *doma
 int vs_scheduler_request_prune(vs_scheduler *s, const char *policy, const char *domain, vs_adhoc_done_fn done,
                                void *data, unsigned *ret_jobs, unsigned *ret_down, vs_err *err);
 
+/* `revert DOMAIN SNAPSHOT`: a safety snapshot (an ad-hoc one with a
+ * lifetime, under the domain's covering policy or `policy`), then libvirt's
+ * revert, recorded as a `reverted` (or `revert-failed`) event with who,
+ * from and to.  Refused before anything is done when libvirt 9.0 cannot
+ * revert there (vs_virt_revert_check) or when the safety snapshot would be
+ * an external one (which would make an internal target unreachable). */
+#define VS_REVERT_SAFETY_TTL (7 * 86400)
+typedef struct vs_revert_request {
+        const char *domain, *snapshot;
+        const char *policy;             /* for the safety snapshot; NULL: the covering one */
+        bool no_safety;
+        int64_t safety_ttl;             /* s; 0: VS_REVERT_SAFETY_TTL */
+        bool dry_run;                   /* check and say what would happen; change nothing */
+        const char *requested_by;       /* may be NULL */
+} vs_revert_request;
+
+typedef struct vs_revert_result {
+        bool ok;
+        bool dry_run;
+        const char *domain, *snapshot;
+        const char *from;               /* the current snapshot before; NULL: none */
+        const char *policy;             /* of the safety snapshot; NULL: none */
+        const char *safety;             /* the safety snapshot taken (NULL: none, or dry run) */
+        int64_t safety_ttl;             /* its lifetime (s) */
+        int64_t safety_expires;         /* UTC s; 0 if none */
+        const char *state;              /* the domain afterwards: "running", "shutoff", ... */
+        const char *error;              /* why not; NULL if ok */
+} vs_revert_result;
+
+typedef void (*vs_revert_done_fn)(const vs_revert_result *r, void *data);
+
+/* Without a daemon: the revert as a one-shot run; done is called once,
+ * then the scheduler finishes by itself. */
+int vs_scheduler_revert_now(vs_scheduler *s, const vs_revert_request *q, vs_revert_done_fn done, void *data,
+                            vs_err *err);
+/* The running daemon.  -ENOENT no such domain (on a connection that is up)
+ * or policy, -ESHUTDOWN stopping; else done is called exactly once. */
+int vs_scheduler_request_revert(vs_scheduler *s, const vs_revert_request *q, vs_revert_done_fn done, void *data,
+                                vs_err *err);
+
 /* SIGHUP: reload config_path.  An invalid file is logged with its
  * FILE:LINE:COL problems and the old policies stay (-EINVAL); a valid one
  * replaces them at once, while jobs in flight finish under the old one. */

@@ -42,6 +42,8 @@ static const char *const event_names[] = {
         [VS_EVENT_REFUSED] = "refused",
         [VS_EVENT_NOTIFY_FAILED] = "notify-failed",
         [VS_EVENT_GUARDED] = "guarded",
+        [VS_EVENT_REVERTED] = "reverted",
+        [VS_EVENT_REVERT_FAILED] = "revert-failed",
         [VS_EVENT_NOTICE] = "notice",
 };
 
@@ -78,6 +80,7 @@ vs_event_kind_level(vs_event_kind k)
         case VS_EVENT_NOTIFY_FAILED:
         case VS_EVENT_DISCONNECTED:
         case VS_EVENT_GUARDED:
+        case VS_EVENT_REVERT_FAILED:
                 return "err";
         case VS_EVENT_SKIPPED:
         case VS_EVENT_REFUSED:

@@ -81,6 +81,8 @@ typedef enum vs_event_kind {
         VS_EVENT_REFUSED,      /* control socket: a peer without the right (message: who) */
         VS_EVENT_NOTIFY_FAILED, /* a notify command failed (message: which event, how) */
         VS_EVENT_GUARDED,      /* a create skipped by its policy's guard (message: the limit) */
+        VS_EVENT_REVERTED,     /* `revert`: who, from, to, the safety snapshot */
+        VS_EVENT_REVERT_FAILED, /* `revert` asked libvirt and libvirt failed */
         VS_EVENT_NOTICE,       /* anything else worth keeping */
         VS_EVENT_N_KINDS,
 } vs_event_kind;

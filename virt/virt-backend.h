@@ -16,6 +16,9 @@ typedef struct vs_virt_ops {
          * (list it); a backend may ignore it. */
         int (*delete_snapshots)(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
                                 char *const *names, vs_delete_results *ret, vs_err *err);
+        /* NULL: reverting is not supported (-EOPNOTSUPP). */
+        int (*revert_snapshot)(vs_virt *v, const char *domain, const char *snapshot, vs_domain_state *ret_state,
+                               vs_err *err);
         void (*free)(vs_virt *v);
         /* Optional (NULL: always alive / nothing to do / no events). */
         bool (*alive)(vs_virt *v);

@@ -1190,6 +1190,43 @@ snapshot_exists(virDomainPtr d, const char *name)
         return true;
 }
 
+/* ---- snapshots: revert ------------------------------------------------------------ */
+
+static int
+lv_revert_snapshot(vs_virt *v, const char *domain, const char *snapshot, vs_domain_state *ret_state, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        _cleanup_dom_ virDomainPtr d = NULL;
+        _cleanup_snap_ virDomainSnapshotPtr s = NULL;
+        vs_snapshot_tree tree = { 0 };
+        char why[512];
+        int r, state = 0, reason = 0;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        r = lookup_domain(lv, c, domain, &d, err);
+        if (r < 0)
+                return r;
+        /* The tree as it is now: refuse what libvirt 9.0 cannot do before
+         * it stops the guest trying. */
+        r = list_tree(lv, c, d, &tree, err);
+        if (r < 0)
+                return r;
+        r = vs_virt_revert_check(&tree, snapshot, NULL, why, sizeof(why));
+        vs_snapshot_tree_clear(&tree);
+        if (r < 0)
+                return vs_err_set(err, EOPNOTSUPP, "virt", "%s", why);
+        s = virDomainSnapshotLookupByName(d, snapshot, 0);
+        if (!s)
+                return lv_fail(lv, c, err, "snapshot %s of %s", snapshot, domain);
+        if (virDomainRevertToSnapshot(s, 0) < 0)
+                return lv_fail(lv, c, err, "reverting %s to %s", domain, snapshot);
+        if (ret_state)
+                *ret_state = virDomainGetState(d, &state, &reason, 0) == 0 ? map_state(state) : VS_DOMAIN_OTHER;
+        return 0;
+}
+
 static int
 lv_delete_snapshots(vs_virt *v, const char *domain, const vs_snapshot_tree *given, char *const *names,
                     vs_delete_results *ret, vs_err *err)
@@ -1564,6 +1601,7 @@ static const vs_virt_ops libvirt_ops = {
         .create_snapshot = lv_create_snapshot,
         .list_snapshots = lv_list_snapshots,
         .delete_snapshots = lv_delete_snapshots,
+        .revert_snapshot = lv_revert_snapshot,
         .free = lv_free,
         .alive = lv_alive,
         .reconnect = lv_reconnect,

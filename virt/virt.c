@@ -59,6 +59,15 @@ vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs
 }
 
 int
+vs_virt_revert_snapshot(vs_virt *v, const char *domain, const char *snapshot, vs_domain_state *ret_state,
+                        vs_err *err)
+{
+        if (!v->ops->revert_snapshot)
+                return vs_err_set(err, EOPNOTSUPP, v->ops->name, "reverting is not supported");
+        return v->ops->revert_snapshot(v, domain, snapshot, ret_state, err);
+}
+
+int
 vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names, vs_delete_results *ret,
                          vs_err *err)
 {

@@ -186,6 +186,20 @@ int vs_virt_delete_snapshots(vs_virt *v, const char *domain, char *const *names,
 int vs_virt_delete_snapshots_in_tree(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
                                      char *const *names, vs_delete_results *ret, vs_err *err);
 
+/* Revert a domain to one of its snapshots (virDomainRevertToSnapshot: the
+ * domain ends in the state the snapshot recorded: running from memory, or
+ * shut off).  The backend lists the tree and refuses first what
+ * vs_virt_revert_check refuses (-EOPNOTSUPP, nothing done).  *ret_state:
+ * the domain's state afterwards. */
+int vs_virt_revert_snapshot(vs_virt *v, const char *domain, const char *snapshot, vs_domain_state *ret_state,
+                            vs_err *err);
+/* Whether libvirt 9.0 can revert to `target` in tree t: 0, or -1 with why
+ * (no such snapshot; an external one; an internal one with an external
+ * snapshot below it).  *ret_current (may be NULL): the current snapshot's
+ * name, borrowed from t, or NULL.  Pure. */
+int vs_virt_revert_check(const vs_snapshot_tree *t, const char *target, const char **ret_current, char *why,
+                         size_t len);
+
 void vs_domain_list_clear(vs_domain_list *l);
 void vs_snapshot_tree_clear(vs_snapshot_tree *t);
 void vs_create_result_clear(vs_create_result *r);

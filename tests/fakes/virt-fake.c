@@ -64,7 +64,7 @@ typedef struct vs_fake {
 } vs_fake;
 
 static const char *const op_names[VS_FAKE_N_OPS] = {
-        "list_domains", "create_snapshot", "list_snapshots", "delete_snapshots",
+        "list_domains", "create_snapshot", "list_snapshots", "delete_snapshots", "revert_snapshot",
 };
 
 static vs_fake *
@@ -424,12 +424,42 @@ fake_unwatch(vs_virt *v, vs_virt_watch *w)
         pthread_mutex_unlock(&f->lock);
 }
 
+/* As libvirt: the snapshot becomes current (its domain state is not
+ * modelled). */
+static int
+fake_revert(vs_virt *v, const char *domain, const char *snapshot, vs_domain_state *ret_state, vs_err *err)
+{
+        vs_fake *f = fake_of(v);
+        int r = op_enter(f, VS_FAKE_REVERT, err);
+        fake_domain *d;
+
+        if (r < 0)
+                goto out;
+        d = find_domain(f, domain);
+        if (!d) {
+                r = vs_err_set(err, ENOENT, "fake", "no domain '%s'", domain);
+                goto out;
+        }
+        if (!find_snap(d, snapshot)) {
+                r = vs_err_set(err, ENOENT, "fake", "no snapshot '%s' of '%s'", snapshot, domain);
+                goto out;
+        }
+        free(d->current);
+        d->current = strdup(snapshot);
+        if (ret_state)
+                *ret_state = d->state;
+out:
+        pthread_mutex_unlock(&f->lock);
+        return r;
+}
+
 static const vs_virt_ops fake_ops = {
         .name = "fake",
         .list_domains = fake_list_domains,
         .create_snapshot = fake_create,
         .list_snapshots = fake_list_snapshots,
         .delete_snapshots = fake_delete,
+        .revert_snapshot = fake_revert,
         .free = fake_free,
         .alive = fake_alive,
         .reconnect = fake_reconnect,
@@ -783,4 +813,19 @@ vs_fake_ref(vs_virt *v)
         f->refs++;
         pthread_mutex_unlock(&f->lock);
         return v;
+}
+
+char *
+vs_fake_current(vs_virt *v, const char *domain)
+{
+        vs_fake *f = fake_of(v);
+        fake_domain *d;
+        char *cur = NULL;
+
+        pthread_mutex_lock(&f->lock);
+        d = find_domain(f, domain);
+        if (d && d->current)
+                cur = strdup(d->current);
+        pthread_mutex_unlock(&f->lock);
+        return cur;
 }

@@ -22,6 +22,7 @@ typedef enum vs_fake_op {
         VS_FAKE_CREATE,
         VS_FAKE_LIST_SNAPSHOTS,
         VS_FAKE_DELETE,
+        VS_FAKE_REVERT,
         VS_FAKE_N_OPS,
 } vs_fake_op;
 
@@ -86,3 +87,5 @@ size_t vs_fake_owned_count(vs_virt *v, const char *domain, const char *policy);
 bool vs_fake_has_snapshot(vs_virt *v, const char *domain, const char *name);
 /* Names passed to the last create on domain (NULL if none); caller frees. */
 char *vs_fake_last_created(vs_virt *v, const char *domain);
+/* The domain's current snapshot (malloc'd), NULL if none. */
+char *vs_fake_current(vs_virt *v, const char *domain);

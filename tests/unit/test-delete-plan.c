@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "delete-plan.h"
+#include "virt.h"
 
 /* One synthetic snapshot: name, parent, creation time, external?, owner. */
 typedef struct snap {
@@ -424,11 +425,52 @@ test_parent_loop(void **state)
         done(&f);
 }
 
+/* Revert (virt/revert-plan.c): internal targets only, and none with an
+ * external snapshot below it; the current snapshot is reported. */
+static void
+test_revert_check(void **state)
+{
+        static const snap s[] = {
+                { "s1", NULL, 10, false, "p" },
+                { "s2", "s1", 20, false, "p" },
+                { "d1", "s2", 30, true, "p" },
+                { "s3", "s1", 40, false, NULL },
+        };
+        const char *cur = "unset";
+        char why[512];
+        fixture f;
+
+        (void)state;
+        build(&f, s, 4);
+        f.items[3].current = true;
+        assert_int_equal(vs_virt_revert_check(&f.tree, "s3", &cur, why, sizeof(why)), 0);
+        assert_string_equal(cur, "s3");
+        /* s1 has d1 (external) below it, through s2. */
+        assert_int_equal(vs_virt_revert_check(&f.tree, "s1", NULL, why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "external snapshot 'd1' was taken after 's1'"));
+        assert_int_equal(vs_virt_revert_check(&f.tree, "s2", NULL, why, sizeof(why)), -1);
+        assert_int_equal(vs_virt_revert_check(&f.tree, "d1", NULL, why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "'d1' is an external snapshot (disks only): libvirt 9.0 cannot revert"));
+        f.items[2].has_memory = true;
+        assert_int_equal(vs_virt_revert_check(&f.tree, "d1", NULL, why, sizeof(why)), -1);
+        assert_non_null(strstr(why, "(memory and disks)"));
+        assert_int_equal(vs_virt_revert_check(&f.tree, "nosuch", &cur, why, sizeof(why)), -1);
+        assert_string_equal(why, "no snapshot 'nosuch'");
+        /* No current snapshot: none reported. */
+        f.items[3].current = false;
+        assert_int_equal(vs_virt_revert_check(&f.tree, "s3", &cur, why, sizeof(why)), 0);
+        assert_null(cur);
+        /* A parent loop does not hang it. */
+        f.items[0].parent = (char *)"s3";
+        assert_int_equal(vs_virt_revert_check(&f.tree, "s3", &cur, why, sizeof(why)), -1);
+}
+
 int
 main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_internal_whole_subtree),
+                cmocka_unit_test(test_revert_check),
                 cmocka_unit_test(test_internal_partial_subtree),
                 cmocka_unit_test(test_foreign),
                 cmocka_unit_test(test_missing_and_duplicates),

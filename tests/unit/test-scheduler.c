@@ -2053,6 +2053,143 @@ test_adhoc_ttl_daemon(void **state)
         fx_free(f);
 }
 
+typedef struct revert_seen {
+        unsigned calls;
+        bool ok;
+        char from[64], safety[128], policy[40], state[16], error[512];
+        int64_t expires;
+} revert_seen;
+
+static void
+on_revert(const vs_revert_result *r, void *data)
+{
+        revert_seen *v = data;
+
+        v->calls++;
+        v->ok = r->ok;
+        v->expires = r->safety_expires;
+        snprintf(v->from, sizeof(v->from), "%s", r->from ? r->from : "");
+        snprintf(v->safety, sizeof(v->safety), "%s", r->safety ? r->safety : "");
+        snprintf(v->policy, sizeof(v->policy), "%s", r->policy ? r->policy : "");
+        snprintf(v->state, sizeof(v->state), "%s", r->state ? r->state : "");
+        snprintf(v->error, sizeof(v->error), "%s", r->error ? r->error : "");
+}
+
+/* `revert` through the daemon: a safety snapshot (internal, 7 d) through
+ * the job queue, then the revert, recorded; refused before anything when
+ * the safety snapshot would be external; nothing reverted when the safety
+ * snapshot fails. */
+static void
+test_revert_daemon(void **state)
+{
+        static const char *const yaml =
+                "connection: " URI "\n"
+                "timezone: UTC\n"
+                "policies:\n"
+                "  - name: p\n"
+                "    schedule: every 1h\n"
+                "    catch_up: false\n"
+                "    snapshot: {type: internal}\n"
+                "    retention: {keep_last: 5}\n"
+                "  - name: ext\n"
+                "    schedule: every 1h\n"
+                "    catch_up: false\n"
+                "    domains: {include: [nothing-matches]}\n"
+                "    snapshot: {type: disk-only}\n"
+                "    retention: {keep_last: 1}\n";
+        fx *f = fx_new(T0 + 60);
+        revert_seen v = { 0 }, w = { 0 }, x = { 0 }, dry = { 0 };
+        char *cur;
+        vs_err e = { 0 };
+        ev_ctx ev;
+
+        (void)state;
+        add_domains(f, 1);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "before", T0 - 100, "p"), 0);
+        assert_int_equal(vs_fake_add_snapshot(f->fake, "dom-a", "later", T0 - 50, NULL), 0);
+        fx_scheduler(f, yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+
+        assert_int_equal(vs_scheduler_request_revert(f->s, &(vs_revert_request){ .domain = "dom-zz", .snapshot = "x" },
+                                                     on_revert, &v, &e), -ENOENT);
+        /* A dry run checks and changes nothing. */
+        assert_int_equal(vs_scheduler_request_revert(f->s,
+                                                     &(vs_revert_request){ .domain = "dom-a", .snapshot = "before",
+                                                                           .dry_run = true },
+                                                     on_revert, &dry, &e), 0);
+        settle(f);
+        assert_int_equal(dry.calls, 1);
+        assert_true(dry.ok);
+        assert_string_equal(dry.from, "later");
+        assert_string_equal(dry.policy, "p");
+        assert_string_equal(dry.safety, "");
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_REVERT), 0);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 0);
+
+        assert_int_equal(vs_scheduler_request_revert(f->s,
+                                                     &(vs_revert_request){ .domain = "dom-a", .snapshot = "before",
+                                                                           .requested_by = "uid 0 (root)" },
+                                                     on_revert, &v, &e), 0);
+        settle(f);
+        assert_int_equal(v.calls, 1);
+        assert_true(v.ok);
+        assert_string_equal(v.from, "later");
+        assert_string_equal(v.policy, "p");
+        assert_int_equal(v.expires, T0 + 60 + VS_REVERT_SAFETY_TTL);
+        assert_true(vs_fake_has_snapshot(f->fake, "dom-a", v.safety));
+        cur = vs_fake_current(f->fake, "dom-a");
+        assert_string_equal(cur, "before");
+        free(cur);
+        assert_string_equal(the_ttl_row(f).note, "safety snapshot before revert to before");
+        ev = events(f, "reverted");
+        assert_int_equal(ev.n, 1);
+        assert_non_null(strstr(ev.last_message, "reverted from later to before by uid 0 (root); safety snapshot "));
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_REVERT), 1);
+
+        /* A disk-only safety snapshot would hide the internal target. */
+        assert_int_equal(vs_scheduler_request_revert(f->s,
+                                                     &(vs_revert_request){ .domain = "dom-a", .snapshot = "later",
+                                                                           .policy = "ext" },
+                                                     on_revert, &w, &e), 0);
+        settle(f);
+        assert_int_equal(w.calls, 1);
+        assert_false(w.ok);
+        assert_non_null(strstr(w.error, "the safety snapshot would be disk-only (policy ext)"));
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_REVERT), 1);
+
+        /* The safety snapshot fails: nothing is reverted. */
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EINVAL, false, "no space for the snapshot");
+        assert_int_equal(vs_scheduler_request_revert(f->s,
+                                                     &(vs_revert_request){ .domain = "dom-a", .snapshot = "later" },
+                                                     on_revert, &x, &e), 0);
+        settle(f);
+        assert_int_equal(x.calls, 1);
+        assert_false(x.ok);
+        assert_non_null(strstr(x.error, "the safety snapshot failed"));
+        assert_non_null(strstr(x.error, "nothing was reverted"));
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_REVERT), 1);
+        cur = vs_fake_current(f->fake, "dom-a");
+        assert_string_equal(cur, "before");
+        free(cur);
+
+        /* Revert failing in libvirt: recorded as revert-failed. */
+        vs_fake_fail(f->fake, VS_FAKE_REVERT, 1, 1, EIO, false, "QEMU said no");
+        memset(&x, 0, sizeof(x));
+        assert_int_equal(vs_scheduler_request_revert(f->s,
+                                                     &(vs_revert_request){ .domain = "dom-a", .snapshot = "later",
+                                                                           .no_safety = true },
+                                                     on_revert, &x, &e), 0);
+        settle(f);
+        assert_false(x.ok);
+        assert_non_null(strstr(x.error, "QEMU said no"));
+        ev = events(f, "revert-failed");
+        assert_int_equal(ev.n, 1);
+        assert_non_null(strstr(ev.last_message, "no safety snapshot (--no-safety)"));
+        fx_stop_scheduler(f);
+        fx_free(f);
+}
+
 /* Right after start (socket activation starts the daemon with the request
  * that woke it), a request waits for the connection's first listing; one for
  * a connection that cannot be reached then hears why. */
@@ -2514,6 +2651,7 @@ main(void)
                 cmocka_unit_test(test_domain_events_replan),
                 cmocka_unit_test(test_snapshot_and_prune_now),
                 cmocka_unit_test(test_adhoc_ttl_daemon),
+                cmocka_unit_test(test_revert_daemon),
                 cmocka_unit_test(test_adhoc_cancelled_on_stop),
                 cmocka_unit_test(test_adhoc_before_first_listing),
                 cmocka_unit_test(test_notify),
