@@ -158,4 +158,78 @@ vs_check_eq "... libvirt holds two snapshots" 2 "$(vs_virsh snapshot-list vse2e-
 vs_virsh destroy vse2e-guard >/dev/null
 umount "$small" && rmdir "$small"
 
+# ---- revert: a safety snapshot, then libvirt's revert ----------------------
+dom=vse2e-rev
+vs_make_domain "$dom"
+disk=$VS_E2E_IMG/$dom.qcow2
+cat >"$dir/rev.yaml" <<YAML
+connection: "$VS_E2E_URI"
+database: $dir/rev.db
+control_socket: $dir/rev.sock
+timezone: UTC
+policies:
+  - name: keep
+    domains: {include: ["$dom"]}
+    schedule: daily
+    snapshot: {type: internal, timeout: 1m}
+    retention: {keep_last: 10}
+  - name: ext
+    domains: {include: [nothing]}
+    schedule: daily
+    snapshot: {type: disk-only, timeout: 1m, overlay_dir: $VS_E2E_IMG}
+    retention: {keep_last: 10}
+YAML
+pattern() { qemu-io -f qcow2 -c "read -P $1 0 64k" "$disk" 2>&1 | grep -q "read 65536/65536"; }
+qemu-io -f qcow2 -c "write -P 0xaa 0 64k" "$disk" >/dev/null
+"$VIRTSNAP" snapshot "$dom" --policy keep -c "$dir/rev.yaml" >"$dir/r1.out" 2>&1
+good=$(sed -n "s/.*created snapshot \(keep-[^ ]*\) .*/\1/p" "$dir/r1.out")
+vs_check "revert: a snapshot of the disk as it was (0xaa)" test -n "$good"
+sleep 1
+qemu-io -f qcow2 -c "write -P 0xbb 0 64k" "$disk" >/dev/null
+vs_check "... then the disk changed (0xbb)" pattern 0xbb
+"$VIRTSNAP" revert "$dom" "$good" -c "$dir/rev.yaml" --dry-run >"$dir/r2.out" 2>"$dir/r2.err"
+vs_check_eq "revert --dry-run exits 0" 0 $?
+vs_check "... says what it would do" grep -q "^$dom: would take a safety snapshot under policy keep (internal, kept 1w), then revert from $good to $good" "$dir/r2.out"
+vs_check "... and changes nothing" pattern 0xbb
+"$VIRTSNAP" revert "$dom" "$good" -c "$dir/rev.yaml" >"$dir/r3.out" 2>"$dir/r3.err"
+vs_check_eq "revert exits 0" 0 $?
+safety=$(sed -n "s/^$dom: safety snapshot \([^ ]*\) taken under policy keep, kept until .*/\1/p" "$dir/r3.out")
+vs_check "... took a safety snapshot first ($(head -1 "$dir/r3.out"))" test -n "$safety"
+vs_check "... which libvirt has" bash -c "virsh -q -c '$VS_E2E_URI' snapshot-list $dom --name | grep -qx '$safety'"
+vs_check "... reverted, and says so" grep -qx "$dom: reverted from $good to $good; now shutoff" "$dir/r3.out"
+vs_check "the disk holds what the snapshot had (0xaa)" pattern 0xaa
+vs_check_eq "libvirt's current snapshot is the target" "$good" "$(vs_virsh snapshot-current "$dom" --name)"
+"$VIRTSNAP" events -c "$dir/rev.yaml" --state reverted --format csv >"$dir/r3.events"
+vs_check "events: reverted, who, from, to and the safety snapshot" \
+        grep -q "reverted from $good to $good by uid 0 (root); safety snapshot $safety, kept until " "$dir/r3.events"
+"$VIRTSNAP" revert "$dom" "$safety" -c "$dir/rev.yaml" --no-safety >"$dir/r4.out" 2>&1
+vs_check_eq "revert to the safety snapshot (--no-safety) exits 0" 0 $?
+vs_check "... and the change is back (0xbb)" pattern 0xbb
+
+# A running domain: its memory snapshot brings it back running.
+vs_virsh start "$dom" >/dev/null
+"$VIRTSNAP" snapshot "$dom" --policy keep -c "$dir/rev.yaml" >"$dir/r5.out" 2>&1
+live=$(sed -n "s/.*created snapshot \(keep-[^ ]*\) (memory).*/\1/p" "$dir/r5.out")
+vs_check "a memory snapshot of the running domain" test -n "$live"
+vs_virsh destroy "$dom" >/dev/null
+"$VIRTSNAP" revert "$dom" "$live" -c "$dir/rev.yaml" >"$dir/r6.out" 2>&1
+vs_check_eq "revert to it exits 0" 0 $?
+vs_check "... now running" grep -qx "$dom: reverted from [^ ]* to $live; now running" "$dir/r6.out"
+vs_check_eq "libvirt says running" "running" "$(vs_virsh domstate "$dom")"
+
+# An external snapshot: refused before anything is done.
+"$VIRTSNAP" snapshot "$dom" --policy ext -c "$dir/rev.yaml" >"$dir/r7.out" 2>&1
+ext=$(sed -n "s/.*created snapshot \(ext-[^ ]*\) .*/\1/p" "$dir/r7.out")
+vs_check "a disk-only snapshot" test -n "$ext"
+before=$(vs_virsh snapshot-list "$dom" --name | sort)
+"$VIRTSNAP" revert "$dom" "$ext" -c "$dir/rev.yaml" >"$dir/r8.out" 2>"$dir/r8.err"
+vs_check_eq "revert to an external snapshot exits 1" 1 $?
+vs_check "... says libvirt 9.0 cannot" grep -q "'$ext' is an external snapshot (disks only): libvirt 9.0 cannot revert to external snapshots" "$dir/r8.err"
+vs_check_eq "... took no safety snapshot and changed nothing" "$before" "$(vs_virsh snapshot-list "$dom" --name | sort)"
+"$VIRTSNAP" revert "$dom" "$live" -c "$dir/rev.yaml" >"$dir/r9.out" 2>"$dir/r9.err"
+vs_check_eq "revert to an internal snapshot below an external one exits 1" 1 $?
+vs_check "... says why" grep -q "external snapshot '$ext' was taken after '$live'" "$dir/r9.err"
+vs_check_eq "... the domain still runs" "running" "$(vs_virsh domstate "$dom")"
+vs_virsh destroy "$dom" >/dev/null
+
 vs_case_done
