@@ -15,7 +15,8 @@
  *               (TOPOLOGICAL), SnapshotGetXMLDesc of each (parsed),
  *               SnapshotCurrent + SnapshotGetName;
  *   jobs        on THREADS threads, per domain:
- *               create: LookupByName, IsActive, [disk-only: GetXMLDesc for
+ *               create: LookupByName, IsActive, GetJobStats when running
+ *               (is the domain busy?), [disk-only: GetXMLDesc for
  *               the disks], ListAllSnapshots + XML of each + Current (the
  *               names taken), SnapshotCreateXML, SnapshotGetXMLDesc of the
  *               new one (the tree the prune plans from);
@@ -504,14 +505,25 @@ exact_domain(bare *b, const char *dom)
         vs_snapshot_xml_params xp = { .owner = b->policy, .type = b->type };
         size_t n_mine = 0;
         unsigned flags = 0;
+        int active;
         vs_err err = { 0 };
 
         /* create */
         virConnectRef(c);
         d = virDomainLookupByName(c, dom);
-        if (!d || virDomainIsActive(d) < 0) {
+        if (!d || (active = virDomainIsActive(d)) < 0) {
                 report("looking up", dom);
                 goto fail_conn;
+        }
+        /* virtsnap asks whether a running domain is in a job of its own. */
+        if (active) {
+                virTypedParameterPtr params = NULL;
+                int jtype = 0, nparams = 0;
+
+                if (virDomainGetJobStats(d, &jtype, &params, &nparams, 0) == 0)
+                        virTypedParamsFree(params, nparams);
+                else
+                        virResetLastError();
         }
         if (b->type == VS_SNAP_DISK_ONLY && read_disks(d, &disks) < 0) {
                 report("reading the disks of", dom);

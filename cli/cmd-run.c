@@ -30,8 +30,9 @@ run_usage(FILE *out)
                 "  -h, --help          this help\n"
                 "\n"
                 "exit status: 0 when every job succeeded (or nothing was due); 1 when any job\n"
-                "failed, a prune left a snapshot libvirt cannot delete, or virtsnap could not\n"
-                "start; 2 usage error.\n",
+                "failed or was skipped (its domain stayed busy, its guard said no), a prune\n"
+                "left a snapshot libvirt cannot delete, or virtsnap could not start; 2 usage\n"
+                "error.\n",
                 VS_DEFAULT_CONFIG);
 }
 

@@ -50,9 +50,15 @@ snapshot_usage(FILE *out)
                 "  --log-level LEVEL   err, warning, notice, info (default) or debug\n"
                 "  -h, --help          this help\n"
                 "\n"
+                "A running domain busy with a job of its own (backup, migration, a block\n"
+                "job) is waited for within the policy's snapshot timeout, then the attempt is\n"
+                "recorded as skipped; so is one over the policy's guard (low space, a long\n"
+                "external chain).\n"
+                "\n"
                 "exit status: 0 snapshot taken (and pruned), or queued in the daemon without\n"
                 "--wait; 1 failure (also: a hook failed, the prune left a snapshot libvirt\n"
-                "cannot delete, the daemon refused the request); 2 usage error.\n",
+                "cannot delete, the daemon refused the request, the snapshot was skipped:\n"
+                "the domain stayed busy or the guard said no); 2 usage error.\n",
                 VS_DEFAULT_CONFIG);
 }
 

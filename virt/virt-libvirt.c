@@ -784,18 +784,17 @@ check_domain_job(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_err *err)
 {
         virTypedParameterPtr params = NULL;
         int type = VIR_DOMAIN_JOB_NONE, nparams = 0, op = 0;
-        vs_err e = { 0 };
 
         if (virDomainGetJobStats(d, &type, &params, &nparams, 0) < 0) {
-                int r = lv_fail(lv, c, &e, "job of %s", virDomainGetName(d));
+                virErrorPtr le = virGetLastError();
 
-                /* Unsupported (the test driver answers without an error
-                 * set): not busy.  A lost link: the create would fail too. */
-                if (!atomic_load(&lv->dead))
-                        return 0;
-                if (err)
-                        *err = e;
-                return r;
+                /* A lost link: the create would fail too, say so now.
+                 * Anything else (the test driver has no job stats and sets
+                 * no error): not busy, and no further calls to find out. */
+                if (le && (le->domain == VIR_FROM_RPC || le->code == VIR_ERR_NO_CONNECT))
+                        return lv_fail(lv, c, err, "job of %s", virDomainGetName(d));
+                virResetLastError();
+                return 0;
         }
         if (type != VIR_DOMAIN_JOB_NONE && virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &op) < 0)
                 op = VIR_DOMAIN_JOB_OPERATION_UNKNOWN;

@@ -84,6 +84,11 @@ complete_words() {
         fail "completion: policies: '$(complete_words virtsnap snapshot -c p.yaml --policy '')'"
 [ "$(complete_words virtsnap history --database h.db --domain w)" = "web1" ] ||
         fail "completion: domains: '$(complete_words virtsnap history --database h.db --domain w)'"
+# revert: DOMAIN, then one of its present snapshots from the history.
+[ "$(complete_words virtsnap revert --database h.db w)" = "web1" ] ||
+        fail "completion: revert's domain: '$(complete_words virtsnap revert --database h.db w)'"
+[ "$(complete_words virtsnap revert --database h.db web1 daily-202603)" = "$(printf 'daily-20260309T040000Z\ndaily-20260310T040000Z')" ] ||
+        fail "completion: revert's snapshot: '$(complete_words virtsnap revert --database h.db web1 daily-202603)'"
 
 if [ "$failures" -ne 0 ]; then
         echo "$failures failure(s)" >&2
