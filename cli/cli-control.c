@@ -106,7 +106,7 @@ handle_snapshot(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, 
 /* A prune request: one reply when its last job is done. */
 typedef struct prune_call {
         vs_ctl_call *call;
-        unsigned jobs, finished, down, failed, pruned, undeletable;
+        unsigned jobs, finished, down, failed, pruned, undeletable, created, skipped;
         bool counted;                   /* jobs is known (a job may finish at once) */
         char first_error[512];
 } prune_call;
@@ -122,11 +122,12 @@ prune_reply(prune_call *pc)
                 json_object_object_add(o, "pruned", json_object_new_int64(pc->pruned));
                 json_object_object_add(o, "undeletable", json_object_new_int64(pc->undeletable));
                 json_object_object_add(o, "failed", json_object_new_int64(pc->failed));
+                json_object_object_add(o, "created", json_object_new_int64(pc->created));
                 json_object_object_add(o, "down", json_object_new_int64(pc->down));
                 if (pc->first_error[0])
                         add_str(o, "error", pc->first_error);
                 else if (pc->down)
-                        add_str(o, "error", "a matched policy's connection is down: not pruned there");
+                        add_str(o, "error", "a matched policy's connection is down: nothing was done there");
         }
         vs_ctl_reply(pc->call, o);
         free(pc);
@@ -139,6 +140,7 @@ on_prune_done(const vs_adhoc_result *r, void *data)
 
         pc->pruned += r->pruned;
         pc->undeletable += r->undeletable;
+        pc->created += r->ok && r->snapshot;
         if (!r->ok) {
                 pc->failed++;
                 if (!pc->first_error[0])
@@ -174,6 +176,65 @@ handle_prune(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, con
         pc->counted = true;
         if (pc->finished == jobs)
                 prune_reply(pc);
+}
+
+/* `run --once` next to the daemon: the due jobs, one reply when all are
+ * done (the same accounting as a prune request). */
+static void
+handle_run(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+{
+        prune_call *pc = calloc(1, sizeof(*pc));
+        vs_err e = { 0 };
+        unsigned jobs = 0, down = 0;
+        int r;
+
+        if (!pc) {
+                vs_ctl_reply(call, NULL);
+                return;
+        }
+        pc->call = call;
+        r = vs_scheduler_request_run(cc->s, q->policy, on_prune_done, pc, &jobs, &down, &e);
+        if (r < 0) {
+                free(pc);
+                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
+                return;
+        }
+        vs_log_info(cc->log, "control: run --once for %s: %u jobs due", peer->who, jobs);
+        pc->jobs = jobs;
+        pc->down = down;
+        pc->counted = true;
+        if (pc->finished == jobs)
+                prune_reply(pc);
+}
+
+static void
+on_pin_done(unsigned changed, const vs_err *err, void *data)
+{
+        json_object *o;
+
+        if (err) {
+                vs_ctl_reply(data, vs_ctl_error_reply(EIO, err->msg));
+                return;
+        }
+        o = ok_reply();
+        if (o)
+                json_object_object_add(o, "changed", json_object_new_int64(changed));
+        vs_ctl_reply(data, o);
+}
+
+static void
+handle_pin(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+{
+        bool pin = q->cmd == VS_CTL_PIN;
+        vs_err e = { 0 };
+        int r;
+
+        r = vs_scheduler_request_pin(cc->s, pin, q->domain, q->snapshot, q->reason, on_pin_done, call, &e);
+        if (r < 0) {
+                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg[0] ? e.msg : strerror(-r)));
+                return;
+        }
+        vs_log_info(cc->log, "control: %s %s of %s for %s", pin ? "pin" : "unpin", q->snapshot, q->domain, peer->who);
 }
 
 static void
@@ -259,6 +320,13 @@ on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, 
                 break;
         case VS_CTL_REVERT:
                 handle_revert(cc, call, peer, q);
+                break;
+        case VS_CTL_RUN:
+                handle_run(cc, call, peer, q);
+                break;
+        case VS_CTL_PIN:
+        case VS_CTL_UNPIN:
+                handle_pin(cc, call, peer, q);
                 break;
         }
 }

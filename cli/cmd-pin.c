@@ -1,16 +1,22 @@
 /* virtsnap pin (and, through vs_cli_pin_main, unpin): mark a snapshot so that retention never prunes it
- * (pinned snapshots are invisible to retention), or release it.  Both open
- * the database read-write for one short transaction; the daemon's writes
- * wait for it at most the busy timeout. */
+ * (pinned snapshots are invisible to retention), or release it.  With a
+ * daemon running, through its control socket (it writes its own store and
+ * answers once committed); otherwise the database is opened read-write for
+ * one short transaction. */
 #include <errno.h>
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli-args.h"
+#include "cli-config.h"
+#include "cli-control.h"
 #include "cli-store.h"
 #include "commands.h"
+#include "vs-config.h"
 
 #define PIN_REASON_MAX 4096
 
@@ -41,8 +47,52 @@ pin_usage(FILE *out, bool pin)
                 "                     the history database (overrides the policy file's)\n"
                 "  -h, --help         this help\n"
                 "\n"
+                "With the daemon running (it answers on the file's control_socket:), the\n"
+                "request goes to it.\n"
+                "\n"
                 "exit status: 0 success; 1 no such snapshot in the history, or the database\n"
                 "cannot be written; 2 usage error.\n");
+}
+
+/* Ask the running daemon: 0 done (*changed set), 1 failed (printed), -1 no
+ * daemon answers (do it here).  Without a policy file (only --database)
+ * there is no socket to ask. */
+static int
+through_daemon(const vs_cli_db_opts *db, bool pin, const char *domain, const char *snapshot, const char *reason,
+               unsigned *changed)
+{
+        const char *cmd = pin ? "pin" : "unpin";
+        vs_config *cfg = NULL;
+        json_object *o = NULL, *v;
+        int r;
+
+        if (db->database && !db->config)
+                return -1;
+        if (!db->config && access(VS_DEFAULT_CONFIG, R_OK) < 0)
+                return -1;
+        if (vs_cli_load_config(db->config, &cfg) < 0)
+                return -1; /* the direct path says what is wrong with it */
+        r = vs_cli_control_ask(cmd, cfg->control_socket,
+                               &(vs_ctl_request){
+                                       .cmd = pin ? VS_CTL_PIN : VS_CTL_UNPIN, .domain = (char *)domain,
+                                       .snapshot = (char *)snapshot, .reason = (char *)reason,
+                                       .database = db->database ? (char *)db->database : cfg->database,
+                               },
+                               30000, &o);
+        vs_config_free(cfg);
+        if (r < 0)
+                return 1;
+        if (r == 0)
+                return -1;
+        if (!json_object_object_get_ex(o, "ok", &v) || !json_object_get_boolean(v)) {
+                fprintf(stderr, "virtsnap %s: %s\n", cmd,
+                        json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : "the daemon refused");
+                json_object_put(o);
+                return 1;
+        }
+        *changed = json_object_object_get_ex(o, "changed", &v) ? (unsigned)json_object_get_int64(v) : 0;
+        json_object_put(o);
+        return 0;
 }
 
 int
@@ -97,14 +147,19 @@ vs_cli_pin_main(int argc, char **argv, bool pin)
                 fprintf(stderr, "virtsnap %s: $VIRTSNAP_NOW is not a TIME\n", cmd);
                 return VS_EXIT_USAGE;
         }
-        if (vs_cli_open_store(&db, &s, NULL) < 0)
+        r = through_daemon(&db, pin, domain, snapshot, reason, &changed);
+        if (r > 0)
                 return VS_EXIT_FAILURE;
-        r = pin ? vs_store_pin(s, domain, snapshot, reason, now, &changed, &err)
-                : vs_store_unpin(s, domain, snapshot, now, &changed, &err);
-        vs_store_free(s);
         if (r < 0) {
-                fprintf(stderr, "virtsnap %s: %s\n", cmd, err.msg[0] ? err.msg : strerror(-r));
-                return VS_EXIT_FAILURE;
+                if (vs_cli_open_store(&db, &s, NULL) < 0)
+                        return VS_EXIT_FAILURE;
+                r = pin ? vs_store_pin(s, domain, snapshot, reason, now, &changed, &err)
+                        : vs_store_unpin(s, domain, snapshot, now, &changed, &err);
+                vs_store_free(s);
+                if (r < 0) {
+                        fprintf(stderr, "virtsnap %s: %s\n", cmd, err.msg[0] ? err.msg : strerror(-r));
+                        return VS_EXIT_FAILURE;
+                }
         }
         if (pin)
                 printf(changed ? "pinned %s of %s\n" : "%s of %s was already pinned; reason updated\n",

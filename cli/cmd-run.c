@@ -1,9 +1,12 @@
 /* virtsnap run --once: one pass over what is due, for cron and timers. */
 #include <getopt.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli-args.h"
+#include "cli-config.h"
+#include "cli-control.h"
 #include "cli-sched.h"
 #include "commands.h"
 #include "log.h"
@@ -19,6 +22,9 @@ run_usage(FILE *out)
                 "One pass of the daemon, for users who prefer cron or a systemd timer: reconcile,\n"
                 "then snapshot and prune every (domain, policy) that is due (its last snapshot\n"
                 "predates the schedule's most recent slot, or it has none), then exit.\n"
+                "When the daemon runs (it answers on the file's control_socket:), it is asked\n"
+                "instead: it queues what is due and has no job in flight, and the command\n"
+                "reports when those jobs are done.\n"
                 "\n"
                 "options:\n"
                 "  --once              required (the only mode)\n"
@@ -46,6 +52,52 @@ start_once(vs_scheduler *s, void *data)
                 return VS_EXIT_USAGE;
         }
         return 0;
+}
+
+static int64_t
+reply_int(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* With a daemon running, it runs the due jobs (it holds the database).  An
+ * exit code, or -1 when no daemon answers. */
+static int
+through_daemon(const vs_cli_sched_args *a)
+{
+        vs_config *cfg = NULL;
+        json_object *o = NULL, *v;
+        int r;
+
+        if (vs_cli_load_config(a->config, &cfg) < 0) {
+                fprintf(stderr, "virtsnap run: cannot load the policy file\n");
+                return VS_EXIT_FAILURE;
+        }
+        r = vs_cli_control_ask("run", cfg->control_socket,
+                               &(vs_ctl_request){
+                                       .cmd = VS_CTL_RUN, .policy = (char *)a->only_policy,
+                                       .database = a->database ? (char *)a->database : cfg->database,
+                               },
+                               0, &o);
+        vs_config_free(cfg);
+        if (r < 0)
+                return VS_EXIT_FAILURE;
+        if (r == 0)
+                return -1;
+        if (json_object_object_get_ex(o, "jobs", &v))
+                printf("run by the daemon: %lld job%s due, %lld created, %lld failed or skipped, %lld pruned "
+                       "(%lld undeletable)\n",
+                       (long long)reply_int(o, "jobs"), reply_int(o, "jobs") == 1 ? "" : "s",
+                       (long long)reply_int(o, "created"), (long long)reply_int(o, "failed"),
+                       (long long)reply_int(o, "pruned"), (long long)reply_int(o, "undeletable"));
+        r = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v) && reply_int(o, "undeletable") == 0
+                    ? VS_EXIT_OK : VS_EXIT_FAILURE;
+        if (json_object_object_get_ex(o, "error", &v))
+                fprintf(stderr, "virtsnap run: %s\n", json_object_get_string(v));
+        json_object_put(o);
+        return r;
 }
 
 int
@@ -86,5 +138,8 @@ vs_cmd_run(int argc, char **argv)
         if (!once)
                 return vs_cli_usage_error("run",
                                           "--once is required (for a long-running scheduler use 'virtsnap daemon')");
+        r = through_daemon(&a);
+        if (r >= 0)
+                return r;
         return vs_cli_run_scheduler(&a, start_once, (void *)a.only_policy, true);
 }

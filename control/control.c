@@ -13,6 +13,9 @@ static const char *const cmd_names[] = {
         [VS_CTL_SNAPSHOT] = "snapshot",
         [VS_CTL_PRUNE] = "prune",
         [VS_CTL_REVERT] = "revert",
+        [VS_CTL_RUN] = "run",
+        [VS_CTL_PIN] = "pin",
+        [VS_CTL_UNPIN] = "unpin",
 };
 
 const char *
@@ -24,7 +27,7 @@ vs_ctl_cmd_to_string(vs_ctl_cmd c)
 /* The keys each command takes, beyond "cmd". */
 enum {
         K_DOMAIN = 1 << 0, K_POLICY = 1 << 1, K_TTL = 1 << 2, K_NOTE = 1 << 3, K_WAIT = 1 << 4, K_DATABASE = 1 << 5,
-        K_SNAPSHOT = 1 << 6, K_NO_SAFETY = 1 << 7, K_DRY_RUN = 1 << 8,
+        K_SNAPSHOT = 1 << 6, K_NO_SAFETY = 1 << 7, K_DRY_RUN = 1 << 8, K_REASON = 1 << 9,
 };
 
 static const struct {
@@ -36,7 +39,7 @@ static const struct {
         { "ttl", K_TTL, json_type_int },          { "note", K_NOTE, json_type_string },
         { "wait", K_WAIT, json_type_boolean },    { "database", K_DATABASE, json_type_string },
         { "snapshot", K_SNAPSHOT, json_type_string }, { "no_safety", K_NO_SAFETY, json_type_boolean },
-        { "dry_run", K_DRY_RUN, json_type_boolean },
+        { "dry_run", K_DRY_RUN, json_type_boolean }, { "reason", K_REASON, json_type_string },
 };
 
 static const unsigned allowed[] = {
@@ -44,6 +47,9 @@ static const unsigned allowed[] = {
         [VS_CTL_SNAPSHOT] = K_DOMAIN | K_POLICY | K_TTL | K_NOTE | K_WAIT | K_DATABASE,
         [VS_CTL_PRUNE] = K_DOMAIN | K_POLICY | K_DATABASE,
         [VS_CTL_REVERT] = K_DOMAIN | K_SNAPSHOT | K_POLICY | K_TTL | K_NO_SAFETY | K_DRY_RUN | K_DATABASE,
+        [VS_CTL_RUN] = K_POLICY | K_DATABASE,
+        [VS_CTL_PIN] = K_DOMAIN | K_SNAPSHOT | K_REASON | K_DATABASE,
+        [VS_CTL_UNPIN] = K_DOMAIN | K_SNAPSHOT | K_DATABASE,
 };
 
 /* Longest accepted note and name: the history keeps them, a person reads them. */
@@ -106,7 +112,7 @@ vs_ctl_request_parse(const char *line, size_t len, vs_ctl_request *ret, vs_err *
                 if (strcmp(json_object_get_string(v), cmd_names[i]) == 0)
                         cmd = (int)i;
         if (cmd < 0) {
-                r = vs_err_set(err, EINVAL, "control", "unknown cmd \"%.64s\" (status, snapshot, prune, revert)",
+                r = vs_err_set(err, EINVAL, "control", "unknown cmd \"%.64s\" (status, snapshot, prune, revert, run, pin, unpin)",
                                json_object_get_string(v));
                 goto out;
         }
@@ -166,14 +172,17 @@ vs_ctl_request_parse(const char *line, size_t len, vs_ctl_request *ret, vs_err *
                 case K_DRY_RUN:
                         q.dry_run = json_object_get_boolean(val);
                         break;
+                case K_REASON:
+                        r = dup_text(val, key, &q.reason, err);
+                        break;
                 }
                 if (r < 0)
                         goto out;
         }
         if (q.cmd == VS_CTL_SNAPSHOT && !q.domain)
                 r = vs_err_set(err, EINVAL, "control", "snapshot needs \"domain\"");
-        if (q.cmd == VS_CTL_REVERT && (!q.domain || !q.snapshot))
-                r = vs_err_set(err, EINVAL, "control", "revert needs \"domain\" and \"snapshot\"");
+        if ((q.cmd == VS_CTL_REVERT || q.cmd == VS_CTL_PIN || q.cmd == VS_CTL_UNPIN) && (!q.domain || !q.snapshot))
+                r = vs_err_set(err, EINVAL, "control", "%s needs \"domain\" and \"snapshot\"", cmd_names[q.cmd]);
 out:
         json_object_put(root);
         if (r < 0) {
@@ -191,6 +200,7 @@ vs_ctl_request_clear(vs_ctl_request *q)
         free(q->policy);
         free(q->note);
         free(q->snapshot);
+        free(q->reason);
         free(q->database);
         *q = (vs_ctl_request){ 0 };
 }
@@ -222,6 +232,8 @@ vs_ctl_request_format(const vs_ctl_request *q)
                 json_object_object_add(o, "no_safety", json_object_new_boolean(true));
         if (q->dry_run)
                 json_object_object_add(o, "dry_run", json_object_new_boolean(true));
+        if (q->reason)
+                json_object_object_add(o, "reason", json_object_new_string(q->reason));
         if (q->database)
                 json_object_object_add(o, "database", json_object_new_string(q->database));
         s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);

@@ -33,12 +33,16 @@ typedef enum vs_ctl_cmd {
         VS_CTL_PRUNE,           /* retention now: policy?, domain?; replies when done */
         VS_CTL_REVERT,          /* domain, snapshot, policy?, ttl? (the safety snapshot's),
                                  * no_safety?, dry_run?; replies when done */
+        VS_CTL_RUN,             /* `run --once`: policy?; replies when every job is done */
+        VS_CTL_PIN,             /* domain, snapshot, reason?; replies once committed */
+        VS_CTL_UNPIN,           /* domain, snapshot */
 } vs_ctl_cmd;
 
 typedef struct vs_ctl_request {
         vs_ctl_cmd cmd;
         char *domain, *policy, *note;   /* NULL when absent */
-        char *snapshot;                 /* revert: the target */
+        char *snapshot;                 /* revert: the target; pin, unpin */
+        char *reason;                   /* pin */
         bool no_safety, dry_run;        /* revert */
         int64_t ttl;                    /* s; 0 = none */
         bool wait;                      /* reply when the job is done, not when queued */

@@ -732,8 +732,12 @@ vs__sched_dispatch_pending(sched_conn *c)
 
 /* Catch-up (daemon start and reconnect) and `run --once`: one firing for
  * every matched (domain, policy) that missed its most recent slot. */
-void
-vs__sched_queue_due(sched_conn *c, bool catch_up_only)
+/* Queue a firing for every (domain, policy) of c that is due now (only:
+ * that policy).  next_to_daemon: `run --once` asked of the running daemon:
+ * leave out what already has a job, and let the snapshot serve the next
+ * regular slot too, as a catch-up does. */
+static void
+queue_due(sched_conn *c, bool catch_up_only, const char *only, bool next_to_daemon)
 {
         vs_scheduler *s = c->s;
         const vs_config *cfg = s->cfg->cfg;
@@ -744,7 +748,7 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
 
                 if (!p->enabled || (catch_up_only && !p->catch_up))
                         continue;
-                if (s->only_policy && strcmp(s->only_policy, p->name) != 0)
+                if (only && strcmp(only, p->name) != 0)
                         continue;
                 if (strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) != 0)
                         continue;
@@ -756,6 +760,8 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
                         int r;
 
                         if (!vs_plan_domain_matches(p, dom))
+                                continue;
+                        if (next_to_daemon && vs__sched_domain_has_job(c, dom->uuid, p->name, false))
                                 continue;
                         r = vs_store_last_success(s->o.store, c->uri, dom->uuid, p->name, &sched, &created, &e);
                         if (r < 0 && r != -ENOENT) {
@@ -772,6 +778,8 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
                         missed = has ? vs_plan_last_deadline(p->schedule, cfg->tz, offset, last, now) : INT64_MIN;
                         if (missed == INT64_MIN)
                                 missed = now;
+                        if (next_to_daemon && note_catch_up(c, dom->uuid, p->name, now) < 0)
+                                vs_log_err(s->o.log, "%s/%s: out of memory", dom->name, p->name);
                         if (catch_up_only) {
                                 char buf[32];
 
@@ -786,6 +794,91 @@ vs__sched_queue_due(sched_conn *c, bool catch_up_only)
                                 vs_log_err(s->o.log, "%s/%s: out of memory", dom->name, p->name);
                 }
         }
+}
+
+void
+vs__sched_queue_due(sched_conn *c, bool catch_up_only)
+{
+        queue_due(c, catch_up_only, c->s->only_policy, false);
+}
+
+int
+vs_scheduler_request_run(vs_scheduler *s, const char *policy, vs_adhoc_done_fn done, void *data,
+                         unsigned *ret_jobs, unsigned *ret_down, vs_err *err)
+{
+        unsigned jobs = 0, down = 0;
+
+        *ret_jobs = *ret_down = 0;
+        if (s->mode != MODE_DAEMON || s->stopping)
+                return vs_err_set(err, ESHUTDOWN, "scheduler", "the daemon is stopping");
+        if (policy && !find_policy(s->cfg->cfg, policy, NULL))
+                return vs_err_set(err, ENOENT, "scheduler", "no policy named '%s'", policy);
+        for (size_t i = 0; i < s->n_conns; i++) {
+                sched_conn *c = s->conns[i];
+                size_t before = c->n_pending;
+
+                if (!c->up || !c->listed) {
+                        down++;
+                        continue;
+                }
+                queue_due(c, false, policy, true);
+                for (size_t k = before; k < c->n_pending; k++) {
+                        c->pending[k].done = done;
+                        c->pending[k].done_data = data;
+                        jobs++;
+                }
+        }
+        /* Counted first: a job may finish at once. */
+        *ret_jobs = jobs;
+        *ret_down = down;
+        for (size_t i = 0; i < s->n_conns; i++)
+                if (s->conns[i]->up && s->conns[i]->listed && !s->conns[i]->busy)
+                        vs__sched_dispatch_pending(s->conns[i]);
+        return 0;
+}
+
+typedef struct pin_wait {
+        vs_pin_done_fn done;
+        void *data;
+        unsigned changed;
+} pin_wait;
+
+static void
+on_pin_committed(void *data, const vs_err *err)
+{
+        pin_wait *w = data;
+
+        w->done(w->changed, err, w->data);
+        free(w);
+}
+
+int
+vs_scheduler_request_pin(vs_scheduler *s, bool pin, const char *domain, const char *snapshot, const char *reason,
+                         vs_pin_done_fn done, void *data, vs_err *err)
+{
+        pin_wait *w;
+        int r;
+
+        if (s->mode != MODE_DAEMON || s->stopping)
+                return vs_err_set(err, ESHUTDOWN, "scheduler", "the daemon is stopping");
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        w->done = done;
+        w->data = data;
+        r = pin ? vs_store_pin(s->o.store, domain, snapshot, reason, vs__sched_now_s(s), &w->changed, err)
+                : vs_store_unpin(s->o.store, domain, snapshot, vs__sched_now_s(s), &w->changed, err);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        /* Answered once it is on disk; a pinned snapshot is then safe from
+         * the next prune, which reads the same store. */
+        if (s->commit)
+                vs_commit_then(s->commit, on_pin_committed, w);
+        else
+                on_pin_committed(w, NULL);
+        return 0;
 }
 
 /* The policy an ad-hoc snapshot without --policy uses: the first enabled

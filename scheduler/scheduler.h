@@ -124,6 +124,23 @@ int vs_scheduler_prune_now(vs_scheduler *s, const char *policy, const char *doma
 int vs_scheduler_request_prune(vs_scheduler *s, const char *policy, const char *domain, vs_adhoc_done_fn done,
                                void *data, unsigned *ret_jobs, unsigned *ret_down, vs_err *err);
 
+/* The running daemon: `run --once` next to it: a job for every (domain,
+ * policy) that is due now and has none in flight (only policy when given),
+ * on every connection that is up; each also serves the next regular slot,
+ * as a catch-up does.  done is called once per job; *ret_jobs: jobs queued
+ * (0: done is never called); *ret_down: connections down.  -ENOENT no
+ * such policy, -ESHUTDOWN stopping. */
+int vs_scheduler_request_run(vs_scheduler *s, const char *policy, vs_adhoc_done_fn done, void *data,
+                             unsigned *ret_jobs, unsigned *ret_down, vs_err *err);
+
+/* The running daemon: `pin`/`unpin` in its store.  -ENOENT (no such
+ * snapshot in the history) and other store errors at once, nothing
+ * written; else done(changed, NULL) once the change is committed (or
+ * done(0, err) when the commit failed). */
+typedef void (*vs_pin_done_fn)(unsigned changed, const vs_err *err, void *data);
+int vs_scheduler_request_pin(vs_scheduler *s, bool pin, const char *domain, const char *snapshot, const char *reason,
+                             vs_pin_done_fn done, void *data, vs_err *err);
+
 /* `revert DOMAIN SNAPSHOT`: a safety snapshot (an ad-hoc one with a
  * lifetime, under the domain's covering policy or `policy`), then libvirt's
  * revert, recorded as a `reverted` (or `revert-failed`) event with who,

@@ -140,6 +140,33 @@ grep -q '^pruned by the daemon: 0 snapshots in 1 series (0 undeletable, 0 failed
 [ $? -eq 1 ] || fail "prune --policy nope through the daemon: want exit 1"
 grep -q "no policy named 'nope'" err || fail "prune --policy nope: $(cat err)"
 
+# run --once through the daemon: what is due and has no job; here the last
+# hourly snapshot is recent, so nothing is due.
+"$VIRTSNAP" run --once -c p.yaml >out 2>err
+[ $? -eq 0 ] || fail "run --once through the daemon: $(cat out err)"
+grep -q '^run by the daemon: 0 jobs due, 0 created, 0 failed or skipped, 0 pruned (0 undeletable)' out ||
+        fail "run --once: said: $(cat out)"
+"$VIRTSNAP" run --once --policy nope -c p.yaml >out 2>err
+[ $? -eq 1 ] || fail "run --once --policy nope through the daemon: want exit 1"
+grep -q "no policy named 'nope'" err || fail "run --once --policy nope: $(cat err)"
+
+# pin/unpin through the daemon: it writes its own store and answers once
+# committed; the history shows it at once.
+keep=$("$VIRTSNAP" history -c p.yaml --state present --format csv | awk -F, 'NR == 2 { print $7 }')
+"$VIRTSNAP" pin test "$keep" --reason "audit hold" -c p.yaml >out 2>err
+[ $? -eq 0 ] || fail "pin through the daemon: $(cat out err)"
+[ "$(cat out)" = "pinned $keep of test" ] || fail "pin: said: $(cat out)"
+grep -q "control: pin $keep of test for uid" daemon.log || fail "pin was not done by the daemon: $(cat daemon.log)"
+"$VIRTSNAP" history -c p.yaml --format csv | grep ",$keep," | grep -q ',true,audit hold,' ||
+        fail "pin: not in the history: $("$VIRTSNAP" history -c p.yaml --format csv | grep ",$keep,")"
+"$VIRTSNAP" pin test "$keep" -c p.yaml >out 2>err || fail "pin again: $(cat err)"
+grep -q "was already pinned" out || fail "pin again: said: $(cat out)"
+"$VIRTSNAP" unpin test "$keep" -c p.yaml >out 2>err
+[ "$(cat out)" = "unpinned $keep of test" ] || fail "unpin through the daemon: $(cat out err)"
+"$VIRTSNAP" pin test no-such-snapshot -c p.yaml >out 2>err
+[ $? -eq 1 ] || fail "pin of an unknown snapshot through the daemon: want exit 1"
+[ -s err ] || fail "pin of an unknown snapshot: no message"
+
 # ---- malformed requests: an error reply each, the daemon lives on -----------------
 $SEND ctl.sock --json '{"cmd":"snapshot"' >r.txt
 grep -q '"ok":false,"error":"not JSON' r.txt || fail "truncated JSON: $(cat r.txt)"

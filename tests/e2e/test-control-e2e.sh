@@ -68,10 +68,12 @@ vs_check_eq "libvirt holds the TTL one and the newest plain one" \
 # The daemon deletes it when the lifetime ends.
 gone=
 for _ in $(seq 90); do
-        if ! vs_virsh snapshot-list "$dom" --name | grep -qx "$ttl"; then
+        # Only a listing that worked counts: a failed virsh lists nothing.
+        if list=$(vs_virsh snapshot-list "$dom" --name 2>"$dir/virsh.err") && ! grep -qx "$ttl" <<<"$list"; then
                 gone=1
                 break
         fi
+        [ -s "$dir/virsh.err" ] && vs_log "virsh snapshot-list failed: $(cat "$dir/virsh.err")"
         sleep 1
 done
 vs_check "the daemon deleted the snapshot from libvirt when its lifetime ended" test -n "$gone"
