@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli-config.h"
 #include "cli-control.h"
 #include "control-client.h"
 #include "control-server.h"
@@ -103,7 +104,7 @@ handle_snapshot(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, 
         vs_ctl_reply(call, o);
 }
 
-/* A prune request: one reply when its last job is done. */
+/* A prune or run request: one reply when its last job is done. */
 typedef struct prune_call {
         vs_ctl_call *call;
         unsigned jobs, finished, down, failed, pruned, undeletable, created, skipped;
@@ -151,8 +152,10 @@ on_prune_done(const vs_adhoc_result *r, void *data)
                 prune_reply(pc);
 }
 
+/* prune and `run --once`: jobs queued in the daemon, one reply when the
+ * last of them is done. */
 static void
-handle_prune(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
+handle_jobs(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
 {
         prune_call *pc = calloc(1, sizeof(*pc));
         vs_err e = { 0 };
@@ -164,42 +167,16 @@ handle_prune(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, con
                 return;
         }
         pc->call = call;
-        r = vs_scheduler_request_prune(cc->s, q->policy, q->domain, on_prune_done, pc, &jobs, &down, &e);
+        if (q->cmd == VS_CTL_RUN)
+                r = vs_scheduler_request_run(cc->s, q->policy, on_prune_done, pc, &jobs, &down, &e);
+        else
+                r = vs_scheduler_request_prune(cc->s, q->policy, q->domain, on_prune_done, pc, &jobs, &down, &e);
         if (r < 0) {
                 free(pc);
                 vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
                 return;
         }
-        vs_log_info(cc->log, "control: prune for %s: %u jobs", peer->who, jobs);
-        pc->jobs = jobs;
-        pc->down = down;
-        pc->counted = true;
-        if (pc->finished == jobs)
-                prune_reply(pc);
-}
-
-/* `run --once` next to the daemon: the due jobs, one reply when all are
- * done (the same accounting as a prune request). */
-static void
-handle_run(vs_cli_control *cc, vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q)
-{
-        prune_call *pc = calloc(1, sizeof(*pc));
-        vs_err e = { 0 };
-        unsigned jobs = 0, down = 0;
-        int r;
-
-        if (!pc) {
-                vs_ctl_reply(call, NULL);
-                return;
-        }
-        pc->call = call;
-        r = vs_scheduler_request_run(cc->s, q->policy, on_prune_done, pc, &jobs, &down, &e);
-        if (r < 0) {
-                free(pc);
-                vs_ctl_reply(call, vs_ctl_error_reply(-r, e.msg));
-                return;
-        }
-        vs_log_info(cc->log, "control: run --once for %s: %u jobs due", peer->who, jobs);
+        vs_log_info(cc->log, "control: %s for %s: %u jobs", vs_ctl_cmd_to_string(q->cmd), peer->who, jobs);
         pc->jobs = jobs;
         pc->down = down;
         pc->counted = true;
@@ -316,13 +293,11 @@ on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, 
                 handle_snapshot(cc, call, peer, q);
                 break;
         case VS_CTL_PRUNE:
-                handle_prune(cc, call, peer, q);
+        case VS_CTL_RUN:
+                handle_jobs(cc, call, peer, q);
                 break;
         case VS_CTL_REVERT:
                 handle_revert(cc, call, peer, q);
-                break;
-        case VS_CTL_RUN:
-                handle_run(cc, call, peer, q);
                 break;
         case VS_CTL_PIN:
         case VS_CTL_UNPIN:
@@ -430,6 +405,51 @@ vs_cli_control_ask(const char *cmd, const char *socket_path, const vs_ctl_reques
                 }
         }
         return 1;
+}
+
+int
+vs_cli_control_ask_config(const char *cmd, const char *config, vs_ctl_request *q, int timeout_ms,
+                          json_object **ret)
+{
+        vs_config *cfg = NULL;
+        int r;
+
+        if (vs_cli_load_config(config, &cfg) < 0) {
+                fprintf(stderr, "virtsnap %s: cannot load the policy file\n", cmd);
+                return -1;
+        }
+        if (!q->database)
+                q->database = cfg->database;
+        r = vs_cli_control_ask(cmd, cfg->control_socket, q, timeout_ms, ret);
+        if (q->database == cfg->database)
+                q->database = NULL;
+        vs_config_free(cfg);
+        return r;
+}
+
+const char *
+vs_cli_reply_str(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+                       ? json_object_get_string(v) : NULL;
+}
+
+int64_t
+vs_cli_reply_int(json_object *o, const char *key)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+bool
+vs_cli_reply_ok(json_object *o)
+{
+        json_object *v;
+
+        return json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
 }
 
 void

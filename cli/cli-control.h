@@ -29,6 +29,18 @@ void vs_cli_control_stop(vs_cli_control *c);
 int vs_cli_control_ask(const char *cmd, const char *socket_path, const vs_ctl_request *q, int timeout_ms,
                        json_object **ret);
 
+/* The same, for a command with a policy file: load `config` (NULL: the
+ * default), ask its control_socket, with q->database defaulting to the
+ * file's.  -1 also when the file cannot be loaded (printed). */
+int vs_cli_control_ask_config(const char *cmd, const char *config, vs_ctl_request *q, int timeout_ms,
+                              json_object **ret);
+
+/* Reading a reply: a string (NULL if absent or not a string), an integer
+ * (0 if absent), "ok". */
+const char *vs_cli_reply_str(json_object *o, const char *key);
+int64_t vs_cli_reply_int(json_object *o, const char *key);
+bool vs_cli_reply_ok(json_object *o);
+
 /* A revert's result as JSON (cmd-revert.c): the daemon's reply, and what
  * the direct path prints from. */
 json_object *vs_cli_revert_json(const vs_revert_result *r);

@@ -63,7 +63,7 @@ through_daemon(const vs_cli_db_opts *db, bool pin, const char *domain, const cha
 {
         const char *cmd = pin ? "pin" : "unpin";
         vs_config *cfg = NULL;
-        json_object *o = NULL, *v;
+        json_object *o = NULL;
         int r;
 
         if (db->database && !db->config)
@@ -84,13 +84,14 @@ through_daemon(const vs_cli_db_opts *db, bool pin, const char *domain, const cha
                 return 1;
         if (r == 0)
                 return -1;
-        if (!json_object_object_get_ex(o, "ok", &v) || !json_object_get_boolean(v)) {
-                fprintf(stderr, "virtsnap %s: %s\n", cmd,
-                        json_object_object_get_ex(o, "error", &v) ? json_object_get_string(v) : "the daemon refused");
+        if (!vs_cli_reply_ok(o)) {
+                const char *why = vs_cli_reply_str(o, "error");
+
+                fprintf(stderr, "virtsnap %s: %s\n", cmd, why ? why : "the daemon refused");
                 json_object_put(o);
                 return 1;
         }
-        *changed = json_object_object_get_ex(o, "changed", &v) ? (unsigned)json_object_get_int64(v) : 0;
+        *changed = (unsigned)vs_cli_reply_int(o, "changed");
         json_object_put(o);
         return 0;
 }

@@ -137,49 +137,35 @@ dry_run(const vs_cli_sched_args *a, const prune_req *q)
         return rc;
 }
 
-static int64_t
-reply_int(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* With a daemon running, it prunes (it holds the database).  An exit code,
  * or -1 when no daemon answers. */
 static int
 through_daemon(const vs_cli_sched_args *a, const prune_req *q)
 {
-        vs_config *cfg = NULL;
         json_object *o = NULL, *v;
         int r;
 
-        if (vs_cli_load_config(a->config, &cfg) < 0) {
-                fprintf(stderr, "virtsnap prune: cannot load the policy file\n");
-                return VS_EXIT_FAILURE;
-        }
-        r = vs_cli_control_ask("prune", cfg->control_socket,
-                               &(vs_ctl_request){
-                                       .cmd = VS_CTL_PRUNE, .policy = (char *)q->policy, .domain = (char *)q->domain,
-                                       .database = a->database ? (char *)a->database : cfg->database,
-                               },
-                               0, &o);
-        vs_config_free(cfg);
+        r = vs_cli_control_ask_config("prune", a->config,
+                                      &(vs_ctl_request){
+                                              .cmd = VS_CTL_PRUNE, .policy = (char *)q->policy,
+                                              .domain = (char *)q->domain, .database = (char *)a->database,
+                                      },
+                                      0, &o);
         if (r < 0)
                 return VS_EXIT_FAILURE;
         if (r == 0)
                 return -1;
         if (json_object_object_get_ex(o, "jobs", &v)) {
                 printf("pruned by the daemon: %lld snapshot%s in %lld series (%lld undeletable, %lld failed)\n",
-                       (long long)reply_int(o, "pruned"), reply_int(o, "pruned") == 1 ? "" : "s",
-                       (long long)reply_int(o, "jobs"), (long long)reply_int(o, "undeletable"),
-                       (long long)reply_int(o, "failed"));
+                       (long long)vs_cli_reply_int(o, "pruned"), vs_cli_reply_int(o, "pruned") == 1 ? "" : "s",
+                       (long long)vs_cli_reply_int(o, "jobs"), (long long)vs_cli_reply_int(o, "undeletable"),
+                       (long long)vs_cli_reply_int(o, "failed"));
         }
-        r = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v) && reply_int(o, "undeletable") == 0
+        r = vs_cli_reply_ok(o) && vs_cli_reply_int(o, "undeletable") == 0
                     ? VS_EXIT_OK : VS_EXIT_FAILURE;
         if (json_object_object_get_ex(o, "error", &v))
                 fprintf(stderr, "virtsnap prune: %s\n", json_object_get_string(v));
-        else if (reply_int(o, "undeletable") > 0)
+        else if (vs_cli_reply_int(o, "undeletable") > 0)
                 fprintf(stderr, "virtsnap prune: libvirt cannot delete some snapshots (recorded as undeletable)\n");
         json_object_put(o);
         return r;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli-args.h"
-#include "cli-config.h"
 #include "cli-control.h"
 #include "cli-sched.h"
 #include "commands.h"
@@ -61,23 +60,6 @@ revert_usage(FILE *out)
                 VS_DEFAULT_CONFIG);
 }
 
-static const char *
-get_str(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
-}
-
-static int64_t
-get_int(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* The result as the daemon sends it, and as the direct path prints it. */
 json_object *
 vs_cli_revert_json(const vs_revert_result *r)
@@ -115,11 +97,11 @@ static int
 print_result(json_object *o, const char *domain, const char *snapshot)
 {
         json_object *v;
-        bool ok = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
+        bool ok = vs_cli_reply_ok(o);
         bool dry = json_object_object_get_ex(o, "dry_run", &v) && json_object_get_boolean(v);
-        const char *from = get_str(o, "from"), *policy = get_str(o, "policy"), *safety = get_str(o, "safety");
-        const char *state = get_str(o, "state"), *err = get_str(o, "error");
-        int64_t ttl = get_int(o, "safety_ttl"), expires = get_int(o, "safety_expires");
+        const char *from = vs_cli_reply_str(o, "from"), *policy = vs_cli_reply_str(o, "policy"), *safety = vs_cli_reply_str(o, "safety");
+        const char *state = vs_cli_reply_str(o, "state"), *err = vs_cli_reply_str(o, "error");
+        int64_t ttl = vs_cli_reply_int(o, "safety_ttl"), expires = vs_cli_reply_int(o, "safety_expires");
         char buf[32], dur[32];
 
         if (!ok) {
@@ -193,7 +175,6 @@ vs_cmd_revert(int argc, char **argv)
         };
         vs_cli_sched_args a = { .cmd = "revert", .log_level = VS_LOG_INFO };
         vs_revert_request q = { 0 };
-        vs_config *cfg = NULL;
         json_object *reply = NULL;
         direct d = { .q = &q, .rc = VS_EXIT_FAILURE };
         char who[96];
@@ -236,19 +217,14 @@ vs_cmd_revert(int argc, char **argv)
         vs_cli_control_whoami(who, sizeof(who));
         q.requested_by = who;
 
-        if (vs_cli_load_config(a.config, &cfg) < 0) {
-                fprintf(stderr, "virtsnap revert: cannot load the policy file\n");
-                return VS_EXIT_FAILURE;
-        }
-        r = vs_cli_control_ask("revert", cfg->control_socket,
-                               &(vs_ctl_request){
-                                       .cmd = VS_CTL_REVERT, .domain = (char *)q.domain,
-                                       .snapshot = (char *)q.snapshot, .policy = (char *)q.policy,
-                                       .ttl = q.safety_ttl, .no_safety = q.no_safety, .dry_run = q.dry_run,
-                                       .database = a.database ? (char *)a.database : cfg->database,
-                               },
-                               0, &reply);
-        vs_config_free(cfg);
+        r = vs_cli_control_ask_config("revert", a.config,
+                                      &(vs_ctl_request){
+                                              .cmd = VS_CTL_REVERT, .domain = (char *)q.domain,
+                                              .snapshot = (char *)q.snapshot, .policy = (char *)q.policy,
+                                              .ttl = q.safety_ttl, .no_safety = q.no_safety, .dry_run = q.dry_run,
+                                              .database = (char *)a.database,
+                                      },
+                                      0, &reply);
         if (r < 0)
                 return VS_EXIT_FAILURE;
         if (r > 0) {

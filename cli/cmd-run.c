@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli-args.h"
-#include "cli-config.h"
 #include "cli-control.h"
 #include "cli-sched.h"
 #include "commands.h"
@@ -54,34 +53,20 @@ start_once(vs_scheduler *s, void *data)
         return 0;
 }
 
-static int64_t
-reply_int(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* With a daemon running, it runs the due jobs (it holds the database).  An
  * exit code, or -1 when no daemon answers. */
 static int
 through_daemon(const vs_cli_sched_args *a)
 {
-        vs_config *cfg = NULL;
         json_object *o = NULL, *v;
         int r;
 
-        if (vs_cli_load_config(a->config, &cfg) < 0) {
-                fprintf(stderr, "virtsnap run: cannot load the policy file\n");
-                return VS_EXIT_FAILURE;
-        }
-        r = vs_cli_control_ask("run", cfg->control_socket,
-                               &(vs_ctl_request){
-                                       .cmd = VS_CTL_RUN, .policy = (char *)a->only_policy,
-                                       .database = a->database ? (char *)a->database : cfg->database,
-                               },
-                               0, &o);
-        vs_config_free(cfg);
+        r = vs_cli_control_ask_config("run", a->config,
+                                      &(vs_ctl_request){
+                                              .cmd = VS_CTL_RUN, .policy = (char *)a->only_policy,
+                                              .database = (char *)a->database,
+                                      },
+                                      0, &o);
         if (r < 0)
                 return VS_EXIT_FAILURE;
         if (r == 0)
@@ -89,10 +74,10 @@ through_daemon(const vs_cli_sched_args *a)
         if (json_object_object_get_ex(o, "jobs", &v))
                 printf("run by the daemon: %lld job%s due, %lld created, %lld failed or skipped, %lld pruned "
                        "(%lld undeletable)\n",
-                       (long long)reply_int(o, "jobs"), reply_int(o, "jobs") == 1 ? "" : "s",
-                       (long long)reply_int(o, "created"), (long long)reply_int(o, "failed"),
-                       (long long)reply_int(o, "pruned"), (long long)reply_int(o, "undeletable"));
-        r = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v) && reply_int(o, "undeletable") == 0
+                       (long long)vs_cli_reply_int(o, "jobs"), vs_cli_reply_int(o, "jobs") == 1 ? "" : "s",
+                       (long long)vs_cli_reply_int(o, "created"), (long long)vs_cli_reply_int(o, "failed"),
+                       (long long)vs_cli_reply_int(o, "pruned"), (long long)vs_cli_reply_int(o, "undeletable"));
+        r = vs_cli_reply_ok(o) && vs_cli_reply_int(o, "undeletable") == 0
                     ? VS_EXIT_OK : VS_EXIT_FAILURE;
         if (json_object_object_get_ex(o, "error", &v))
                 fprintf(stderr, "virtsnap run: %s\n", json_object_get_string(v));

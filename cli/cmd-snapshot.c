@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli-args.h"
-#include "cli-config.h"
 #include "cli-control.h"
 #include "cli-sched.h"
 #include "commands.h"
@@ -75,22 +74,13 @@ start_snapshot(vs_scheduler *s, void *data)
         return 0;
 }
 
-static const char *
-get_str(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-                       ? json_object_get_string(v) : NULL;
-}
-
 /* What the daemon said, as the direct path would say it. */
 static int
 print_reply(json_object *o, const vs_adhoc_request *q)
 {
         json_object *v;
         bool ok = json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
-        const char *err = get_str(o, "error"), *policy = get_str(o, "policy"), *snap = get_str(o, "snapshot");
+        const char *err = vs_cli_reply_str(o, "error"), *policy = vs_cli_reply_str(o, "policy"), *snap = vs_cli_reply_str(o, "snapshot");
         char buf[32];
 
         if (!ok) {
@@ -124,7 +114,6 @@ vs_cmd_snapshot(int argc, char **argv)
         };
         vs_cli_sched_args a = { .cmd = "snapshot", .log_level = VS_LOG_INFO };
         vs_adhoc_request q = { 0 };
-        vs_config *cfg = NULL;
         json_object *reply = NULL;
         char who[96];
         bool wait = false;
@@ -167,18 +156,13 @@ vs_cmd_snapshot(int argc, char **argv)
         vs_cli_control_whoami(who, sizeof(who));
         q.requested_by = who;
 
-        if (vs_cli_load_config(a.config, &cfg) < 0) {
-                fprintf(stderr, "virtsnap snapshot: cannot load the policy file\n");
-                return VS_EXIT_FAILURE;
-        }
-        r = vs_cli_control_ask("snapshot", cfg->control_socket,
-                               &(vs_ctl_request){
-                                       .cmd = VS_CTL_SNAPSHOT, .domain = (char *)q.domain, .policy = (char *)q.policy,
-                                       .ttl = q.ttl, .note = (char *)q.note, .wait = wait,
-                                       .database = a.database ? (char *)a.database : cfg->database,
-                               },
-                               wait ? 0 : 30000, &reply);
-        vs_config_free(cfg);
+        r = vs_cli_control_ask_config("snapshot", a.config,
+                                      &(vs_ctl_request){
+                                              .cmd = VS_CTL_SNAPSHOT, .domain = (char *)q.domain,
+                                              .policy = (char *)q.policy, .ttl = q.ttl, .note = (char *)q.note,
+                                              .wait = wait, .database = (char *)a.database,
+                                      },
+                                      wait ? 0 : 30000, &reply);
         if (r < 0)
                 return VS_EXIT_FAILURE;
         if (r > 0) {

@@ -120,20 +120,13 @@ add_series(const vs_store_series *se, void *userdata)
         return e ? -ENOMEM : 0;
 }
 
-static int64_t
-get_int(json_object *o, const char *key)
-{
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
-}
-
 /* The running daemon's own view, when one answers on the control socket
  * (nothing is printed when none does: the table above is the history's). */
 static void
 print_daemon(const vs_config *cfg)
 {
-        json_object *o = NULL, *db;
+        json_object *o = NULL;
+        const char *db;
         char when[32];
 
         if (!cfg || vs_cli_control_ask("status", cfg->control_socket, &(vs_ctl_request){ .cmd = VS_CTL_STATUS }, 5000,
@@ -141,11 +134,11 @@ print_daemon(const vs_config *cfg)
                 return;
         printf("daemon: pid %lld since %s, keeps %s: %lld of %lld connections up, %lld jobs running, %lld queued; "
                "%lld created, %lld failed since it started\n",
-               (long long)get_int(o, "pid"), vs_time_format_utc(get_int(o, "started"), when, sizeof(when)),
-               json_object_object_get_ex(o, "database", &db) ? json_object_get_string(db) : "?",
-               (long long)get_int(o, "connections_up"), (long long)get_int(o, "connections"),
-               (long long)get_int(o, "running"), (long long)get_int(o, "queued"), (long long)get_int(o, "created"),
-               (long long)get_int(o, "failed"));
+               (long long)vs_cli_reply_int(o, "pid"), vs_time_format_utc(vs_cli_reply_int(o, "started"), when, sizeof(when)),
+               (db = vs_cli_reply_str(o, "database")) ? db : "?",
+               (long long)vs_cli_reply_int(o, "connections_up"), (long long)vs_cli_reply_int(o, "connections"),
+               (long long)vs_cli_reply_int(o, "running"), (long long)vs_cli_reply_int(o, "queued"), (long long)vs_cli_reply_int(o, "created"),
+               (long long)vs_cli_reply_int(o, "failed"));
         json_object_put(o);
 }
 

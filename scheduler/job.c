@@ -400,7 +400,7 @@ after_create(uv_work_t *w, int status)
 {
         vs_job *j = w->data;
         int64_t first, max, delay, deadline;
-        unsigned max_attempts;
+        unsigned max_attempts, tries;
 
         j->worker_busy = false;
         if (j->w_r == 0) {
@@ -419,11 +419,10 @@ after_create(uv_work_t *w, int status)
                 return;
         }
         retry_backoff_bounds(j, &first, &max, &max_attempts);
+        /* A busy domain has its own backoff; its waits are not failed attempts. */
+        tries = j->w_err.skip == VS_SKIP_BUSY ? j->busy_waits + 1 : j->attempts - j->busy_waits;
         delay = first;
-        /* A busy domain: its own backoff, not counted as failed attempts. */
-        for (unsigned i = 1; i < (j->w_err.skip == VS_SKIP_BUSY ? j->busy_waits + 1 : j->attempts - j->busy_waits) &&
-                             delay < max;
-             i++)
+        for (unsigned i = 1; i < tries && delay < max; i++)
                 delay *= 2;
         if (delay > max)
                 delay = max;

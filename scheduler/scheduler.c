@@ -1359,7 +1359,6 @@ adhoc_resolve(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done,
         sched_conn *c = NULL;
         bool connecting = false;
         size_t pi = 0;
-        firing *f;
         int r;
 
         if (s->mode != MODE_DAEMON || s->stopping)
@@ -1396,25 +1395,15 @@ adhoc_resolve(vs_scheduler *s, const vs_adhoc_request *q, vs_adhoc_done_fn done,
         if (!d)
                 return vs_err_set(err, ENOENT, "scheduler", "no domain '%s'%s%s", q->domain, p ? " on " : "",
                                   p ? c->uri : " on any connection that is up");
-        f = push_firing_get(c, d->name, d->uuid, pi, vs__sched_now_s(s), VS_JOB_SNAPSHOT, VS_ORIGIN_MANUAL);
-        if (!f)
-                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
-        if (adhoc_fill(f, q->ttl, q->note, q->requested_by) < 0) {
-                /* Not a request yet: nobody is told. */
-                c->n_pending--;
-                firing_release(f, NULL);
-                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
-        }
-        f->done = done;
-        f->done_data = data;
         vs_log_info(s->o.log, "%s/%s: ad-hoc snapshot requested%s%s", d->name, p->name,
                     q->requested_by ? " by " : "", q->requested_by ? q->requested_by : "");
-        if (ret_policy)
-                *ret_policy = p->name;
         /* The domain list is as fresh as the last refresh or event; the
          * job itself fails cleanly if the domain went away since. */
-        if (!c->busy)
-                vs__sched_dispatch_pending(c);
+        r = vs__sched_queue_adhoc(c, d, pi, q, done, data, err);
+        if (r < 0)
+                return r;
+        if (ret_policy)
+                *ret_policy = p->name;
         return 0;
 }
 

@@ -63,7 +63,7 @@ grep -qx 'app: reverted from hourly-9 to daily-1; now running' out || fail "reve
 safety=$(sed -n 's/^app: safety snapshot \([^ ]*\) .*/\1/p' out)
 "$VIRTSNAP" history --database h.db --format csv >hist.csv
 grep -q ",$safety,.*,safety snapshot before revert to daily-1" hist.csv || fail "history: the safety snapshot: $(cat hist.csv)"
-grep -q ",present," hist.csv || fail "history: the safety snapshot is not present"
+grep ",$safety," hist.csv | grep -q ",present," || fail "history: the safety snapshot is not present"
 "$VIRTSNAP" history --database h.db --format json >hist.json
 python3 - hist.json "$safety" <<'PY' || fail "history json: the safety snapshot's lifetime"
 import json, sys

@@ -5,6 +5,7 @@
  * on delete and for ownership checks. */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -789,8 +790,9 @@ vs_fake_has_snapshot(vs_virt *v, const char *domain, const char *name)
         return has;
 }
 
-char *
-vs_fake_last_created(vs_virt *v, const char *domain)
+/* A copy of one of a domain's name fields (offset into fake_domain), under the lock. */
+static char *
+domain_field(vs_virt *v, const char *domain, size_t offset)
 {
         vs_fake *f = fake_of(v);
         fake_domain *d;
@@ -798,10 +800,22 @@ vs_fake_last_created(vs_virt *v, const char *domain)
 
         pthread_mutex_lock(&f->lock);
         d = find_domain(f, domain);
-        if (d && d->last_created)
-                s = strdup(d->last_created);
+        if (d && *(char **)((char *)d + offset))
+                s = strdup(*(char **)((char *)d + offset));
         pthread_mutex_unlock(&f->lock);
         return s;
+}
+
+char *
+vs_fake_last_created(vs_virt *v, const char *domain)
+{
+        return domain_field(v, domain, offsetof(fake_domain, last_created));
+}
+
+char *
+vs_fake_current(vs_virt *v, const char *domain)
+{
+        return domain_field(v, domain, offsetof(fake_domain, current));
 }
 
 vs_virt *
@@ -813,19 +827,4 @@ vs_fake_ref(vs_virt *v)
         f->refs++;
         pthread_mutex_unlock(&f->lock);
         return v;
-}
-
-char *
-vs_fake_current(vs_virt *v, const char *domain)
-{
-        vs_fake *f = fake_of(v);
-        fake_domain *d;
-        char *cur = NULL;
-
-        pthread_mutex_lock(&f->lock);
-        d = find_domain(f, domain);
-        if (d && d->current)
-                cur = strdup(d->current);
-        pthread_mutex_unlock(&f->lock);
-        return cur;
 }
