@@ -314,7 +314,11 @@ on_refused(const vs_ctl_peer *peer, const char *why, void *data)
         vs_err e = { 0 };
 
         vs_log_warning(cc->log, "control: %s", why);
-        if (vs_store_append_event(cc->store, &ev, &e) < 0)
+        /* The refusal is answered as soon as this returns: commit it first, so
+         * whoever reads the events after the answer finds it (writes made
+         * earlier in this loop turn go with it; their waiters still run at the
+         * turn's end).  Refused peers are rare: one fsync each. */
+        if (vs_store_append_event(cc->store, &ev, &e) < 0 || vs_store_flush(cc->store, &e) < 0)
                 vs_log_err(cc->log, "control: cannot record the refusal: %s", e.msg);
 }
 

@@ -194,7 +194,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         grep -q 'permission denied: uid 65534.* is not root and not in group virtsnap' r.txt || fail "refusal text: $(cat r.txt)"
         tail -n 1 r.txt | grep -q closed || fail "refused peer: connection left open"
         "$VIRTSNAP" events -c p.yaml --state refused --format csv >ev.csv
-        grep -q 'uid 65534' ev.csv || fail "refusal not recorded: $(cat ev.csv)"
+        grep -q 'uid 65534' ev.csv || fail "refusal not recorded: $(cat ev.csv); daemon: $(tail -n 20 daemon.log)"
         grep -q 'control: permission denied: uid 65534' daemon.log || fail "refusal not logged"
         chmod 660 ctl.sock
 else
