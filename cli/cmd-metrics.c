@@ -19,7 +19,7 @@ metrics_usage(FILE *out)
                 "node_exporter's textfile collector; the daemon writes the same text to the\n"
                 "policy file's metrics_textfile:).  Per (connection, domain, policy):\n"
                 "  virtsnap_last_success_timestamp_seconds, virtsnap_last_attempt_timestamp_seconds,\n"
-                "  virtsnap_last_attempt_success, virtsnap_snapshots{kind=owned|pinned|undeletable},\n"
+                "  virtsnap_last_attempt_success, virtsnap_snapshots{kind=owned|pinned|undeletable|deferred},\n"
                 "  virtsnap_health{health=...} and virtsnap_health_level (as `status` and\n"
                 "  `monitor` judge it), virtsnap_rpo_overdue, the counters\n"
                 "  virtsnap_snapshots_created_total, virtsnap_attempts_failed_total,\n"

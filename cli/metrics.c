@@ -18,7 +18,7 @@ typedef struct series_row {
         bool has_success, has_attempt;
         int64_t last_success, last_attempt;
         vs_snap_state last_state;
-        unsigned held, pinned, undeletable;
+        unsigned held, pinned, undeletable, deferred;
 } series_row;
 
 typedef struct collected {
@@ -61,6 +61,7 @@ collect_series(const vs_store_series *se, void *userdata)
                 .has_success = se->has_success, .last_success = se->last_success,
                 .has_attempt = se->has_attempt, .last_attempt = se->last_attempt, .last_state = se->last_state,
                 .held = se->held, .pinned = se->pinned, .undeletable = se->undeletable,
+                .deferred = se->deferred,
         };
         c->n++;
         if (!r->connection || !r->domain || !r->uuid || !r->policy)
@@ -183,13 +184,14 @@ print_series_families(FILE *out, const collected *c)
                         fprintf(out, "} %d\n", st != VS_SNAP_FAILED && st != VS_SNAP_CREATING);
                 }
         family(out, "virtsnap_snapshots", "gauge",
-               "Snapshots the series holds: all of them (owned), pinned ones, ones libvirt cannot delete.");
+               "Snapshots the series holds: all of them (owned), pinned ones, ones libvirt cannot delete, "
+               "ones whose pruning libvirt put off (deferred).");
         for (size_t i = 0; i < c->n; i++) {
                 const struct {
                         const char *kind;
                         unsigned v;
                 } k[] = { { "owned", c->rows[i].held }, { "pinned", c->rows[i].pinned },
-                          { "undeletable", c->rows[i].undeletable } };
+                          { "undeletable", c->rows[i].undeletable }, { "deferred", c->rows[i].deferred } };
 
                 for (size_t x = 0; x < VS_ELEMENTSOF(k); x++) {
                         put_series(out, "virtsnap_snapshots", c->rows[i].connection, c->rows[i].domain,

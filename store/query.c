@@ -49,7 +49,7 @@ static const char series_sql[] =
         "SELECT se.connection, se.domain_uuid, se.domain_name, se.policy,"
         " ok.created, la.state, la.started, la.error_message, la.hook_error,"
         " coalesce(h.held, 0), coalesce(h.pinned, 0), coalesce(h.undeletable, 0),"
-        " CASE WHEN gu.skip_cause = 'guard' THEN gu.error_message END"
+        " CASE WHEN gu.skip_cause = 'guard' THEN gu.error_message END, coalesce(h.deferred, 0)"
         " FROM series se"
         " LEFT JOIN snapshots ok ON ok.id = (SELECT id FROM snapshots"
         "   WHERE connection = se.connection AND domain_uuid = se.domain_uuid AND policy = se.policy"
@@ -63,7 +63,7 @@ static const char series_sql[] =
         "   WHERE connection = se.connection AND domain_uuid = se.domain_uuid AND policy = se.policy"
         "   AND (state <> 'skipped' OR skip_cause = 'guard') ORDER BY started DESC, id DESC LIMIT 1)"
         " LEFT JOIN (SELECT connection, domain_uuid, policy, count(*) AS held, sum(pinned) AS pinned,"
-        "   sum(undeletable) AS undeletable FROM snapshots"
+        "   sum(undeletable) AS undeletable, sum(deferred) AS deferred FROM snapshots"
         "   WHERE " VS__LIVE " AND state <> 'creating' GROUP BY connection, domain_uuid, policy) h"
         "   ON h.connection = se.connection AND h.domain_uuid = se.domain_uuid AND h.policy = se.policy"
         " WHERE (?1 IS NULL OR se.domain_name = ?1 OR se.domain_uuid = ?1)"
@@ -227,6 +227,7 @@ vs_store_query_series(vs_store *s, const vs_store_filter *f, vs_store_series_cb 
                         .held = (unsigned)sqlite3_column_int64(st, 9),
                         .pinned = (unsigned)sqlite3_column_int64(st, 10),
                         .undeletable = (unsigned)sqlite3_column_int64(st, 11),
+                        .deferred = (unsigned)sqlite3_column_int64(st, 13),
                 };
 
                 row.has_success = opt_int(st, 4, &row.last_success);

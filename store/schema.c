@@ -140,6 +140,12 @@ static const char *const migrations[] = {
          * `monitor` can tell a guard skip (CRITICAL) from a routine one. */
         "ALTER TABLE snapshots ADD COLUMN skip_cause TEXT;\n"
         "PRAGMA user_version = 5;\n",
+
+        /* 5 -> 6: a present snapshot whose pruning libvirt put off (a
+         * shut-off domain's chain, say): retention wants it gone and the
+         * next prune tries again; metrics count these (kind="deferred"). */
+        "ALTER TABLE snapshots ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0 CHECK (deferred IN (0, 1));\n"
+        "PRAGMA user_version = 6;\n",
 };
 
 _Static_assert(VS_ELEMENTSOF(migrations) == VS_STORE_SCHEMA_VERSION,

@@ -558,10 +558,10 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
 {
         static const char deleted_sql[] =
                 "UPDATE snapshots SET state = 'deleted', deleted = ?2,"
-                " delete_reason = coalesce(?3, delete_reason), undeletable = 0"
+                " delete_reason = coalesce(?3, delete_reason), undeletable = 0, deferred = 0"
                 " WHERE id = ?1 AND state = 'deleting'";
         static const char kept_sql[] =
-                "UPDATE snapshots SET state = 'present', undeletable = ?2, delete_reason = NULL"
+                "UPDATE snapshots SET state = 'present', undeletable = ?2, deferred = ?3, delete_reason = NULL"
                 " WHERE id = ?1 AND state = 'deleting'";
         static const char reason_sql[] = "SELECT delete_reason FROM snapshots WHERE id = ?1";
         _cleanup_free_ char *stored_reason = NULL;
@@ -599,6 +599,7 @@ vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome,
                 vs__bind_text(st, 3, reason);
         } else {
                 sqlite3_bind_int(st, 2, outcome == VS_STORE_UNDELETABLE);
+                sqlite3_bind_int(st, 3, outcome == VS_STORE_DEFERRED);
         }
         r = step_transition(s, st, id, "deleting", err);
         vs__store_release(st);

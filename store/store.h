@@ -37,7 +37,7 @@
 #include "vs-err.h"
 
 /* The schema this build writes; older ones are migrated on a read-write open. */
-#define VS_STORE_SCHEMA_VERSION 5
+#define VS_STORE_SCHEMA_VERSION 6
 
 typedef struct vs_store vs_store;
 
@@ -410,6 +410,7 @@ typedef struct vs_store_series {
         const char *last_hook_error; /* the newest attempt's failed hook, else NULL */
         const char *last_guard;    /* the newest attempt was skipped by the guard: why; else NULL */
         unsigned held, pinned, undeletable;
+        unsigned deferred;         /* present, their pruning put off by libvirt */
 } vs_store_series;
 
 /* Callbacks see rows valid only during the call; returning non-zero stops

@@ -211,8 +211,8 @@ series(vs_store *s, long n)
 static void
 health(vs_store *s)
 {
-        vs_err err = { 0 };
-        int64_t id;
+        vs_err err = { 0 }, why = { 0 };
+        int64_t id, deferred;
 
         /* web1/daily: the post hook of the newest snapshot failed. */
         create_ok(s, "web1", WEB1, "daily", "daily-1", BASE, "quiesced");
@@ -220,12 +220,17 @@ health(vs_store *s)
         check(vs_store_set_hook_failed(s, id, "post hook /usr/local/bin/thaw failed: exit status 1", BASE + DAY + 6,
                                        &err),
               &err, "set_hook_failed");
-        /* db1/daily: fine, but one snapshot libvirt cannot delete. */
-        create_ok(s, "db1", DB1, "daily", "daily-1", BASE, "crash");
+        /* db1/daily: fine, but one snapshot libvirt cannot delete, and one
+         * whose pruning it put off (deferred). */
+        deferred = create_ok(s, "db1", DB1, "daily", "daily-1", BASE, "crash");
         id = create_ok(s, "db1", DB1, "daily", "daily-0", BASE - DAY, "crash");
         create_ok(s, "db1", DB1, "daily", "daily-2", BASE + DAY, "crash");
         check(vs_store_begin_delete(s, id, "keep_last 2: 3rd newest", &err), &err, "begin_delete");
         check(vs_store_finish_delete(s, id, VS_STORE_UNDELETABLE, NULL, NULL, BASE + DAY + 10, &err), &err,
+              "finish_delete");
+        vs_err_set(&why, EAGAIN, "libvirt", "domain is shut off; its chain needs it running");
+        check(vs_store_begin_delete(s, deferred, "keep_last 1: 2nd newest", &err), &err, "begin_delete");
+        check(vs_store_finish_delete(s, deferred, VS_STORE_DEFERRED, NULL, &why, BASE + DAY + 11, &err), &err,
               "finish_delete");
         /* web1/weekly: a policy that is no longer in the file. */
         create_ok(s, "web1", WEB1, "weekly", "weekly-1", BASE, "quiesced");

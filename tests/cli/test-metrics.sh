@@ -46,6 +46,8 @@ want "virtsnap_health{$S,health=\"ok\"} 0"
 want "virtsnap_health_level{$S} 1"
 want "virtsnap_snapshots{$D,kind=\"undeletable\"} 1"
 want "virtsnap_snapshots{$D,kind=\"owned\"} 3"
+want "virtsnap_snapshots{$D,kind=\"deferred\"} 1"
+want "virtsnap_snapshots{$S,kind=\"deferred\"} 0"
 want "virtsnap_snapshots_created_total{$D} 3"
 want "virtsnap_health{connection=\"qemu:///system\",domain=\"web1\",policy=\"weekly\",health=\"orphaned\"} 1"
 want 'virtsnap_connection_up{connection="qemu+ssh://kvm2/system"} 0'

@@ -406,6 +406,13 @@ test_lifetimes(void **state)
         vs_store_free(s);
 }
 
+static int
+sum_deferred(const vs_store_series *se, void *userdata)
+{
+        *(unsigned *)userdata += se->deferred;
+        return 0;
+}
+
 static void
 test_delete_outcomes(void **state)
 {
@@ -413,6 +420,7 @@ test_delete_outcomes(void **state)
         vs_store_filter f = all_rows();
         vs_store_held_list held = { 0 };
         vs_err why = { 0 }, err = { 0 };
+        unsigned n_deferred = 0;
         int64_t a, b, c, d;
         event_lines ev;
         rows r;
@@ -462,6 +470,17 @@ test_delete_outcomes(void **state)
         assert_string_equal(ev.line[6], "undeletable|s-c|mixed internal and external chain");
         assert_string_equal(ev.line[7], "delete-failed|s-d|I/O error");
         events_clear(&ev);
+
+        /* The deferred one is counted as such until a later try ends otherwise. */
+        assert_int_equal(count(s, "SELECT id FROM snapshots WHERE deferred = 1"), b);
+        assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE deferred = 1"), 1);
+        assert_int_equal(vs_store_query_series(s, NULL, sum_deferred, &n_deferred, &err), 0);
+        assert_int_equal(n_deferred, 1);
+        assert_int_equal(vs_store_begin_delete(s, b, "keep_last 2: 3rd newest", &err), 0);
+        assert_int_equal(vs_store_finish_delete(s, b, VS_STORE_DELETE_FAILED, NULL, &why, 550, &err), 0);
+        n_deferred = 0;
+        assert_int_equal(vs_store_query_series(s, NULL, sum_deferred, &n_deferred, &err), 0);
+        assert_int_equal(n_deferred, 0);
 
         /* An explicit reason at finish wins; pinned rows refuse to start. */
         assert_int_equal(vs_store_pin(s, "web1", "s-b", "legal hold", 600, NULL, &err), 0);
@@ -1093,10 +1112,10 @@ test_newer_schema(void **state)
         s = NULL;
         assert_int_equal(vs_store_open(path, 0, &s, &err), -EPROTO);
         assert_null(s);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 5)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 6)");
         assert_string_equal(err.where, path);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 5)");
+        assert_string_equal(err.msg, "database was written by a newer virtsnap (schema 99 > 6)");
         after = slurp(path, &after_len);
         assert_int_equal(after_len, before_len);
         assert_memory_equal(after, before, before_len);
@@ -1134,13 +1153,13 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
         /* Readers never migrate: they say so. */
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
-        assert_string_equal(err.msg, "database schema 1 is older than 5; run the daemon once to upgrade it");
+        assert_string_equal(err.msg, "database schema 1 is older than 6; run the daemon once to upgrade it");
         /* Opening at the version it has is a no-op. */
         assert_int_equal(vs__store_create_at_version(path, 1, &err), 0);
-        /* A read-write open migrates 1 -> 2 -> 3 -> 4 -> 5. */
+        /* A read-write open migrates 1 -> 2 -> 3 -> 4 -> 5 -> 6. */
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 5);
-        assert_int_equal(count(s, "PRAGMA user_version"), 5);
+        assert_int_equal(vs_store_schema_version(s), 6);
+        assert_int_equal(count(s, "PRAGMA user_version"), 6);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'series'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'connections'"), 1);
         assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots')"
@@ -1150,9 +1169,10 @@ test_migrations(void **state)
                                   " WHERE name IN ('expires', 'requested_by', 'note')"),
                          3);
         assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots') WHERE name = 'skip_cause'"), 1);
+        assert_int_equal(count(s, "SELECT count(*) FROM pragma_table_info('snapshots') WHERE name = 'deferred'"), 1);
         vs_store_free(s);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 5);
+        assert_int_equal(vs_store_schema_version(s), 6);
         vs_store_free(s);
 
         /* A schema-2 database with rows: its rows read as origin unknown. */
@@ -1166,7 +1186,7 @@ test_migrations(void **state)
         assert_int_equal(vs__store_create_at_version(path, 2, &err), 0);
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 5);
+        assert_int_equal(vs_store_schema_version(s), 6);
         vs_store_free(s);
 
         /* A zero-byte file is a new database: version 0 -> current. */
@@ -1174,7 +1194,7 @@ test_migrations(void **state)
         assert_int_equal(vs_store_open(empty, VS_STORE_READ_ONLY, &s, &err), -ENOENT);
         assert_string_equal(err.msg, "the history database is empty (has the daemon run?)");
         assert_int_equal(vs_store_open(empty, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 5);
+        assert_int_equal(vs_store_schema_version(s), 6);
         assert_int_equal(count(s, "PRAGMA application_id"), 0x76736e70);
         vs_store_free(s);
         rm_rf(dir);
@@ -1208,6 +1228,7 @@ test_migration_backfills_series(void **state)
                                         " ALTER TABLE snapshots DROP COLUMN requested_by;"
                                         " ALTER TABLE snapshots DROP COLUMN note;"
                                         " ALTER TABLE snapshots DROP COLUMN skip_cause;"
+                                        " ALTER TABLE snapshots DROP COLUMN deferred;"
                                         " PRAGMA user_version = 1",
                                         &err),
                          0);
@@ -1215,7 +1236,7 @@ test_migration_backfills_series(void **state)
 
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &s, &err), -EPROTO);
         assert_int_equal(vs_store_open(path, 0, &s, &err), 0);
-        assert_int_equal(vs_store_schema_version(s), 5);
+        assert_int_equal(vs_store_schema_version(s), 6);
         assert_int_equal(vs_store_query_series(s, NULL, collect_series, &series, &err), 0);
         assert_string_equal(series, "db1|daily|present|302|1|0|-\n"
                                     "web1|daily|present|102|1|0|-\n"
