@@ -17,6 +17,8 @@ PACKAGES=(
   chromium
   # the Debian package: built, linted, installed (scripts/test-deb.sh)
   debhelper lintian fakeroot dpkg-dev build-essential
+  # ... and its unit run under a real systemd, in a container (scripts/test-systemd.sh)
+  systemd-container
   # integration / e2e: a real libvirtd + QEMU (TCG) and a guest with qemu-guest-agent
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   linux-image-amd64 busybox-static qemu-guest-agent cpio gzip e2fsprogs sqlite3 procps

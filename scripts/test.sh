@@ -2,7 +2,8 @@
 # README quick start, command 2: install what is missing, build, and run every
 # test suite (unit, integration, e2e) twice: a normal build, then a build with
 # AddressSanitizer + UndefinedBehaviorSanitizer; then build, lint and install
-# the Debian package and check the installed files.
+# the Debian package, check the installed files and run the installed units
+# under systemd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,10 +19,12 @@ run_suites() {
 run_suites build
 run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
-# The Debian package, built and installed from this tree (root only: it
-# installs; CI runs as root).
+# The Debian package, built and installed from this tree, then its units run
+# under a real systemd in a container (root only: it installs, mounts and
+# boots; CI runs as root).
 if [ "$(id -u)" -eq 0 ]; then
   bash scripts/test-deb.sh
+  bash scripts/test-systemd.sh
 else
-  echo "test.sh: not root: skipping the Debian package check (scripts/test-deb.sh)" >&2
+  echo "test.sh: not root: skipping the Debian package and systemd checks (scripts/test-deb.sh, scripts/test-systemd.sh)" >&2
 fi

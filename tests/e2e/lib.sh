@@ -176,6 +176,15 @@ vs_e2e_dump_logs() {
         for f in "$VS_E2E_DIR"/cache/libvirt/qemu/log/*.log "$VS_E2E_IMG"/*.console; do
                 [ -s "$f" ] && { echo "----- $f (last 30 lines)" >&2; tail -n 30 "$f" >&2; }
         done
+        # Last, so that a log cut to its tail (CI keeps 100 lines) still says
+        # which check failed and why.
+        echo "===== failed checks =====" >&2
+        for f in "$VS_E2E_DIR"/case-*.log; do
+                [ -e "$f" ] || continue
+                grep -q -E '^not ok - |^\[  (FAILED|ERROR)  *\]' "$f" || continue
+                echo "----- $(basename "$f")" >&2
+                grep -B 4 -E '^not ok - |^\[  (FAILED|ERROR)  *\] [a-z]' "$f" | tail -n 24 >&2
+        done
         echo "===== end of e2e logs =====" >&2
 }
 
@@ -285,6 +294,19 @@ vs_agent_artifacts() {
 
 vs_agent_ping() {
         vs_virsh qemu-agent-command "$1" --timeout 2 '{"execute":"guest-ping"}' >/dev/null 2>&1
+}
+
+# Hang the guest's agent (SIGSTOP, the channel stays connected) and wait
+# until it no longer answers: under TCG on a loaded machine the guest's
+# `sleep 1` can take well over a second.
+vs_agent_hang() {
+        local i
+        vs_agent_exec "$1" '(sleep 1; kill -STOP $(pidof qemu-ga)) >/dev/null 2>&1 &' >/dev/null || return 1
+        for i in $(seq 30); do
+                sleep 1
+                vs_agent_ping "$1" || return 0
+        done
+        return 1
 }
 
 vs_make_agent_guest() {
