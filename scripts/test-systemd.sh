@@ -26,15 +26,27 @@ root=$top/root
 nspawn_pid=
 leader=
 cleanup() {
+        local rc=$?
+        # Nothing here may stop the cleanup half-way (set -e holds in traps):
+        # a mount left behind would be the host's tree under $top.
+        set +e
         if [ -n "$leader" ]; then
-                nsenter -t "$leader" -a systemctl poweroff >/dev/null 2>&1 || true
+                nsenter -t "$leader" -a systemctl poweroff >/dev/null 2>&1
                 for _ in $(seq 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
         fi
-        [ -n "$nspawn_pid" ] && kill -KILL "$nspawn_pid" 2>/dev/null
-        [ -n "$nspawn_pid" ] && wait "$nspawn_pid" 2>/dev/null
-        umount -l "$root" 2>/dev/null || true
-        umount -l "$top/up" 2>/dev/null || true
-        rm -rf "$top"
+        if [ -n "$nspawn_pid" ]; then
+                kill -KILL "$nspawn_pid" 2>/dev/null
+                wait "$nspawn_pid" 2>/dev/null
+        fi
+        for m in "$root" "$top/up"; do
+                mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+        done
+        if mountpoint -q "$root" || mountpoint -q "$top/up"; then
+                echo "test-systemd: $top is still mounted; left as it is" >&2
+        else
+                rm -rf --one-file-system "$top"
+        fi
+        exit "$rc"
 }
 trap cleanup EXIT
 
