@@ -102,11 +102,15 @@ struct walk {
 
 /* ---- messages ---- */
 
-/* A user string made safe and short for a message. */
+/* A user string made safe and short for a message.  NULL is a key left
+ * out (a policy without its name, say: reported on its own). */
 static const char *
 show(const char *s, char *buf, size_t len)
 {
         size_t o = 0;
+
+        if (!s)
+                return "(unnamed)";
 
         for (size_t i = 0; s[i] && o + 8 < len; i++) {
                 unsigned char c = (unsigned char)s[i];

@@ -15,6 +15,8 @@ PACKAGES=(
   prometheus
   # the HTML report is checked in a real browser (headless)
   chromium
+  # fuzzing: libFuzzer comes with clang's runtime (tests/fuzz/run.sh)
+  clang libclang-rt-14-dev
   # the Debian package: built, linted, installed (scripts/test-deb.sh)
   debhelper lintian fakeroot dpkg-dev build-essential
   # ... and its unit run under a real systemd, in a container (scripts/test-systemd.sh)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README quick start, command 2: install what is missing, build, and run every
 # test suite (unit, integration, e2e) twice: a normal build, then a build with
-# AddressSanitizer + UndefinedBehaviorSanitizer; then build, lint and install
+# AddressSanitizer + UndefinedBehaviorSanitizer; then the fuzzers for a
+# bounded time; then build, lint and install
 # the Debian package, check the installed files and run the installed units
 # under systemd.
 set -euo pipefail
@@ -18,6 +19,9 @@ run_suites() {
 
 run_suites build
 run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+# libFuzzer on every outside input, ASan+UBSan, VS_FUZZ_SECONDS (60) each.
+bash tests/fuzz/run.sh
 
 # The Debian package, built and installed from this tree, then its units run
 # under a real systemd in a container (root only: it installs, mounts and

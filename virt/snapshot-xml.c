@@ -327,7 +327,7 @@ vs__snapshot_info_clear(vs_snapshot_info *s)
 static int
 parse_snapshot(xmlNode *root, vs_snapshot_info *s, vs_err *err)
 {
-        _cleanup_free_ char *ctime = NULL, *desc = NULL, *mem = NULL;
+        _cleanup_free_ char *ctime = NULL, *desc = NULL;
         xmlNode *n;
         int r;
 

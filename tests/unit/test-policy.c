@@ -450,6 +450,12 @@ test_adopt_from(void **state)
                "names a removed or renamed policy");
         EXPECT(HEAD RET1 "    adopt_from: [old]\n  - name: q\n    schedule: daily\n" RET1 "    adopt_from: [old]\n",
                "t.yaml:10:18: adopt_from 'old': already adopted by policy 'p'");
+        /* The first adopter has no name (found by fuzz-policy: the message
+         * read the NULL name and crashed `virtsnap check`). */
+        EXPECT("timezone: UTC\npolicies:\n  - schedule: hourly\n" RET1 "    adopt_from: [old]\n"
+               "  - name: q\n    schedule: daily\n" RET1 "    adopt_from: [old]\n",
+               "t.yaml:3:5: missing required key 'name'",
+               "t.yaml:9:18: adopt_from 'old': already adopted by policy '(unnamed)'");
 }
 
 /* "" = no overlap, else "definite: why" / "possible: why" of the first pair. */
