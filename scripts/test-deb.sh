@@ -23,7 +23,8 @@ lintian --fail-on error --tag-display-limit 0 "$deb" >"$work/lintian.log" 2>&1 |
         { cat "$work/lintian.log" >&2; fail "lintian reports errors"; }
 echo "test-deb: lintian: $(grep -c '^E:' "$work/lintian.log" || true) errors, $(grep -c '^W:' "$work/lintian.log" || true) warnings"
 
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" >"$work/install.log" 2>&1 ||
+# --reinstall: a copy of the same version already installed would be kept.
+DEBIAN_FRONTEND=noninteractive apt-get install --reinstall -y -qq "$deb" >"$work/install.log" 2>&1 ||
         { cat "$work/install.log" >&2; fail "installing the package"; }
 [ -x /usr/bin/virtsnap ] || fail "/usr/bin/virtsnap missing"
 /usr/bin/virtsnap check -c /usr/share/doc/virtsnap/policies.example.yaml >/dev/null ||
