@@ -14,6 +14,7 @@
 #include "cli-sched.h"
 #include "cli-store.h"
 #include "commands.h"
+#include "crash.h"
 #include "lockfile.h"
 #include "log.h"
 #include "metrics.h"
@@ -106,6 +107,7 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
         vs_store *store = NULL;
         vs_clock *clock = NULL;
         vs_log *log = NULL;
+        vs_crash *crash = NULL;
         vs_scheduler_stats st = { 0 };
         const char *database;
         uv_loop_t loop;
@@ -113,8 +115,13 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
         vs_err err = { 0 };
         int lock_fd = -1, rc = VS_EXIT_FAILURE, r;
 
+        if (vs_crash_from_env(&crash, &err) < 0) {
+                fprintf(stderr, "virtsnap %s: %s\n", a->cmd, err.msg);
+                return VS_EXIT_USAGE;
+        }
         if (vs_cli_load_config(a->config, &cfg) < 0) {
                 fprintf(stderr, "virtsnap %s: cannot load the policy file\n", a->cmd);
+                vs_crash_free(crash);
                 return VS_EXIT_FAILURE;
         }
         database = a->database ? a->database : cfg->database ? cfg->database : VS_DEFAULT_DATABASE;
@@ -161,6 +168,7 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                                      .config_path = a->daemon ? cfg->path : NULL,
                                      .connect_override = a->connect,
                                      .only_policy = a->only_policy,
+                                     .crash = crash,
                                      .notify = a->daemon,
                                      .signals = a->daemon,
                              },
@@ -221,6 +229,7 @@ out:
         vs_store_free(store);
         vs_lockfile_release(lock_fd);
         vs_config_free(cfg);
+        vs_crash_free(crash);
         return rc;
 }
 

@@ -403,11 +403,13 @@ after_create(uv_work_t *w, int status)
         unsigned max_attempts, tries;
 
         j->worker_busy = false;
+        vs_crash_point(j->ctx.crash, "create-returned");
         if (j->w_r == 0) {
                 j->create_ok = true;
                 free(j->created);
                 j->created = strdup(j->w_create.name ? j->w_create.name : j->name);
                 record_create_ok(j);
+                vs_crash_point(j->ctx.crash, "create-recorded");
                 advance(j);
                 return;
         }
@@ -530,6 +532,7 @@ after_delete(uv_work_t *w, int status)
         vs_err e = { 0 };
 
         j->worker_busy = false;
+        vs_crash_point(j->ctx.crash, "delete-returned");
         for (size_t i = 0; i < n; i++) {
                 const vs_delete_result *res = NULL;
                 vs_store_delete_outcome o;
@@ -566,6 +569,7 @@ after_delete(uv_work_t *w, int status)
                                            o == VS_STORE_DELETED ? NULL : why, t, &e) < 0)
                         log_store_error(j, "a delete", &e);
         }
+        vs_crash_point(j->ctx.crash, "delete-recorded");
         finish(j);
 }
 
@@ -585,6 +589,7 @@ on_delete_intents_committed(void *data, const vs_err *err)
                 finish(j);
                 return;
         }
+        vs_crash_point(j->ctx.crash, "delete-intent");
         j->worker_busy = true;
         j->work.data = j;
         r = uv_queue_work(vs_clock_loop(j->ctx.clock), &j->work, work_delete, after_delete);
@@ -838,6 +843,7 @@ on_create_intent_committed(void *data, const vs_err *err)
                 finish(j);
                 return;
         }
+        vs_crash_point(j->ctx.crash, "create-intent");
         if (j->policy->hooks.pre && !out_of_time(j) && run_hook(j, j->policy->hooks.pre, "pre", &e) < 0) {
                 char msg[sizeof(e.msg) + 64];
 

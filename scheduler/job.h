@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "clock.h"
+#include "crash.h"
 #include "commit.h"
 #include "log.h"
 #include "policy.h"
@@ -59,6 +60,7 @@ typedef struct vs_job_ctx {
          * at most max_attempts creates; 0 = defaults (1 s, 30 s, 5). */
         int64_t retry_initial_ms, retry_max_ms;
         unsigned max_attempts;
+        vs_crash *crash;        /* VIRTSNAP_CRASH_AT, may be NULL; borrowed */
 } vs_job_ctx;
 
 typedef struct vs_job_params {

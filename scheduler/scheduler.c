@@ -593,7 +593,7 @@ enqueue_job(sched_conn *c, firing *f, const vs_policy *p, const char *domain)
         vs_job_ctx ctx = {
                 .clock = s->o.clock, .log = s->o.log, .store = s->o.store, .commit = s->commit,
                 .retry_initial_ms = s->o.retry_initial_ms, .retry_max_ms = s->o.retry_max_ms,
-                .max_attempts = s->o.max_attempts,
+                .max_attempts = s->o.max_attempts, .crash = s->o.crash,
         };
         vs_job_params params = {
                 .kind = f->kind, .virt = c->virt, .conn = c->uri, .domain = domain, .uuid = f->uuid,

@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "clock.h"
+#include "crash.h"
 #include "log.h"
 #include "policy.h"
 #include "store.h"
@@ -45,6 +46,7 @@ typedef struct vs_scheduler_opts {
         int64_t grace_ms;               /* drain on stop; 0 = 60 s */
         int64_t retry_initial_ms, retry_max_ms; /* job retry backoff; 0 = defaults */
         unsigned max_attempts;
+        vs_crash *crash;                /* VIRTSNAP_CRASH_AT (util/crash.h); may be NULL; borrowed */
         bool notify;                    /* sd_notify READY/STATUS/STOPPING/WATCHDOG */
         bool signals;                   /* SIGHUP reloads, SIGTERM/SIGINT stop */
 } vs_scheduler_opts;

@@ -4,7 +4,8 @@
 # `every 5s` with keep_last 2.  The daemon is killed with SIGKILL at a
 # random moment (seeded: VS_CHAOS_SEED, default 1) and started again, for
 # VS_CHAOS_CYCLES cycles (default 25, what CI runs; 500 for a long run).
-# Then one clean pass (a daemon run to two more slots, stopped with SIGTERM)
+# Then a crash at each step of a job (VIRTSNAP_CRASH_AT, util/crash.h), one
+# clean pass (a daemon run to two more slots, stopped with SIGTERM)
 # and `virtsnap reconcile`, and the invariants:
 #   lost      a marked snapshot libvirt has that the history does not call
 #             present, or a present row whose snapshot libvirt lacks
@@ -12,7 +13,7 @@
 #   orphaned  an overlay beside a disk that no snapshot and no disk's
 #             backing chain references
 #   retention each domain holds exactly keep_last owned snapshots
-# and prints `cycles=N lost=0 orphaned=0 stuck=0`.
+# and prints `cycles=N points=6 lost=0 orphaned=0 stuck=0`.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -n "${VS_E2E_URI:-}" ] || vs_die "run me from run-e2e.sh"
@@ -72,6 +73,32 @@ for c in $(seq "$cycles"); do
 done
 t_chaos=$(($(date +%s) - t0))
 
+# Crash at every step (util/crash.h): one start per point, armed with
+# VIRTSNAP_CRASH_AT, must die there by SIGKILL; the next start settles what
+# it left.  Every job prunes (keep_last 2 is full), so the delete points are
+# reached too.
+points="create-intent create-returned create-recorded delete-intent delete-returned delete-recorded"
+n_points=0
+for pt in $points; do
+        echo "--- crash point $pt" >>"$log"
+        VIRTSNAP_CRASH_AT=$pt "$VIRTSNAP" daemon -c "$conf" --log-level info >>"$log" 2>&1 &
+        daemon_pid=$!
+        rc=
+        for _ in $(seq 200); do
+                if ! kill -0 "$daemon_pid" 2>/dev/null; then
+                        wait "$daemon_pid"
+                        rc=$?
+                        break
+                fi
+                sleep 0.1
+        done
+        [ -n "$rc" ] || kill -9 "$daemon_pid" 2>/dev/null
+        daemon_pid=
+        vs_check_eq "crash point $pt: reached within 20 s, the daemon died by SIGKILL" 137 "${rc:-running}"
+        n_points=$((n_points + 1))
+done
+vs_check_eq "every crash point said so in the log" "$n_points" "$(grep -c 'VIRTSNAP_CRASH_AT: crashing now' "$log")"
+
 # One clean pass: two more slots, then SIGTERM between jobs.
 "$VIRTSNAP" daemon -c "$conf" --log-level info >>"$log" 2>&1 &
 daemon_pid=$!
@@ -116,10 +143,10 @@ for d in $domains; do
         ls "$VS_E2E_IMG/$d".* 2>/dev/null | grep -v -e '\.xml$' -e '\.console$'
 done | sort -u >"$dir/on-disk.txt"
 
-python3 - "$dir" "$cycles" "$seed" "$t_chaos" $domains >"$dir/checks.txt" <<'EOF'
+python3 - "$dir" "$cycles" "$seed" "$t_chaos" "$n_points" $domains >"$dir/checks.txt" <<'EOF'
 import json, sys
-d, cycles, seed, t_chaos = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-domains = sys.argv[5:]
+d, cycles, seed, t_chaos, points = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+domains = sys.argv[6:]
 hist = json.load(open(d + "/history.json"))
 libvirt = {}
 for line in open(d + "/libvirt-snapshots.txt"):
@@ -154,7 +181,7 @@ check("no row stuck in an intent state", not stuck, "; ".join(stuck))
 check("no overlay on disk that nothing references", not orphaned, " ".join(orphaned))
 failed = sum(1 for h in hist if h["state"] == "failed")
 print("# chaos: seed=%s %ss of kills, %d rows, %d failed (interrupted) attempts, %d files on disk" % (seed, t_chaos, len(hist), failed, len(on_disk)))
-print("# cycles=%d lost=%d orphaned=%d stuck=%d" % (cycles, len(lost), len(orphaned), len(stuck)))
+print("# cycles=%d points=%d lost=%d orphaned=%d stuck=%d" % (cycles, points, len(lost), len(orphaned), len(stuck)))
 EOF
 vs_check "invariant checks ran" test $? -eq 0
 cat "$dir/checks.txt"

@@ -6,6 +6,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crash.h"
 #include "duration.h"
 #include "strv.h"
 #include "timefmt.h"
@@ -100,6 +107,57 @@ test_strv(void **state)
         assert_int_equal(vs_strv_length(NULL), 0);
 }
 
+/* VIRTSNAP_CRASH_AT: parsed strictly; the Nth pass through the point kills
+ * the process (in a child here) and no other point or earlier pass does. */
+static void
+test_crash_points(void **state)
+{
+        vs_crash *c = NULL;
+        vs_err err = { 0 };
+        pid_t pid;
+        int st;
+
+        unsetenv("VIRTSNAP_CRASH_AT");
+        assert_int_equal(vs_crash_from_env(&c, &err), 0);
+        assert_null(c);
+        vs_crash_point(NULL, "create-intent"); /* nothing armed */
+        setenv("VIRTSNAP_CRASH_AT", "no-such-point", 1);
+        assert_int_equal(vs_crash_from_env(&c, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "no such crash point"));
+        setenv("VIRTSNAP_CRASH_AT", "create-intent:0", 1);
+        assert_int_equal(vs_crash_from_env(&c, &err), -EINVAL);
+        setenv("VIRTSNAP_CRASH_AT", "create-intent:2x", 1);
+        assert_int_equal(vs_crash_from_env(&c, &err), -EINVAL);
+        setenv("VIRTSNAP_CRASH_AT", "delete-returned:3", 1);
+        assert_int_equal(vs_crash_from_env(&c, &err), 0);
+        assert_non_null(c);
+        unsetenv("VIRTSNAP_CRASH_AT");
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                vs_crash_point(c, "create-intent");
+                vs_crash_point(c, "delete-returned");
+                vs_crash_point(c, "delete-returned");
+                vs_crash_point(c, "delete-returned"); /* the third: dies */
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st));
+        assert_int_equal(WTERMSIG(st), SIGKILL);
+        /* The parent's copy was not counted down. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                vs_crash_point(c, "delete-returned");
+                vs_crash_point(c, "delete-returned");
+                _exit(0);
+        }
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        vs_crash_free(c);
+}
+
 int
 main(void)
 {
@@ -109,6 +167,7 @@ main(void)
                 cmocka_unit_test(test_time_parse),
                 cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_strv),
+                cmocka_unit_test(test_crash_points),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
