@@ -162,6 +162,21 @@ vs_libvirtd_stop() {
         kill -9 "$pid" 2>/dev/null || true
 }
 
+# vs_wait_exit PID SECONDS: wait up to SECONDS for a child of this shell to
+# exit; sets vs_rc to its exit status, or to "running" (it is left running).
+vs_wait_exit() {
+        local pid=$1 i
+        vs_rc=running
+        for i in $(seq $(($2 * 10))); do
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        wait "$pid"
+                        vs_rc=$?
+                        return 0
+                fi
+                sleep 0.1
+        done
+}
+
 # A pid that exists and is no zombie.
 vs__alive() {
         [ -n "$1" ] && kill -0 "$1" 2>/dev/null && ! ps -o stat= -p "$1" 2>/dev/null | grep -q Z

@@ -83,18 +83,10 @@ for pt in $points; do
         echo "--- crash point $pt" >>"$log"
         VIRTSNAP_CRASH_AT=$pt "$VIRTSNAP" daemon -c "$conf" --log-level info >>"$log" 2>&1 &
         daemon_pid=$!
-        rc=
-        for _ in $(seq 200); do
-                if ! kill -0 "$daemon_pid" 2>/dev/null; then
-                        wait "$daemon_pid"
-                        rc=$?
-                        break
-                fi
-                sleep 0.1
-        done
-        [ -n "$rc" ] || kill -9 "$daemon_pid" 2>/dev/null
+        vs_wait_exit "$daemon_pid" 20
+        [ "$vs_rc" = running ] && kill -9 "$daemon_pid" 2>/dev/null
         daemon_pid=
-        vs_check_eq "crash point $pt: reached within 20 s, the daemon died by SIGKILL" 137 "${rc:-running}"
+        vs_check_eq "crash point $pt: reached within 20 s, the daemon died by SIGKILL" 137 "$vs_rc"
         n_points=$((n_points + 1))
 done
 vs_check_eq "every crash point said so in the log" "$n_points" "$(grep -c 'VIRTSNAP_CRASH_AT: crashing now' "$log")"
@@ -104,17 +96,9 @@ vs_check_eq "every crash point said so in the log" "$n_points" "$(grep -c 'VIRTS
 daemon_pid=$!
 sleep 12
 kill -TERM "$daemon_pid"
-rc=
-for _ in $(seq 90); do
-        if ! kill -0 "$daemon_pid" 2>/dev/null; then
-                wait "$daemon_pid"
-                rc=$?
-                break
-        fi
-        sleep 1
-done
+vs_wait_exit "$daemon_pid" 90
 daemon_pid=
-vs_check_eq "the clean pass ends with exit 0 on SIGTERM" 0 "$rc"
+vs_check_eq "the clean pass ends with exit 0 on SIGTERM" 0 "$vs_rc"
 
 "$VIRTSNAP" reconcile -c "$conf" >"$dir/reconcile.txt" 2>&1
 vs_check_eq "reconcile exits 0" 0 $?

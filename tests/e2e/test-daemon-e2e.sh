@@ -93,16 +93,8 @@ sleep 25
 wait_phase 5
 t_term=$(date +%s)
 kill -TERM "$daemon_pid"
-rc=
-for i in $(seq 70); do
-        if ! kill -0 "$daemon_pid" 2>/dev/null; then
-                wait "$daemon_pid"
-                rc=$?
-                break
-        fi
-        sleep 1
-done
-vs_check_eq "SIGTERM: the daemon exits 0" 0 "$rc"
+vs_wait_exit "$daemon_pid" 70
+vs_check_eq "SIGTERM: the daemon exits 0" 0 "$vs_rc"
 daemon_pid=
 
 vs_log "daemon: start $t_start, hup $t_hup, libvirtd killed $t_kill, restarted $t_restart, term $t_term"
