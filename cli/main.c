@@ -1,6 +1,8 @@
 /* virtsnap: scheduled libvirt snapshots.  Dispatches to one subcommand per
  * cmd-<name>.c; process-wide setup (locale, stdio) happens here and only
  * here. */
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +28,23 @@ usage(FILE *out)
         fprintf(out, "\n`virtsnap COMMAND --help` describes a command.\n");
 }
 
+/* The commands that write to libvirt's socket or the daemon's: a peer that
+ * goes away (libvirtd killed mid-call, say) must be an error they record
+ * (EPIPE), not a SIGPIPE that kills them between an intent and its outcome;
+ * libvirt asks its clients to ignore it.  The others only print, and end
+ * quietly when their reader does (`virtsnap history | head`). */
+static bool
+writes_to_peers(const char *name)
+{
+        static const char *const peers[] = { "daemon", "domains", "pin",      "prune",  "reconcile", "revert",
+                                             "run",    "snapshot", "snapshots", "status", "unpin" };
+
+        for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
+                if (strcmp(name, peers[i]) == 0)
+                        return true;
+        return false;
+}
+
 int
 vs_cmd_version(int argc, char **argv)
 {
@@ -48,6 +67,8 @@ main(int argc, char **argv)
         }
         if (strcmp(argv[1], "--version") == 0)
                 return vs_cmd_version(argc - 1, argv + 1);
+        if (writes_to_peers(argv[1]))
+                signal(SIGPIPE, SIG_IGN);
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
                 if (strcmp(argv[1], commands[i].name) == 0)
                         return commands[i].run(argc - 1, argv + 1);

@@ -155,6 +155,10 @@ int
 vs__store_fail(vs_store *s, int rc, vs_err *err, const char *what)
 {
         const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+        /* An I/O error says what the system said: "disk I/O error" alone
+         * hides a full disk behind the WAL index (-shm) or the WAL. */
+        int sys = s && s->db ? sqlite3_system_errno(s->db) : 0;
+        char sys_hint[96];
         int e;
 
         switch (rc & 0xff) {
@@ -194,11 +198,17 @@ vs__store_fail(vs_store *s, int rc, vs_err *err, const char *what)
                 e = EIO;
                 break;
         }
+        if (((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN) && sys > 0)
+                e = sys;
         if (err) {
                 const char *hint = "";
 
                 if (e == ENOSPC)
-                        hint = " (disk full?)";
+                        hint = " (no space left on the device)";
+                else if (sys > 0 && e == sys) {
+                        snprintf(sys_hint, sizeof(sys_hint), " (%s)", strerror(sys));
+                        hint = sys_hint;
+                }
                 else if (e == EROFS)
                         hint = " (read-only file or file system)";
                 else if (e == EBUSY)

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Send raw bytes to a unix socket and print the reply line (tests only).
 
-usage: ctl-send.py SOCKET (--json TEXT | --big N | --lines TEXT...)
-Prints each reply line; exit 3 when the connection could not be made."""
+usage: ctl-send.py SOCKET (--json TEXT | --big N | --lines TEXT... | --hangup N)
+Prints each reply line; exit 3 when the connection could not be made.
+--hangup N sends N status requests and closes without reading a reply."""
 import socket
 import sys
 
@@ -13,6 +14,10 @@ try:
 except OSError as e:
     print(f"connect: {e.strerror}", file=sys.stderr)
     sys.exit(3)
+if mode == "--hangup":
+    s.sendall(b'{"cmd":"status"}\n' * int(sys.argv[3]))
+    s.close()
+    sys.exit(0)
 if mode == "--big":
     data = b'{"cmd":"status","x":"' + b"a" * int(sys.argv[3]) + b'"}\n'
 elif mode == "--lines":

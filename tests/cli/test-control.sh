@@ -183,6 +183,14 @@ tail -n 1 r.txt | grep -q closed || fail "70 kB line: the connection stayed open
 $SEND ctl.sock --big 60000 >r.txt
 grep -q 'status takes no key' r.txt || fail "60 kB line: want a parsed request: $(cat r.txt)"
 kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died on bad requests"
+# A peer that hangs up before its replies: writing them fails with EPIPE,
+# which must not kill the daemon (SIGPIPE is ignored).
+for i in 1 2 3 4 5; do
+        $SEND ctl.sock --hangup 500
+done
+sleep 0.5
+kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon died when a peer hung up before its replies"
+"$VIRTSNAP" status -c p.yaml >out 2>err || fail "status after a peer hung up: $(cat err)"
 
 # ---- a refused peer (root only: it takes another uid) -------------------------------
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then

@@ -1180,6 +1180,74 @@ test_failed_commit_asks_libvirt_nothing(void **state)
         fx_free(f);
 }
 
+/* The same on the delete side: the disk fills while libvirt creates the
+ * snapshot whose prune would delete the oldest, so neither the outcome nor
+ * the `deleting` intent can be committed.  libvirt is asked to delete
+ * nothing until the disk has room again, and then the prune happens with
+ * its intent recorded first. */
+typedef struct fill_at_create {
+        const char *wal;
+        unsigned calls, fill_at;
+        bool full;
+        vs_disk_full saved;
+} fill_at_create;
+
+static void
+probe_fill_disk(void *data)
+{
+        fill_at_create *p = data;
+
+        if (++p->calls == p->fill_at && vs_disk_full_begin(p->wal, &p->saved) == 0)
+                p->full = true;
+}
+
+static void
+test_failed_delete_intent_asks_libvirt_nothing(void **state)
+{
+        fx *f = fx_new(T0);
+        char path[300], wal[310];
+        fill_at_create fill = { .wal = wal, .fill_at = 3 };
+        seen del = { .state = "deleting" };
+        vs_store *reader;
+        vs_err e = { 0 };
+
+        (void)state;
+        use_file_store(f, path, sizeof(path));
+        snprintf(wal, sizeof(wal), "%s-wal", path);
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, probe_fill_disk, &fill);
+        advance_by(f, 60);
+        advance_by(f, 60);
+        assert_int_equal(rows(f, "present", "dom-a"), 2);
+
+        /* The third create fills the disk; keep_last 2 would prune one. */
+        advance_by(f, 60);
+        assert_true(fill.full);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
+        advance_by(f, 60);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
+        vs_disk_full_end(&fill.saved);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, NULL, NULL);
+
+        /* Room again: the next firings prune, each delete after its intent. */
+        assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &reader, &e), 0);
+        del.reader = reader;
+        vs_fake_probe(f->fake, VS_FAKE_DELETE, probe_rows, &del);
+        advance_by(f, 60);
+        advance_by(f, 60);
+        assert_true(del.calls >= 1);
+        assert_int_equal(del.calls, vs_fake_calls(f->fake, VS_FAKE_DELETE));
+        assert_int_equal(del.rows, 1);
+        vs_fake_probe(f->fake, VS_FAKE_DELETE, NULL, NULL);
+        assert_int_equal(rows(f, "deleting", NULL), 0);
+        vs_store_free(reader);
+        fx_free(f);
+}
+
 static void
 test_run_once(void **state)
 {
@@ -2643,6 +2711,7 @@ main(void)
                 cmocka_unit_test(test_prune_target_already_gone),
                 cmocka_unit_test(test_intents_committed_before_libvirt),
                 cmocka_unit_test(test_failed_commit_asks_libvirt_nothing),
+                cmocka_unit_test(test_failed_delete_intent_asks_libvirt_nothing),
                 cmocka_unit_test(test_run_once),
                 cmocka_unit_test(test_reload_valid_and_invalid),
                 cmocka_unit_test(test_drain_on_sigterm),

@@ -1638,7 +1638,7 @@ test_disk_full(void **state)
                 r = vs_store_begin_create(s, &a, &id, &err);
         }
         assert_int_equal(r, -ENOSPC);
-        assert_non_null(strstr(err.msg, "disk full?"));
+        assert_non_null(strstr(err.msg, "no space left on the device"));
         assert_int_equal(err.code & 0xff, 13); /* SQLITE_FULL */
         /* The store still works for reads, and the failed insert left nothing. */
         assert_int_equal(count(s, "SELECT count(*) FROM snapshots WHERE snapshot = '" "x" "'"), 0);
