@@ -14,7 +14,7 @@ enum {
         COL_ID, COL_STARTED, COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_SNAPSHOT,
         COL_TYPE, COL_QUIESCE, COL_STATE, COL_CONSISTENCY, COL_SCHEDULED, COL_FINISHED, COL_CREATED,
         COL_DELETED, COL_DELETE_REASON, COL_ERROR_CODE, COL_ERROR_DOMAIN, COL_ERROR, COL_PINNED,
-        COL_PIN_REASON, COL_UNDELETABLE, COL_ORIGIN, COL_HOOK_ERROR, COL_EXPIRES, COL_REQUESTED_BY, COL_NOTE,
+        COL_PIN_REASON, COL_UNDELETABLE, COL_DEFERRED, COL_ORIGIN, COL_HOOK_ERROR, COL_EXPIRES, COL_REQUESTED_BY, COL_NOTE,
         COL_DETAIL,
 };
 
@@ -41,6 +41,7 @@ static const vs_column columns[] = {
         [COL_PINNED] = { "pinned", VS_COL_BOOL, 0 },
         [COL_PIN_REASON] = { "pin_reason", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_UNDELETABLE] = { "undeletable", VS_COL_BOOL, VS_COL_MACHINE_ONLY },
+        [COL_DEFERRED] = { "deferred", VS_COL_BOOL, VS_COL_MACHINE_ONLY },
         [COL_ORIGIN] = { "origin", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_HOOK_ERROR] = { "hook_error", VS_COL_TEXT, VS_COL_MACHINE_ONLY },
         [COL_EXPIRES] = { "expires", VS_COL_TIME, VS_COL_MACHINE_ONLY },
@@ -106,6 +107,8 @@ add_row(const vs_store_row *r, void *userdata)
                 detail = r->pin_reason;
         else if (r->undeletable)
                 detail = "undeletable";
+        else if (r->deferred)
+                detail = "deferred: libvirt put its pruning off";
         else if (r->origin == VS_ORIGIN_CATCH_UP)
                 detail = "catch-up";
         /* An ad-hoc snapshot says how long it is kept, and why it was taken. */
@@ -147,6 +150,7 @@ add_row(const vs_store_row *r, void *userdata)
         e |= vs_table_set_int(t, COL_PINNED, r->pinned);
         e |= vs_table_set_text(t, COL_PIN_REASON, r->pin_reason);
         e |= vs_table_set_int(t, COL_UNDELETABLE, r->undeletable);
+        e |= vs_table_set_int(t, COL_DEFERRED, r->deferred);
         e |= vs_table_set_text(t, COL_ORIGIN, vs_origin_to_string(r->origin));
         e |= vs_table_set_text(t, COL_HOOK_ERROR, r->hook_error);
         if (r->expires > 0)

@@ -133,6 +133,7 @@ typedef struct monitor_ctx {
         const vs_health_ctx *health;
         unsigned series, ok, warning, critical, failing, never, undeletable, hook_failed, orphaned, unreachable;
         unsigned guarded;
+        unsigned deferred;      /* a count, not a health state: on every series */
         int64_t max_age;
         problem *problems;
         size_t n_problems, cap;
@@ -189,6 +190,7 @@ judge(const vs_store_series *se, void *userdata)
         if (c->cfg && !j.policy && j.health != VS_HEALTH_ORPHANED && j.health != VS_HEALTH_UNDELETABLE)
                 return 0;
         c->series++;
+        c->deferred += se->deferred;
         if (j.has_age && j.age > c->max_age)
                 c->max_age = j.age;
         if (j.level == VS_LEVEL_OK) {
@@ -363,9 +365,9 @@ vs_cmd_monitor(int argc, char **argv)
                         printf("; and %zu more", ctx.n_problems - MAX_LISTED);
         }
         printf(" | series=%u ok=%u warning=%u critical=%u failing=%u never=%u undeletable=%u hook_failed=%u"
-               " orphaned=%u unreachable=%u guarded=%u max_age=%llds\n",
+               " orphaned=%u unreachable=%u guarded=%u deferred=%u max_age=%llds\n",
                ctx.series, ctx.ok, ctx.warning, ctx.critical, ctx.failing, ctx.never, ctx.undeletable,
-               ctx.hook_failed, ctx.orphaned, ctx.unreachable, ctx.guarded, (long long)ctx.max_age);
+               ctx.hook_failed, ctx.orphaned, ctx.unreachable, ctx.guarded, ctx.deferred, (long long)ctx.max_age);
         if (fflush(stdout) != 0)
                 ret = NAGIOS_UNKNOWN;
 out:

@@ -85,7 +85,10 @@ kind_of(const vs_store_row *r)
                 return VS_MARK_VANISHED;
         case VS_SNAP_PRESENT:
         default:
-                return r->undeletable ? VS_MARK_UNDELETABLE : r->pinned ? VS_MARK_PINNED : VS_MARK_PRESENT;
+                return r->undeletable ? VS_MARK_UNDELETABLE
+                       : r->deferred  ? VS_MARK_DEFERRED
+                       : r->pinned    ? VS_MARK_PINNED
+                                      : VS_MARK_PRESENT;
         }
 }
 

@@ -18,7 +18,7 @@
 
 enum {
         COL_CONNECTION, COL_DOMAIN, COL_DOMAIN_UUID, COL_POLICY, COL_HEALTH, COL_LAST_SUCCESS, COL_AGE,
-        COL_HELD, COL_PINNED, COL_UNDELETABLE, COL_NEXT_DUE, COL_LAST_ERROR,
+        COL_HELD, COL_PINNED, COL_UNDELETABLE, COL_DEFERRED, COL_NEXT_DUE, COL_LAST_ERROR,
 };
 
 static const vs_column columns[] = {
@@ -32,6 +32,7 @@ static const vs_column columns[] = {
         [COL_HELD] = { "held", VS_COL_INT, 0 },
         [COL_PINNED] = { "pinned", VS_COL_INT, 0 },
         [COL_UNDELETABLE] = { "undeletable", VS_COL_INT, 0 },
+        [COL_DEFERRED] = { "deferred", VS_COL_INT, 0 },
         [COL_NEXT_DUE] = { "next_due", VS_COL_TIME, 0 },
         [COL_LAST_ERROR] = { "last_error", VS_COL_TEXT, 0 },
 };
@@ -44,7 +45,8 @@ status_usage(FILE *out)
                 "                       [--format table|json|csv]\n"
                 "\n"
                 "One row per (domain, policy) in the history: the last successful snapshot\n"
-                "and its age, snapshots held and pinned, undeletable ones, the last error,\n"
+                "and its age, snapshots held and pinned, undeletable ones and deferred ones\n"
+                "(present, their pruning put off by libvirt), the last error,\n"
                 "the next due time (when the policy file is known; jitter included) and a\n"
                 "health word, the worst of (the same judgement as `virtsnap monitor`):\n"
                 "  never        no snapshot ever succeeded                    (critical)\n"
@@ -112,6 +114,7 @@ add_series(const vs_store_series *se, void *userdata)
         e |= vs_table_set_int(t, COL_HELD, se->held);
         e |= vs_table_set_int(t, COL_PINNED, se->pinned);
         e |= vs_table_set_int(t, COL_UNDELETABLE, se->undeletable);
+        e |= vs_table_set_int(t, COL_DEFERRED, se->deferred);
         if (j.has_next)
                 e |= vs_table_set_int(t, COL_NEXT_DUE, j.next_due);
         e |= vs_table_set_text(t, COL_LAST_ERROR, se->last_guard        ? se->last_guard

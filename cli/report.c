@@ -25,6 +25,7 @@ static const struct {
         [VS_MARK_SKIPPED] = { "skipped", "firing skipped", "#F0E442" },
         [VS_MARK_PINNED] = { "pinned", "pinned (kept whatever retention says)", "#009E73" },
         [VS_MARK_UNDELETABLE] = { "undeletable", "libvirt cannot delete it", "#000000" },
+        [VS_MARK_DEFERRED] = { "deferred", "pruning put off by libvirt (hollow: still there)", "#E69F00" },
         [VS_MARK_IN_FLIGHT] = { "in-flight", "being created or deleted", "#56B4E9" },
 };
 
@@ -80,6 +81,10 @@ put_shape(FILE *out, vs_report_kind k, double x, double y)
                 break;
         case VS_MARK_UNDELETABLE:
                 fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" fill=\"%s\"/>", x - 4.5, y - 4.5, c);
+                break;
+        case VS_MARK_DEFERRED:
+                fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"8\" height=\"8\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>",
+                        x - 4, y - 4, c);
                 break;
         case VS_MARK_PINNED:
                 fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%s\" stroke=\"#000\" stroke-width=\"1.5\"/>",

@@ -18,6 +18,7 @@ typedef enum vs_report_kind {
         VS_MARK_SKIPPED,
         VS_MARK_PINNED,      /* present and pinned */
         VS_MARK_UNDELETABLE, /* present, libvirt cannot delete it */
+        VS_MARK_DEFERRED,    /* present, its pruning put off by libvirt */
         VS_MARK_IN_FLIGHT,   /* creating or deleting */
         VS_MARK_N_KINDS,
 } vs_report_kind;

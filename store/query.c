@@ -19,7 +19,7 @@
         "SELECT id, connection, domain_uuid, domain_name, policy, snapshot, type, quiesce,"       \
         " consistency, state, scheduled, started, finished, created, deleted, delete_reason,"    \
         " error_code, error_domain, error_message, pinned, pin_reason, undeletable, origin,"          \
-        " hook_error, expires, requested_by, note FROM snapshots"
+        " hook_error, expires, requested_by, note, deferred FROM snapshots"
 #define HISTORY_TAIL                                                                             \
         " started >= ?3 AND started <= ?4 AND (?2 IS NULL OR policy = ?2)"                      \
         " AND (?5 IS NULL OR state = ?5) ORDER BY started DESC, id DESC LIMIT ?6"
@@ -162,6 +162,7 @@ vs_store_query_history(vs_store *s, const vs_store_filter *f, vs_store_row_cb cb
                 row.expires = sqlite3_column_int64(st, 24);
                 row.requested_by = vs__col_text(st, 25);
                 row.note = vs__col_text(st, 26);
+                row.deferred = sqlite3_column_int(st, 27);
                 r = cb(&row, userdata);
                 if (r != 0)
                         break;

@@ -384,6 +384,7 @@ typedef struct vs_store_row {
         int error_code, error_domain;
         const char *error_message; /* may be NULL */
         bool pinned, undeletable;
+        bool deferred;             /* present, its pruning put off by libvirt */
         const char *pin_reason;    /* may be NULL */
         vs_origin origin;
         const char *hook_error;    /* a failed hook; NULL if none failed */

@@ -61,16 +61,16 @@ ID  STARTED              DOMAIN  POLICY  SNAPSHOT                 STATE    CONSI
 EOF
 
 TZ=Asia/Tokyo expect "csv by uuid" 0 history --database h.db --domain 6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02 --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-7,2026-03-10T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260310T040000Z,internal,false,failed,,2026-03-10T04:00:02Z,2026-03-10T04:00:32Z,,,,86,10,Guest agent is not responding: QEMU guest agent is not connected,false,,false,,,,,
-4,2026-03-09T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260309T040000Z,internal,false,present,crash,2026-03-09T04:00:02Z,2026-03-09T04:00:07Z,2026-03-09T04:00:04Z,,,,,,false,,true,,,,,
-2,2026-03-08T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260308T040000Z,internal,false,present,crash,2026-03-08T04:00:02Z,2026-03-08T04:00:07Z,2026-03-08T04:00:04Z,,,,,,true,"before the schema migration, ""v2""",false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+7,2026-03-10T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260310T040000Z,internal,false,failed,,2026-03-10T04:00:02Z,2026-03-10T04:00:32Z,,,,86,10,Guest agent is not responding: QEMU guest agent is not connected,false,,false,false,,,,,
+4,2026-03-09T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260309T040000Z,internal,false,present,crash,2026-03-09T04:00:02Z,2026-03-09T04:00:07Z,2026-03-09T04:00:04Z,,,,,,false,,true,false,,,,,
+2,2026-03-08T04:00:03Z,qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,daily-20260308T040000Z,internal,false,present,crash,2026-03-08T04:00:02Z,2026-03-08T04:00:07Z,2026-03-08T04:00:04Z,,,,,,true,"before the schema migration, ""v2""",false,false,,,,,
 EOF
 )
 
 expect "csv quoting of hostile names" 0 history --database h.db --domain "o'brien \"test\" ドメイン" --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-5,2026-03-09T05:00:01Z,qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,x-1,internal,false,present,crash,2026-03-09T05:00:00Z,2026-03-09T05:00:05Z,2026-03-09T05:00:02Z,,,,,,false,,false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+5,2026-03-09T05:00:01Z,qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,x-1,internal,false,present,crash,2026-03-09T05:00:00Z,2026-03-09T05:00:05Z,2026-03-09T05:00:02Z,,,,,,false,,false,false,,,,,
 EOF
 )
 
@@ -99,6 +99,7 @@ expect "json, --state" 0 history --database h.db --state deleted --format json <
     "pinned": false,
     "pin_reason": null,
     "undeletable": false,
+    "deferred": false,
     "origin": null,
     "hook_error": null,
     "expires": null,
@@ -133,6 +134,7 @@ expect "json, the SQL-injection policy name is just a name" 0 history --database
     "pinned": false,
     "pin_reason": null,
     "undeletable": false,
+    "deferred": false,
     "origin": null,
     "hook_error": null,
     "expires": null,
@@ -159,7 +161,7 @@ expect "empty result, known domain" 0 history --database h.db --domain web1 --un
 ]
 EOF
 expect "empty result: csv" 0 history --database h.db --until 2026-01-01T00:00:00Z --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
 EOF
 )
 

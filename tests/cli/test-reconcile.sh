@@ -72,13 +72,13 @@ expect "reconcile is idempotent" 0 reconcile -c renamed.yaml <<EOF
 total: recovered=0 interrupted=0 deleted=0 restored=0 vanished=0 adopted=0 foreign=1 foreign-marked=0
 EOF
 expect "history after reconcile" 0 history --database h.db --format csv < <(crlf <<EOF
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-6,2026-03-09T23:46:40Z,$U,app,11111111-2222-4333-8444-555555555555,hourly-new,hourly-9,internal,false,present,,2026-03-09T23:46:40Z,2026-03-09T23:46:40Z,2026-03-09T23:46:40Z,,,,,,false,,false,adopted,,,,
-5,2026-03-08T08:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-old,internal,false,deleted,memory,2026-03-08T08:00:00Z,2026-03-08T08:00:04Z,2026-03-08T08:00:02Z,2026-03-10T12:00:00Z,keep_last 1: 3rd newest,,,,false,,false,,,,,
-4,2026-03-08T07:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-2,internal,false,present,memory,2026-03-08T07:00:00Z,2026-03-08T07:00:04Z,2026-03-08T07:00:02Z,,,,,,false,,false,,,,,
-3,2026-03-08T06:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-0,internal,false,vanished,memory,2026-03-08T06:00:00Z,2026-03-08T06:00:04Z,2026-03-08T06:00:02Z,2026-03-10T12:00:00Z,,,,,false,,false,,,,,
-2,2026-03-08T05:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-3,internal,false,failed,,2026-03-08T05:00:00Z,2026-03-10T12:00:00Z,,,,,,interrupted: the snapshot was not created,false,,false,,,,,
-1,2026-03-08T04:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-1,internal,false,present,,2026-03-08T04:00:00Z,2026-03-10T12:00:00Z,2026-03-08T04:00:02Z,,,,,,false,,false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+6,2026-03-09T23:46:40Z,$U,app,11111111-2222-4333-8444-555555555555,hourly-new,hourly-9,internal,false,present,,2026-03-09T23:46:40Z,2026-03-09T23:46:40Z,2026-03-09T23:46:40Z,,,,,,false,,false,false,adopted,,,,
+5,2026-03-08T08:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-old,internal,false,deleted,memory,2026-03-08T08:00:00Z,2026-03-08T08:00:04Z,2026-03-08T08:00:02Z,2026-03-10T12:00:00Z,keep_last 1: 3rd newest,,,,false,,false,false,,,,,
+4,2026-03-08T07:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-2,internal,false,present,memory,2026-03-08T07:00:00Z,2026-03-08T07:00:04Z,2026-03-08T07:00:02Z,,,,,,false,,false,false,,,,,
+3,2026-03-08T06:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-0,internal,false,vanished,memory,2026-03-08T06:00:00Z,2026-03-08T06:00:04Z,2026-03-08T06:00:02Z,2026-03-10T12:00:00Z,,,,,false,,false,false,,,,,
+2,2026-03-08T05:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-3,internal,false,failed,,2026-03-08T05:00:00Z,2026-03-10T12:00:00Z,,,,,,interrupted: the snapshot was not created,false,,false,false,,,,,
+1,2026-03-08T04:00:01Z,$U,app,11111111-2222-4333-8444-555555555555,daily,daily-1,internal,false,present,,2026-03-08T04:00:00Z,2026-03-10T12:00:00Z,2026-03-08T04:00:02Z,,,,,,false,,false,false,,,,,
 EOF
 )
 expect "reconcile events" 0 events --database h.db --since @1773144000 <<'EOF'
@@ -99,8 +99,8 @@ rc=0
 "$FIXTURE" crash crash.db >id || rc=$?
 [ "$rc" -eq 137 ] || fail "fixture crash: exit $rc, want 137 (SIGKILL)"
 expect "in flight after the crash" 0 history --database crash.db --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-1,2026-03-08T04:00:01Z,test:///default,test,6695eb01-f6a4-8304-79aa-97f2502e193f,daily,daily-crashed,internal,false,creating,,2026-03-08T04:00:00Z,,,,,,,,false,,false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+1,2026-03-08T04:00:01Z,test:///default,test,6695eb01-f6a4-8304-79aa-97f2502e193f,daily,daily-crashed,internal,false,creating,,2026-03-08T04:00:00Z,,,,,,,,false,,false,false,,,,,
 EOF
 )
 expect "reconcile after the crash" 0 reconcile --connect test:///default --database crash.db <<'EOF'
@@ -108,8 +108,8 @@ test:///default test: recovered=0 interrupted=1 deleted=0 restored=0 vanished=0 
 total: recovered=0 interrupted=1 deleted=0 restored=0 vanished=0 adopted=0 foreign=0 foreign-marked=0
 EOF
 expect "settled" 0 history --database crash.db --state failed --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-1,2026-03-08T04:00:01Z,test:///default,test,6695eb01-f6a4-8304-79aa-97f2502e193f,daily,daily-crashed,internal,false,failed,,2026-03-08T04:00:00Z,2026-03-10T12:00:00Z,,,,,,interrupted: the snapshot was not created,false,,false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+1,2026-03-08T04:00:01Z,test:///default,test,6695eb01-f6a4-8304-79aa-97f2502e193f,daily,daily-crashed,internal,false,failed,,2026-03-08T04:00:00Z,2026-03-10T12:00:00Z,,,,,,interrupted: the snapshot was not created,false,,false,false,,,,,
 EOF
 )
 

@@ -45,28 +45,28 @@ expect() {
 crlf() { sed 's/$/\r/'; }
 
 expect "status without a policy file" 0 status --database h.db <<'EOF'
-DOMAIN                   POLICY                       HEALTH   LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  NEXT DUE  LAST ERROR
-db1                      daily                        failing  2026-03-09 04:00:04   1d7h     2       1            1  -         Guest agent is not responding: QEMU guest agent is not connected
-o'brien "test" ドメイン  '; DROP TABLE snapshots; --  ok       2026-03-09 05:00:02   1d6h     1       0            0  -         -
-web1                     daily                        ok       2026-03-10 04:00:02  7h59m     2       0            0  -         -
-web1                     hourly                       never    -                        -     0       0            0  -         Timed out during operation: cannot acquire state change lock
+DOMAIN                   POLICY                       HEALTH   LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  DEFERRED  NEXT DUE  LAST ERROR
+db1                      daily                        failing  2026-03-09 04:00:04   1d7h     2       1            1         0  -         Guest agent is not responding: QEMU guest agent is not connected
+o'brien "test" ドメイン  '; DROP TABLE snapshots; --  ok       2026-03-09 05:00:02   1d6h     1       0            0         0  -         -
+web1                     daily                        ok       2026-03-10 04:00:02  7h59m     2       0            0         0  -         -
+web1                     hourly                       never    -                        -     0       0            0         0  -         Timed out during operation: cannot acquire state change lock
 EOF
 
 # -c gives next due; --database still picks the database.
 expect "status with the policy file" 0 status -c p.yaml --database h.db <<'EOF'
-DOMAIN                   POLICY                       HEALTH    LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
-db1                      daily                        failing   2026-03-09 04:00:04   1d7h     2       1            1  2026-03-11 04:00:00  Guest agent is not responding: QEMU guest agent is not connected
-o'brien "test" ドメイン  '; DROP TABLE snapshots; --  orphaned  2026-03-09 05:00:02   1d6h     1       0            0  -                    -
-web1                     daily                        ok        2026-03-10 04:00:02  7h59m     2       0            0  2026-03-11 04:00:00  -
-web1                     hourly                       never     -                        -     0       0            0  2026-03-10 13:00:00  Timed out during operation: cannot acquire state change lock
+DOMAIN                   POLICY                       HEALTH    LAST SUCCESS           AGE  HELD  PINNED  UNDELETABLE  DEFERRED  NEXT DUE             LAST ERROR
+db1                      daily                        failing   2026-03-09 04:00:04   1d7h     2       1            1         0  2026-03-11 04:00:00  Guest agent is not responding: QEMU guest agent is not connected
+o'brien "test" ドメイン  '; DROP TABLE snapshots; --  orphaned  2026-03-09 05:00:02   1d6h     1       0            0         0  -                    -
+web1                     daily                        ok        2026-03-10 04:00:02  7h59m     2       0            0         0  2026-03-11 04:00:00  -
+web1                     hourly                       never     -                        -     0       0            0         0  2026-03-10 13:00:00  Timed out during operation: cannot acquire state change lock
 EOF
 
 expect "status csv" 0 status -c p.yaml --database h.db --format csv < <(crlf <<'EOF'
-connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
-qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,failing,2026-03-09T04:00:04Z,115196,2,1,1,2026-03-11T04:00:00Z,Guest agent is not responding: QEMU guest agent is not connected
-qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,orphaned,2026-03-09T05:00:02Z,111598,1,0,0,,
-qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,ok,2026-03-10T04:00:02Z,28798,2,0,0,2026-03-11T04:00:00Z,
-qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,hourly,never,,,0,0,0,2026-03-10T13:00:00Z,Timed out during operation: cannot acquire state change lock
+connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,deferred,next_due,last_error
+qemu:///system,db1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e02,daily,failing,2026-03-09T04:00:04Z,115196,2,1,1,0,2026-03-11T04:00:00Z,Guest agent is not responding: QEMU guest agent is not connected
+qemu:///system,"o'brien ""test"" ドメイン",6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e03,'; DROP TABLE snapshots; --,orphaned,2026-03-09T05:00:02Z,111598,1,0,0,0,,
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,ok,2026-03-10T04:00:02Z,28798,2,0,0,0,2026-03-11T04:00:00Z,
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,hourly,never,,,0,0,0,0,2026-03-10T13:00:00Z,Timed out during operation: cannot acquire state change lock
 EOF
 )
 
@@ -83,6 +83,7 @@ expect "status json, one domain" 0 status -c p.yaml --database h.db --domain web
     "held": 2,
     "pinned": 0,
     "undeletable": 0,
+    "deferred": 0,
     "next_due": "2026-03-11T04:00:00Z",
     "last_error": null
   },
@@ -97,6 +98,7 @@ expect "status json, one domain" 0 status -c p.yaml --database h.db --domain web
     "held": 0,
     "pinned": 0,
     "undeletable": 0,
+    "deferred": 0,
     "next_due": "2026-03-10T13:00:00Z",
     "last_error": "Timed out during operation: cannot acquire state change lock"
   }
@@ -105,30 +107,30 @@ EOF
 
 # 36 hours after the last daily success: late (over 1.5 x 1d).
 VIRTSNAP_NOW=2026-03-11T17:00:03Z expect "late" 0 status -c p.yaml --database h.db --domain web1 --policy daily --format csv < <(crlf <<'EOF'
-connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
-qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,late,2026-03-10T04:00:02Z,133201,2,0,0,2026-03-12T04:00:00Z,
+connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,deferred,next_due,last_error
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,late,2026-03-10T04:00:02Z,133201,2,0,0,0,2026-03-12T04:00:00Z,
 EOF
 )
 
 # ---- monitor ------------------------------------------------------------------
 expect "monitor: critical (never) and warning (failing, undeletable)" 2 monitor -c p.yaml --database h.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 2 warning of 4 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable; o'brien "test" ドメイン/'; DROP TABLE snapshots; --: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=4 ok=1 warning=2 critical=1 failing=2 never=1 undeletable=1 hook_failed=0 orphaned=1 unreachable=0 guarded=0 max_age=115196s
+VIRTSNAP CRITICAL - 1 critical, 2 warning of 4 series: web1/hourly: no successful snapshot, last attempt failed: Timed out during operation: cannot acquire state change lock; db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, 1 undeletable; o'brien "test" ドメイン/'; DROP TABLE snapshots; --: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=4 ok=1 warning=2 critical=1 failing=2 never=1 undeletable=1 hook_failed=0 orphaned=1 unreachable=0 guarded=0 deferred=0 max_age=115196s
 EOF
 expect "monitor: ok" 0 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=28798s
+VIRTSNAP OK - 1 series ok, oldest last success 7h59m ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 deferred=0 max_age=28798s
 EOF
 VIRTSNAP_NOW=2026-03-11T17:00:03Z expect "monitor: warning at 1.5 x the schedule interval" 1 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=133201s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: web1/daily: last success 1d13h ago (warn 1d12h) | series=1 ok=0 warning=1 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 deferred=0 max_age=133201s
 EOF
 VIRTSNAP_NOW=2026-03-13T12:00:00Z expect "monitor: critical at 3 x" 2 monitor -c p.yaml --database h.db --domain web1 --policy daily <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=287998s
+VIRTSNAP CRITICAL - 1 critical, 0 warning of 1 series: web1/daily: last success 3d7h ago (crit 3d) | series=1 ok=0 warning=0 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 deferred=0 max_age=287998s
 EOF
 expect "monitor: explicit thresholds without a policy file" 1 monitor --database h.db --warn 1d --crit 2d --domain db1 <<'EOF'
-VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, last success 1d7h ago (warn 1d), 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=115196s
+VIRTSNAP WARNING - 0 critical, 1 warning of 1 series: db1/daily: last attempt failed: Guest agent is not responding: QEMU guest agent is not connected, last success 1d7h ago (warn 1d), 1 undeletable | series=1 ok=0 warning=1 critical=0 failing=1 never=0 undeletable=1 hook_failed=0 orphaned=0 unreachable=0 guarded=0 deferred=0 max_age=115196s
 EOF
 # The perfdata separator never appears inside names.
 expect "monitor: hostile names" 0 monitor --database h.db --warn 2d --crit 3d --policy "'; DROP TABLE snapshots; --" <<'EOF'
-VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 max_age=111598s
+VIRTSNAP OK - 1 series ok, oldest last success 1d6h ago | series=1 ok=1 warning=0 critical=0 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=0 deferred=0 max_age=111598s
 EOF
 expect "monitor: no thresholds" 3 monitor --database h.db <<'EOF'
 VIRTSNAP UNKNOWN - no thresholds: give -c FILE (schedules) or --warn and --crit
@@ -156,14 +158,14 @@ expect "pin again keeps the reason" 0 pin --database h.db 6f1c3bde-0c4a-4c55-9d2
 daily-20260310T040000Z of 6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01 was already pinned; reason updated
 EOF
 expect "pinned in history" 0 history --database h.db --domain web1 --state present --format csv < <(crlf <<'EOF'
-id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,origin,hook_error,expires,requested_by,note
-6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false,,,,,
-3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false,,,,,
+id,started,connection,domain,domain_uuid,policy,snapshot,type,quiesce,state,consistency,scheduled,finished,created,deleted,delete_reason,error_code,error_domain,error,pinned,pin_reason,undeletable,deferred,origin,hook_error,expires,requested_by,note
+6,2026-03-10T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260310T040000Z,internal,true,present,quiesced,2026-03-10T04:00:00Z,2026-03-10T04:00:05Z,2026-03-10T04:00:02Z,,,,,,true,"audit 'Q1'; ""keep""",false,false,,,,,
+3,2026-03-09T04:00:01Z,qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,daily-20260309T040000Z,internal,true,present,quiesced,2026-03-09T04:00:00Z,2026-03-09T04:00:05Z,2026-03-09T04:00:02Z,,,,,,false,,false,false,,,,,
 EOF
 )
 expect "pinned in status" 0 status --database h.db --domain web1 --policy daily --format csv < <(crlf <<'EOF'
-connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
-qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,ok,2026-03-10T04:00:02Z,28798,2,1,0,,
+connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,deferred,next_due,last_error
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,daily,ok,2026-03-10T04:00:02Z,28798,2,1,0,0,,
 EOF
 )
 expect "unpin" 0 unpin --database h.db web1 daily-20260310T040000Z <<'EOF'
@@ -239,14 +241,14 @@ policies:
       keep_last: 24
 EOF
 expect "status: every finding" 0 status -c health.yaml --database health.db <<'EOF'
-DOMAIN  POLICY  HEALTH       LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
-db1     daily   undeletable  2026-03-09 04:00:02  1d7h     3       0            1  2026-03-11 04:20:47  -
-web1    daily   hook-failed  2026-03-09 04:00:02  1d7h     2       0            0  2026-03-11 04:00:20  post hook /usr/local/bin/thaw failed: exit status 1
-web1    weekly  orphaned     2026-03-08 04:00:02  2d7h     1       0            0  -                    -
+DOMAIN  POLICY  HEALTH       LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  DEFERRED  NEXT DUE             LAST ERROR
+db1     daily   undeletable  2026-03-09 04:00:02  1d7h     3       0            1         1  2026-03-11 04:20:47  -
+web1    daily   hook-failed  2026-03-09 04:00:02  1d7h     2       0            0         0  2026-03-11 04:00:20  post hook /usr/local/bin/thaw failed: exit status 1
+web1    weekly  orphaned     2026-03-08 04:00:02  2d7h     1       0            0         0  -                    -
 CRITICAL qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused
 EOF
 expect "monitor: the same findings" 2 monitor -c health.yaml --database health.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 3 warning of 3 series and connections: qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused; db1/daily: 1 undeletable; web1/daily: post hook /usr/local/bin/thaw failed: exit status 1; web1/weekly: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=3 ok=0 warning=3 critical=1 failing=0 never=0 undeletable=1 hook_failed=1 orphaned=1 unreachable=1 guarded=0 max_age=201598s
+VIRTSNAP CRITICAL - 1 critical, 3 warning of 3 series and connections: qemu+ssh://kvm2/system: connection down for 8h since 2026-03-10T04:00:00Z (7 failed attempts): Connection refused; db1/daily: 1 undeletable; web1/daily: post hook /usr/local/bin/thaw failed: exit status 1; web1/weekly: orphaned: 1 snapshot of a policy not in the policy file, never pruned (adopt_from hands them over) | series=3 ok=0 warning=3 critical=1 failing=0 never=0 undeletable=1 hook_failed=1 orphaned=1 unreachable=1 guarded=0 deferred=1 max_age=201598s
 EOF
 # Down for less than its RPO (the hourly policy's hour): WARNING.
 rc=0
@@ -256,7 +258,17 @@ grep -q '^VIRTSNAP WARNING - 0 critical, 4 warning of 3 series and connections: 
         fail "monitor: down within the RPO: $(cat out)"
 # History says which snapshot's hook failed, in every format.
 "$VIRTSNAP" history --database health.db --domain web1 --policy daily --limit 1 --format csv >out
-grep -q ',false,,false,,post hook /usr/local/bin/thaw failed: exit status 1' out || fail "history csv: hook_error: $(cat out)"
+grep -q ',false,,false,false,,post hook /usr/local/bin/thaw failed: exit status 1' out || fail "history csv: hook_error: $(cat out)"
+# A snapshot whose pruning libvirt put off is shown so everywhere: the
+# status column (above), monitor's perfdata (above), history and the report.
+"$VIRTSNAP" history --database health.db --domain db1 --format csv >out
+[ "$(python3 -c 'import csv,sys; print(",".join(r["snapshot"] for r in csv.DictReader(sys.stdin) if r["deferred"] == "true"))' <out)" = daily-1 ] ||
+        fail "history csv: deferred: $(cat out)"
+"$VIRTSNAP" history --database health.db --domain db1 >out
+grep -q '^ *[0-9]* .* daily-1 *present .*deferred: libvirt put its pruning off$' out || fail "history table: deferred: $(cat out)"
+VIRTSNAP_NOW=2026-03-10T12:00:00Z "$VIRTSNAP" report --html r.html --database health.db --since 7d 2>err || fail "report of the health fixture: $(cat err)"
+[ "$(grep -o 'data-kind="deferred"' r.html | wc -l)" -eq 1 ] || fail "report: want one deferred mark"
+grep -q '<title>[^<]*deferred: daily-1' r.html || fail "report: the deferred mark's tooltip: $(grep -o '<title>[^<]*daily-1[^<]*' r.html)"
 "$VIRTSNAP" history --database health.db --domain web1 --policy daily --limit 1 >out
 grep -q 'present .*post hook /usr/local/bin/thaw failed: exit status 1$' out || fail "history table: hook: $(cat out)"
 "$VIRTSNAP" events --database health.db --state hook-failed >out
@@ -268,8 +280,8 @@ sed -e 's|post: \[/usr/local/bin/thaw\]|post: [/usr/local/bin/thaw]\n      requi
 [ "$rc" -eq 2 ] || fail "monitor: required hook: exit $rc, want 2"
 grep -q 'critical=1 .*hook_failed=1' out || fail "monitor: required hook: $(cat out)"
 expect "status: the orphan's heir" 0 status -c required.yaml --database health.db --policy weekly --format csv < <(crlf <<'EOF'
-connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,next_due,last_error
-qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,weekly,orphaned,2026-03-08T04:00:02Z,201598,1,0,0,,
+connection,domain,domain_uuid,policy,health,last_success,age,held,pinned,undeletable,deferred,next_due,last_error
+qemu:///system,web1,6f1c3bde-0c4a-4c55-9d2e-1a2b3c4d5e01,weekly,orphaned,2026-03-08T04:00:02Z,201598,1,0,0,0,,
 EOF
 )
 "$VIRTSNAP" monitor -c required.yaml --database health.db --policy weekly >out 2>err || true
@@ -291,12 +303,12 @@ policies:
     retention: {keep_last: 2}
 EOF
 expect "status: guarded" 0 status -c guard.yaml --database guard.db <<'EOF'
-DOMAIN  POLICY  HEALTH   LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  NEXT DUE             LAST ERROR
-db1     daily   late     2026-03-08 04:00:02  2d7h     1       0            0  2026-03-11 04:00:00  -
-web1    daily   guarded  2026-03-08 04:00:02  2d7h     1       0            0  2026-03-11 04:00:00  low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2)
+DOMAIN  POLICY  HEALTH   LAST SUCCESS          AGE  HELD  PINNED  UNDELETABLE  DEFERRED  NEXT DUE             LAST ERROR
+db1     daily   late     2026-03-08 04:00:02  2d7h     1       0            0         0  2026-03-11 04:00:00  -
+web1    daily   guarded  2026-03-08 04:00:02  2d7h     1       0            0         0  2026-03-11 04:00:00  low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2)
 EOF
 expect "monitor: guarded is critical" 2 monitor -c guard.yaml --database guard.db <<'EOF'
-VIRTSNAP CRITICAL - 1 critical, 1 warning of 2 series: web1/daily: skipped by its guard: low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2), last success 2d7h ago (warn 1d12h); db1/daily: last success 2d7h ago (warn 1d12h) | series=2 ok=0 warning=1 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=1 max_age=201598s
+VIRTSNAP CRITICAL - 1 critical, 1 warning of 2 series: web1/daily: skipped by its guard: low space (3.1% free < 10%) for vda (/var/lib/libvirt/images/web1.qcow2), last success 2d7h ago (warn 1d12h); db1/daily: last success 2d7h ago (warn 1d12h) | series=2 ok=0 warning=1 critical=1 failing=0 never=0 undeletable=0 hook_failed=0 orphaned=0 unreachable=0 guarded=1 deferred=0 max_age=201598s
 EOF
 "$VIRTSNAP" metrics -c guard.yaml --database guard.db >guard.prom
 grep -qxF 'virtsnap_health{connection="qemu:///system",domain="web1",policy="daily",health="guarded"} 1' guard.prom ||
