@@ -306,20 +306,50 @@ on_request(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *q, 
         }
 }
 
+typedef struct refusal {
+        vs_ctl_call *call;
+        vs_log *log;
+        char *why;
+} refusal;
+
 static void
-on_refused(const vs_ctl_peer *peer, const char *why, void *data)
+on_refusal_recorded(const vs_err *err, void *data)
+{
+        refusal *rf = data;
+
+        if (err)
+                vs_log_err(rf->log, "control: cannot record the refusal: %s", err->msg);
+        vs_ctl_reply(rf->call, vs_ctl_error_reply(EACCES, rf->why));
+        free(rf->why);
+        free(rf);
+}
+
+/* The refusal is answered once it is committed, with the loop turn's other
+ * writes: whoever reads the events after the answer finds it. */
+static void
+on_refused(vs_ctl_call *call, const vs_ctl_peer *peer, const char *why, void *data)
 {
         vs_cli_control *cc = data;
         vs_store_event ev = { .time = (int64_t)time(NULL), .kind = VS_EVENT_REFUSED, .message = why };
+        refusal *rf = calloc(1, sizeof(*rf));
         vs_err e = { 0 };
 
+        (void)peer;
         vs_log_warning(cc->log, "control: %s", why);
-        /* The refusal is answered as soon as this returns: commit it first, so
-         * whoever reads the events after the answer finds it (writes made
-         * earlier in this loop turn go with it; their waiters still run at the
-         * turn's end).  Refused peers are rare: one fsync each. */
-        if (vs_store_append_event(cc->store, &ev, &e) < 0 || vs_store_flush(cc->store, &e) < 0)
+        if (rf)
+                rf->why = strdup(why);
+        if (!rf || !rf->why) {
+                free(rf);
+                vs_log_err(cc->log, "control: cannot record the refusal: out of memory");
+                vs_ctl_reply(call, vs_ctl_error_reply(EACCES, why));
+                return;
+        }
+        rf->call = call;
+        rf->log = cc->log;
+        if (vs_scheduler_record_event(cc->s, &ev, on_refusal_recorded, rf, &e) < 0) {
                 vs_log_err(cc->log, "control: cannot record the refusal: %s", e.msg);
+                on_refusal_recorded(NULL, rf);
+        }
 }
 
 static void

@@ -264,7 +264,7 @@ vs_ctl_reply(vs_ctl_call *call, json_object *reply)
         if (!reply)
                 reply = vs_ctl_error_reply(ENOMEM, "out of memory");
         send_reply(c, reply);
-        if (!c->closing)
+        if (!c->closing && !c->close_after_write)
                 process(c);
         client_unref(c);
 }
@@ -354,9 +354,18 @@ on_connection(uv_stream_t *listener, int status)
         }
         snprintf(why, sizeof(why), "permission denied: %s (pid %d) is not root and not in group %s", c->peer.who,
                  (int)cred.pid, s->group);
-        if (s->o.refused)
-                s->o.refused(&c->peer, why, s->o.data);
         c->close_after_write = true;
+        if (s->o.refused) {
+                vs_ctl_call *call = calloc(1, sizeof(*call));
+
+                if (call) {
+                        call->c = c;
+                        c->refs++;
+                        c->busy = true;
+                        s->o.refused(call, &c->peer, why, s->o.data);
+                        return;
+                }
+        }
         send_reply(c, vs_ctl_error_reply(EACCES, why));
 }
 

@@ -4,8 +4,8 @@
  * Who may ask: root, the daemon's own user, and members of the control
  * group (`virtsnap`), judged from the peer's credentials (SO_PEERCRED) when
  * it connects, never from anything it sends.  Anyone else gets one error
- * reply and is disconnected; the refused callback hears of it, to log and
- * record it.  The socket file is created mode 0660, group `virtsnap` when
+ * reply and is disconnected; the refused callback hears of it first, to log
+ * and record it, and gives that reply when the record is made.  The socket file is created mode 0660, group `virtsnap` when
  * that group exists; with systemd socket activation (LISTEN_FDS) the socket
  * systemd passes is used as it is.
  *
@@ -36,8 +36,11 @@ typedef struct vs_ctl_peer {
 /* req is valid during the call only; call until vs_ctl_reply. */
 typedef void (*vs_ctl_handler_fn)(vs_ctl_call *call, const vs_ctl_peer *peer, const vs_ctl_request *req,
                                   void *data);
-/* A peer was refused (why: "not root and not in group virtsnap"). */
-typedef void (*vs_ctl_refused_fn)(const vs_ctl_peer *peer, const char *why, void *data);
+/* A peer was refused (why: "not root and not in group virtsnap").  Answer
+ * call with vs_ctl_reply (vs_ctl_error_reply(EACCES, why)), exactly once,
+ * when ready; nothing else is read from the peer, which is disconnected
+ * after the answer.  Without a refused callback the server answers. */
+typedef void (*vs_ctl_refused_fn)(vs_ctl_call *call, const vs_ctl_peer *peer, const char *why, void *data);
 /* A request could not be parsed (it was answered with the error). */
 typedef void (*vs_ctl_bad_fn)(const vs_ctl_peer *peer, const char *why, void *data);
 

@@ -881,6 +881,43 @@ vs_scheduler_request_pin(vs_scheduler *s, bool pin, const char *domain, const ch
         return 0;
 }
 
+typedef struct record_wait {
+        vs_recorded_fn done;
+        void *data;
+} record_wait;
+
+static void
+on_event_committed(void *data, const vs_err *err)
+{
+        record_wait *w = data;
+
+        w->done(err, w->data);
+        free(w);
+}
+
+int
+vs_scheduler_record_event(vs_scheduler *s, const vs_store_event *ev, vs_recorded_fn done, void *data,
+                          vs_err *err)
+{
+        record_wait *w = calloc(1, sizeof(*w));
+        int r;
+
+        if (!w)
+                return vs_err_set(err, ENOMEM, "scheduler", "out of memory");
+        r = vs_store_append_event(s->o.store, ev, err);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        w->done = done;
+        w->data = data;
+        if (s->commit)
+                vs_commit_then(s->commit, on_event_committed, w);
+        else
+                on_event_committed(w, NULL);
+        return 0;
+}
+
 /* The policy an ad-hoc snapshot without --policy uses: the first enabled
  * one (file order) on c whose selectors match d. */
 static const vs_policy *

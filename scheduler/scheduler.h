@@ -143,6 +143,14 @@ typedef void (*vs_pin_done_fn)(unsigned changed, const vs_err *err, void *data);
 int vs_scheduler_request_pin(vs_scheduler *s, bool pin, const char *domain, const char *snapshot, const char *reason,
                              vs_pin_done_fn done, void *data, vs_err *err);
 
+/* Append ev to the history's event log (a refused control-socket peer,
+ * say) and call done(NULL, data) once it is committed with the loop turn's
+ * other writes, or done(err, data) when that commit failed.  -errno (done
+ * not called) when it cannot even be written. */
+typedef void (*vs_recorded_fn)(const vs_err *err, void *data);
+int vs_scheduler_record_event(vs_scheduler *s, const vs_store_event *ev, vs_recorded_fn done, void *data,
+                              vs_err *err);
+
 /* `revert DOMAIN SNAPSHOT`: a safety snapshot (an ad-hoc one with a
  * lifetime, under the domain's covering policy or `policy`), then libvirt's
  * revert, recorded as a `reverted` (or `revert-failed`) event with who,
