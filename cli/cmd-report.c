@@ -13,6 +13,7 @@
 #include "cli-args.h"
 #include "cli-store.h"
 #include "commands.h"
+#include "health.h"
 #include "report.h"
 #include "timefmt.h"
 #include "tz.h"
@@ -218,11 +219,13 @@ fill(FILE *f, void *userdata, vs_err *err)
         return r < 0 ? vs_err_set(err, -r, "report", "cannot write the page") : 0;
 }
 
-/* Group rs (sorted) into series; the marks move out of rs. */
+/* Group rs (sorted) into series; the marks move out of rs.  *ret_first:
+ * each series' first row (borrowed from rs), for its key. */
 static int
-build_series(rows *rs, const vs_config *cfg, vs_report_series **ret, size_t *ret_n)
+build_series(rows *rs, const vs_config *cfg, vs_report_series **ret, size_t *ret_n, const row ***ret_first)
 {
         vs_report_series *v = NULL;
+        const row **first = NULL;
         size_t n = 0;
 
         for (size_t i = 0; i < rs->n;) {
@@ -230,10 +233,16 @@ build_series(rows *rs, const vs_config *cfg, vs_report_series **ret, size_t *ret
                 vs_report_series *se;
                 const vs_policy *pol = cfg ? vs_config_find_policy(cfg, rs->v[i].policy) : NULL;
                 vs_report_series *nv = reallocarray(v, n + 1, sizeof(*v));
+                const row **nf;
 
                 if (!nv)
                         goto oom;
                 v = nv;
+                nf = reallocarray(first, n + 1, sizeof(*first));
+                if (!nf)
+                        goto oom;
+                first = nf;
+                first[n] = &rs->v[i];
                 se = &v[n];
                 *se = (vs_report_series){ .retention = pol ? &pol->retention : NULL };
                 while (j < rs->n && same_series(&rs->v[i], &rs->v[j]))
@@ -254,11 +263,41 @@ build_series(rows *rs, const vs_config *cfg, vs_report_series **ret, size_t *ret
         }
         *ret = v;
         *ret_n = n;
+        *ret_first = first;
         return 0;
 oom:
         *ret = v;
         *ret_n = n;
+        *ret_first = first;
         return -ENOMEM;
+}
+
+/* Each series' health now, by the judgement `status` and `monitor` make. */
+typedef struct health_fill {
+        const vs_health_ctx *h;
+        vs_report_series *series;
+        const row **first;
+        size_t n;
+} health_fill;
+
+static int
+fill_health(const vs_store_series *se, void *userdata)
+{
+        health_fill *hf = userdata;
+        vs_judgement j;
+
+        for (size_t i = 0; i < hf->n; i++) {
+                const row *r = hf->first[i];
+
+                if (!strcmp(r->connection, se->connection) && !strcmp(r->uuid, se->domain_uuid) &&
+                    !strcmp(r->policy, se->policy)) {
+                        vs_cli_judge(hf->h, se, &j);
+                        hf->series[i].health = vs_health_to_string(j.health);
+                        hf->series[i].level = j.level == VS_LEVEL_CRITICAL ? 2 : j.level == VS_LEVEL_WARNING ? 1 : 0;
+                        break;
+                }
+        }
+        return 0;
 }
 
 static void
@@ -298,6 +337,8 @@ vs_cmd_report(int argc, char **argv)
         vs_err err = { 0 };
         rows rs = { 0 };
         vs_report_series *series = NULL;
+        const row **first = NULL;
+        vs_health_ctx *health = NULL;
         size_t n_series = 0;
         int64_t now;
         int c, r, ret = VS_EXIT_FAILURE;
@@ -374,10 +415,20 @@ vs_cmd_report(int argc, char **argv)
                 fprintf(stderr, "virtsnap report: note: no attempt on domain '%s' in this window\n", f.domain);
         if (rs.n > 0)
                 qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
-        if (build_series(&rs, cfg, &series, &n_series) < 0 ||
+        if (build_series(&rs, cfg, &series, &n_series, &first) < 0 ||
             asprintf(&title, "virtsnap report%s%s", f.domain ? ": " : "", f.domain ? f.domain : "") < 0) {
                 title = NULL;
                 fprintf(stderr, "virtsnap report: out of memory\n");
+                goto out;
+        }
+        r = vs_health_ctx_new(s, cfg, now, 0, 0, &health, &err);
+        if (r == 0) {
+                health_fill hf = { .h = health, .series = series, .first = first, .n = n_series };
+
+                r = vs_store_query_series(s, &f, fill_health, &hf, &err);
+        }
+        if (r < 0) {
+                fprintf(stderr, "virtsnap report: %s\n", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
         {
@@ -397,6 +448,8 @@ vs_cmd_report(int argc, char **argv)
         }
         ret = VS_EXIT_OK;
 out:
+        vs_health_ctx_free(health);
+        free(first);
         series_free(series, n_series);
         for (size_t i = 0; i < rs.n; i++)
                 row_clear(&rs.v[i]);

@@ -178,6 +178,7 @@ vs_report_write_html(FILE *out, const char *title, const vs_report_series *serie
               "body{font:14px/1.4 sans-serif;margin:1.5em;color:#222;max-width:1000px}\n"
               "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}\n"
               "td:first-child,th:first-child{text-align:left}\n"
+              ".h1{color:#9a6700;font-weight:bold}.h2{color:#D55E00;font-weight:bold}\n"
               ".legend span{display:inline-block;margin-right:1.2em}.legend svg{vertical-align:middle}\n"
               "svg.tl{border:1px solid #ddd;background:#fafafa;margin-bottom:.3em}\n"
               ".grid{stroke:#ddd}.tick{font-size:10px;fill:#555}.bl{font-size:9px;fill:#124}\n"
@@ -198,7 +199,7 @@ vs_report_write_html(FILE *out, const char *title, const vs_report_series *serie
               "fill-opacity=\".15\"/></svg> how far back a retention rule reaches</span></p>\n",
               out);
 
-        fputs("<table><tr><th>series</th>", out);
+        fputs("<table><tr><th>series</th><th>health</th>", out);
         for (int k = 0; k < VS_MARK_N_KINDS; k++)
                 fprintf(out, "<th>%s</th>", kinds[k].name);
         fputs("<th>attempts</th></tr>\n", out);
@@ -209,7 +210,8 @@ vs_report_write_html(FILE *out, const char *title, const vs_report_series *serie
                         count[series[i].marks[m].kind]++;
                 fputs("<tr><td>", out);
                 put_escaped(out, series[i].title);
-                fputs("</td>", out);
+                fprintf(out, "</td><td class=\"h%d\">%s</td>", series[i].level,
+                        series[i].health ? series[i].health : "-");
                 for (int k = 0; k < VS_MARK_N_KINDS; k++)
                         fprintf(out, "<td>%zu</td>", count[k]);
                 fprintf(out, "<td>%zu</td></tr>\n", series[i].n);

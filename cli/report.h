@@ -34,6 +34,8 @@ typedef struct vs_report_mark {
 typedef struct vs_report_series {
         char *title;                   /* "web1 / daily on qemu:///system" */
         const vs_retention_rules *retention; /* may be NULL: no bands */
+        const char *health;            /* status's health word now (static); NULL: unknown */
+        int level;                     /* its level: 0 ok, 1 warning, 2 critical */
         vs_report_mark *marks;
         size_t n, cap;
 } vs_report_series;

@@ -266,8 +266,14 @@ grep -q ',false,,false,false,,post hook /usr/local/bin/thaw failed: exit status 
         fail "history csv: deferred: $(cat out)"
 "$VIRTSNAP" history --database health.db --domain db1 >out
 grep -q '^ *[0-9]* .* daily-1 *present .*deferred: libvirt put its pruning off$' out || fail "history table: deferred: $(cat out)"
-VIRTSNAP_NOW=2026-03-10T12:00:00Z "$VIRTSNAP" report --html r.html --database health.db --since 7d 2>err || fail "report of the health fixture: $(cat err)"
+VIRTSNAP_NOW=2026-03-10T12:00:00Z "$VIRTSNAP" report --html r.html -c health.yaml --database health.db --since 7d 2>err || fail "report of the health fixture: $(cat err)"
 [ "$(grep -o 'data-kind="deferred"' r.html | wc -l)" -eq 1 ] || fail "report: want one deferred mark"
+# The report's summary says each series' health, as status does above.
+for want in 'db1 / daily on qemu:///system</td><td class="h1">undeletable' \
+        'web1 / daily on qemu:///system</td><td class="h1">hook-failed' \
+        'web1 / weekly on qemu:///system</td><td class="h1">orphaned'; do
+        grep -qF "<tr><td>$want</td>" r.html || fail "report summary: no '$want': $(grep -o '<tr><td>[^/]*/ [a-z]* on [^<]*</td><td[^<]*</td>' r.html)"
+done
 grep -q '<title>[^<]*deferred: daily-1' r.html || fail "report: the deferred mark's tooltip: $(grep -o '<title>[^<]*daily-1[^<]*' r.html)"
 "$VIRTSNAP" history --database health.db --domain web1 --policy daily --limit 1 >out
 grep -q 'present .*post hook /usr/local/bin/thaw failed: exit status 1$' out || fail "history table: hook: $(cat out)"
