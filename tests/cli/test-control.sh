@@ -78,7 +78,7 @@ if getent group virtsnap >/dev/null; then
         [ "$(stat -c %a ctl.sock)" = 660 ] || fail "socket mode $(stat -c %a ctl.sock), want 660"
 fi
 
-"$VIRTSNAP" snapshot test --ttl 4s --note "before the upgrade" --wait -c p.yaml >out 2>err
+"$VIRTSNAP" snapshot test --ttl 10s --note "before the upgrade" --wait -c p.yaml >out 2>err
 [ $? -eq 0 ] || fail "snapshot --ttl --wait through the daemon: $(cat out err)"
 grep -q '^test: snapshot hourly-.* taken under policy hourly, kept until ' out || fail "snapshot --wait: said: $(cat out)"
 ttl_snap=$(sed -n 's/^test: snapshot \([^ ]*\) taken.*/\1/p' out)
@@ -119,7 +119,8 @@ grep "$ttl_snap" hist.txt | grep -q 'kept until .*; before the upgrade' || fail 
 grep -q "^daemon: pid $daemon_pid since .*, keeps $tmp/h.db: 1 of 1 connections up" st.txt || fail "status: no daemon line: $(cat st.txt)"
 
 # The daemon ends the lifetime: pruned within a few seconds of its end.
-for _ in $(seq 100); do
+# (10 s: long enough that a loaded machine still reads it present above.)
+for _ in $(seq 300); do
         "$VIRTSNAP" history -c p.yaml --state deleted --format csv | grep -q ",$ttl_snap," && break
         sleep 0.1
 done

@@ -2366,6 +2366,9 @@ test_notify(void **state)
                  "timezone: UTC\n"
                  "notify:\n"
                  "  command: [/bin/sh, -c, 'cat >>%s']\n"
+                 /* Its timeout runs on the fake clock, which jumps a
+                  * minute below while a notifier may still be exiting. */
+                 "  timeout: 1d\n"
                  "policies:\n"
                  "  - name: p\n"
                  "    schedule: every 1m\n"
@@ -2374,7 +2377,7 @@ test_notify(void **state)
                  "  - name: quiet\n"
                  "    schedule: every 1d\n"
                  "    catch_up: false\n"
-                 "    notify: {on: [recovered], command: [/bin/sh, -c, 'cat >>%s']}\n"
+                 "    notify: {on: [recovered], command: [/bin/sh, -c, 'cat >>%s'], timeout: 1d}\n"
                  "    retention: {keep_last: 1}\n"
                  "  - name: broken\n"
                  "    schedule: every 1d\n"
