@@ -9,20 +9,21 @@
  * libvirt backend (virt/virt-libvirt.c) and scheduler make it:
  *
  *   connect     virConnectOpen, SetKeepAlive(5, 3), RegisterCloseCallback;
- *   refresh     ListAllDomains; per domain GetName, GetState, GetUUIDString,
- *               IsPersistent, GetMetadata(element, urn:virtsnap:1);
- *   reconcile   on one thread, per domain: LookupByName, ListAllSnapshots
- *               (TOPOLOGICAL), SnapshotGetXMLDesc of each (parsed),
- *               SnapshotCurrent + SnapshotGetName;
- *   jobs        on THREADS threads, per domain:
- *               create: LookupByName, IsActive, GetJobStats when running
- *               (is the domain busy?), [disk-only: GetXMLDesc for
- *               the disks], ListAllSnapshots + XML of each + Current (the
- *               names taken), SnapshotCreateXML, SnapshotGetXMLDesc of the
- *               new one (the tree the prune plans from);
- *               prune: LookupByName, IsActive, SnapshotLookupByName +
- *               SnapshotDelete of each of the oldest owned snapshots beyond
- *               KEEP;
+ *   refresh     GetAllDomainStats(STATE): every domain and its state in one
+ *               call; per domain GetName, GetUUIDString (local);
+ *               ListAllDomains(TRANSIENT) for the persistence; no metadata
+ *               (no policy selects by tag);
+ *   reconcile   on one thread, per domain: LookupByUUIDString,
+ *               ListAllSnapshots (TOPOLOGICAL), SnapshotGetXMLDesc of each
+ *               (parsed); the domain and snapshot handles are kept for the
+ *               job (virtsnap's tree hold);
+ *   jobs        on THREADS threads, per domain, on the reconcile's handles:
+ *               create: GetJobStats when the refresh said running (is the
+ *               domain busy?), [disk-only: GetXMLDesc for the disks],
+ *               SnapshotCreateXML, SnapshotGetXMLDesc of the new one (the
+ *               tree the prune plans from);
+ *               prune: SnapshotDelete of each of the oldest owned snapshots
+ *               beyond KEEP, on the listed handles;
  *   disconnect  UnregisterCloseCallback, ConnectClose;
  *
  * with a virConnectRef/virConnectClose pair around every backend operation
@@ -67,6 +68,9 @@ typedef struct bare {
         virConnectPtr conn;
         virDomainPtr *doms;     /* --minimal */
         char **names;           /* the exact sequence: domains by name */
+        char **uuids;           /* ... their UUIDs */
+        bool *active;           /* ... running or paused, as the refresh found them */
+        struct tree *trees;     /* ... the reconcile's, for the jobs */
         int n_doms;
         bool minimal;
         atomic_int next;
@@ -326,24 +330,37 @@ out:
 
 /* ---- the exact sequence of `virtsnap run --once` ---------------------------- */
 
+/* A domain's tree with the handles virtsnap's hold keeps: the domain and
+ * each snapshot (parallel to items), one spare slot for the new one. */
 typedef struct tree {
         vs_snapshot_info *items;
+        virDomainSnapshotPtr *snaps;
         size_t n;
+        virDomainPtr dom;
+        virConnectPtr conn;     /* the hold keeps a reference */
 } tree;
 
 static void
 tree_clear(tree *t)
 {
-        for (size_t i = 0; i < t->n; i++)
+        for (size_t i = 0; i < t->n; i++) {
                 vs__snapshot_info_clear(&t->items[i]);
+                if (t->snaps && t->snaps[i])
+                        virDomainSnapshotFree(t->snaps[i]);
+        }
         free(t->items);
+        free(t->snaps);
+        if (t->dom)
+                virDomainFree(t->dom);
+        if (t->conn)
+                virConnectClose(t->conn);
         *t = (tree){ 0 };
 }
 
-/* virtsnap's list_tree: every snapshot's XML, parsed, and the current one
- * asked once for the tree.  One spare slot for the snapshot created next. */
+/* virtsnap's list_tree for a reconcile: every snapshot's XML, parsed, the
+ * handles kept; no question of which is current. */
 static int
-list_tree(virDomainPtr d, tree *ret)
+list_tree(virConnectPtr c, virDomainPtr d, tree *ret)
 {
         virDomainSnapshotPtr *snaps = NULL;
         tree out = { 0 };
@@ -354,7 +371,8 @@ list_tree(virDomainPtr d, tree *ret)
         if (n < 0)
                 return -EIO;
         out.items = calloc((size_t)n + 2, sizeof(*out.items));
-        if (!out.items) {
+        out.snaps = calloc((size_t)n + 2, sizeof(*out.snaps));
+        if (!out.items || !out.snaps) {
                 r = -ENOMEM;
                 goto out;
         }
@@ -365,24 +383,17 @@ list_tree(virDomainPtr d, tree *ret)
                         r = -EIO;
                         goto out;
                 }
-                out.n++;
+                out.snaps[out.n++] = snaps[i];
+                snaps[i] = NULL;
         }
-        if (n > 0) {
-                virDomainSnapshotPtr cur = virDomainSnapshotCurrent(d, 0);
-
-                if (cur) {
-                        const char *cn = virDomainSnapshotGetName(cur);
-
-                        for (size_t i = 0; i < out.n; i++)
-                                out.items[i].current = cn && strcmp(out.items[i].name, cn) == 0;
-                        virDomainSnapshotFree(cur);
-                } else {
-                        virResetLastError();
-                }
-        }
+        virDomainRef(d);
+        out.dom = d;
+        virConnectRef(c);
+        out.conn = c;
 out:
         for (int i = 0; i < n; i++)
-                virDomainSnapshotFree(snaps[i]);
+                if (snaps[i])
+                        virDomainSnapshotFree(snaps[i]);
         free(snaps);
         if (r < 0) {
                 tree_clear(&out);
@@ -400,76 +411,103 @@ close_cb(virConnectPtr conn, int reason, void *opaque)
         (void)opaque;
 }
 
+typedef struct listed {
+        char *name;
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        bool active;
+} listed;
+
 static int
-cmp_str(const void *a, const void *b)
+cmp_listed(const void *a, const void *b)
 {
-        return strcmp(*(char *const *)a, *(char *const *)b);
+        return strcmp(((const listed *)a)->name, ((const listed *)b)->name);
 }
 
-/* virtsnap's refresh: the domains with state, UUID, persistence and
- * virtsnap's metadata element (absent here), then their names, sorted. */
+/* virtsnap's refresh: every domain with its state in one call, the
+ * transient ones in another, then their names, sorted. */
 static int
 refresh(bare *b)
 {
         virConnectPtr c = b->conn;
-        virDomainPtr *doms = NULL;
-        int n, r = 0, kept = 0;
+        virDomainStatsRecordPtr *recs = NULL;
+        virDomainPtr *trans = NULL;
+        listed *l = NULL;
+        int n, nt, r = 0, kept = 0;
 
         virConnectRef(c);
-        n = virConnectListAllDomains(c, &doms, 0);
-        if (n < 0) {
+        n = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_STATE, &recs, 0);
+        nt = n < 0 ? -1 : virConnectListAllDomains(c, &trans, VIR_CONNECT_LIST_DOMAINS_TRANSIENT);
+        if (n < 0 || nt < 0) {
+                if (recs)
+                        virDomainStatsRecordListFree(recs);
                 virConnectClose(c);
                 return -EIO;
         }
+        for (int i = 0; i < nt; i++) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+
+                if (virDomainGetUUIDString(trans[i], uuid) < 0)
+                        virResetLastError();
+                virDomainFree(trans[i]);
+        }
+        free(trans);
+        l = calloc((size_t)n + 1, sizeof(*l));
         b->names = calloc((size_t)n + 1, sizeof(char *));
-        if (!b->names)
+        b->uuids = calloc((size_t)n + 1, sizeof(char *));
+        b->active = calloc((size_t)n + 1, sizeof(bool));
+        b->trees = calloc((size_t)n + 1, sizeof(tree));
+        if (!l || !b->names || !b->uuids || !b->active || !b->trees)
                 r = -ENOMEM;
         for (int i = 0; i < n && r == 0; i++) {
-                const char *name = virDomainGetName(doms[i]);
-                char uuid[VIR_UUID_STRING_BUFLEN], *meta;
-                int state, reason;
+                const char *name = virDomainGetName(recs[i]->dom);
+                int state = 0;
 
-                if (virDomainGetState(doms[i], &state, &reason, 0) < 0 ||
-                    virDomainGetUUIDString(doms[i], uuid) < 0 || virDomainIsPersistent(doms[i]) < 0) {
+                if (virTypedParamsGetInt(recs[i]->params, recs[i]->nparams, "state.state", &state) < 0)
+                        state = 0;
+                if (virDomainGetUUIDString(recs[i]->dom, l[kept].uuid) < 0) {
                         r = -EIO;
                         break;
                 }
-                meta = virDomainGetMetadata(doms[i], VIR_DOMAIN_METADATA_ELEMENT, "urn:virtsnap:1", 0);
-                if (meta)
-                        free(meta);
-                else
-                        virResetLastError(); /* VIR_ERR_NO_DOMAIN_METADATA */
-                b->names[kept] = strdup(name);
-                if (!b->names[kept++])
+                l[kept].active = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
+                                 state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
+                l[kept].name = strdup(name);
+                if (!l[kept++].name)
                         r = -ENOMEM;
         }
-        for (int i = 0; i < n; i++)
-                virDomainFree(doms[i]);
-        free(doms);
+        virDomainStatsRecordListFree(recs);
         virConnectClose(c);
         if (r == 0) {
+                qsort(l, (size_t)kept, sizeof(*l), cmp_listed);
+                for (int i = 0; i < kept && r == 0; i++) {
+                        b->names[i] = l[i].name;
+                        l[i].name = NULL;
+                        b->active[i] = l[i].active;
+                        if (!(b->uuids[i] = strdup(l[i].uuid)))
+                                r = -ENOMEM;
+                }
                 b->n_doms = kept;
-                qsort(b->names, (size_t)kept, sizeof(char *), cmp_str);
         }
+        for (int i = 0; l && i < kept; i++)
+                free(l[i].name);
+        free(l);
         return r;
 }
 
-/* virtsnap's reconcile, on one worker: every domain's tree. */
+/* virtsnap's reconcile, on one worker: every domain's tree, by UUID, kept
+ * with its handles for the job. */
 static int
 reconcile(bare *b)
 {
         for (int i = 0; i < b->n_doms; i++) {
                 virDomainPtr d;
-                tree t = { 0 };
                 int r;
 
                 virConnectRef(b->conn);
-                d = virDomainLookupByName(b->conn, b->names[i]);
-                r = d ? list_tree(d, &t) : -EIO;
+                d = virDomainLookupByUUIDString(b->conn, b->uuids[i]);
+                r = d ? list_tree(b->conn, d, &b->trees[i]) : -EIO;
                 if (d)
                         virDomainFree(d);
                 virConnectClose(b->conn);
-                tree_clear(&t);
                 if (r < 0) {
                         report("reconciling", b->names[i]);
                         return r;
@@ -488,15 +526,16 @@ cmp_info_age(const void *a, const void *b)
         return strcmp(x->name, y->name);
 }
 
-/* One job: create (returning the tree with the new snapshot), then prune
- * the oldest owned snapshots beyond `keep` from that tree. */
+/* One job on the reconcile's tree and handles: create, then prune the
+ * oldest owned snapshots beyond `keep` from the tree with the new one. */
 static void
-exact_domain(bare *b, const char *dom)
+exact_domain(bare *b, int k)
 {
         virConnectPtr c = b->conn;
-        virDomainPtr d = NULL;
+        const char *dom = b->names[k];
+        tree *t = &b->trees[k];
+        virDomainPtr d = t->dom;
         virDomainSnapshotPtr s = NULL;
-        tree t = { 0 };
         vs_snapshot_info **mine = NULL;
         char **names = NULL, **files = NULL;
         char *name = NULL, *desc = NULL, *xml = NULL, want[96];
@@ -505,18 +544,17 @@ exact_domain(bare *b, const char *dom)
         vs_snapshot_xml_params xp = { .owner = b->policy, .type = b->type };
         size_t n_mine = 0;
         unsigned flags = 0;
-        int active;
         vs_err err = { 0 };
 
         /* create */
         virConnectRef(c);
-        d = virDomainLookupByName(c, dom);
-        if (!d || (active = virDomainIsActive(d)) < 0) {
+        if (!d) {
                 report("looking up", dom);
                 goto fail_conn;
         }
+        virDomainRef(d);
         /* virtsnap asks whether a running domain is in a job of its own. */
-        if (active) {
+        if (b->active[k]) {
                 virTypedParameterPtr params = NULL;
                 int jtype = 0, nparams = 0;
 
@@ -529,15 +567,11 @@ exact_domain(bare *b, const char *dom)
                 report("reading the disks of", dom);
                 goto fail_conn;
         }
-        if (list_tree(d, &t) < 0) {
-                report("listing snapshots of", dom);
-                goto fail_conn;
-        }
-        names = calloc(t.n + 1, sizeof(char *));
+        names = calloc(t->n + 1, sizeof(char *));
         if (!names)
                 goto fail_conn;
-        for (size_t i = 0; i < t.n; i++)
-                names[i] = t.items[i].name;
+        for (size_t i = 0; i < t->n; i++)
+                names[i] = t->items[i].name;
         snprintf(want, sizeof(want), "%s-%s", b->policy, b->stamp);
         name = unique_name(want, names);
         if (!name || asprintf(&desc, "virtsnap %s %s", b->policy, dom) < 0) {
@@ -566,40 +600,33 @@ exact_domain(bare *b, const char *dom)
         {
                 _cleanup_free_ char *sx = virDomainSnapshotGetXMLDesc(s, 0);
 
-                if (!sx || vs__snapshot_xml_parse(sx, &t.items[t.n], &err) < 0) {
+                if (!sx || vs__snapshot_xml_parse(sx, &t->items[t->n], &err) < 0) {
                         report("reading the new snapshot of", dom);
                         goto fail_conn;
                 }
-                t.n++;
+                t->snaps[t->n++] = s;
+                s = NULL;
         }
-        virDomainSnapshotFree(s);
-        s = NULL;
         virDomainFree(d);
-        d = NULL;
         virConnectClose(c);
 
-        /* prune, from the tree the create returned */
-        mine = calloc(t.n + 1, sizeof(*mine));
+        /* prune, from the tree the create returned, on its handles */
+        mine = calloc(t->n + 1, sizeof(*mine));
         if (!mine)
                 goto fail;
-        for (size_t i = 0; i < t.n; i++)
-                if (t.items[i].owner_policy && strcmp(t.items[i].owner_policy, b->policy) == 0)
-                        mine[n_mine++] = &t.items[i];
+        for (size_t i = 0; i < t->n; i++)
+                if (t->items[i].owner_policy && strcmp(t->items[i].owner_policy, b->policy) == 0)
+                        mine[n_mine++] = &t->items[i];
         qsort(mine, n_mine, sizeof(*mine), cmp_info_age);
         virConnectRef(c);
-        d = virDomainLookupByName(c, dom);
-        if (!d || virDomainIsActive(d) < 0) {
-                report("looking up", dom);
-                goto fail_conn;
-        }
+        virDomainRef(d);
         for (size_t i = 0; i + (size_t)b->keep < n_mine; i++) {
-                s = virDomainSnapshotLookupByName(d, mine[i]->name, 0);
-                if (!s || virDomainSnapshotDelete(s, 0) < 0) {
+                virDomainSnapshotPtr use = t->snaps[mine[i] - t->items];
+
+                if (virDomainSnapshotDelete(use, 0) < 0) {
                         report("deleting a snapshot of", dom);
                         goto fail_conn;
                 }
-                virDomainSnapshotFree(s);
-                s = NULL;
                 atomic_fetch_add(&b->deleted, 1);
         }
         virDomainFree(d);
@@ -616,7 +643,7 @@ fail:
 out:
         free(mine);
         free(names);
-        tree_clear(&t);
+        tree_clear(t);
         vs_strv_free(files);
         free(xdisks);
         vs__domain_disks_clear(&disks);
@@ -635,7 +662,7 @@ worker(void *arg)
                 if (b->minimal)
                         minimal_domain(b, b->doms[i]);
                 else
-                        exact_domain(b, b->names[i]);
+                        exact_domain(b, i);
         return NULL;
 }
 
@@ -728,6 +755,11 @@ main(int argc, char **argv)
                 virDomainFree(b.doms[i]);
         free(b.doms);
         vs_strv_free(b.names);
+        vs_strv_free(b.uuids);
+        for (int i = 0; b.trees && i < b.n_doms; i++)
+                tree_clear(&b.trees[i]);
+        free(b.trees);
+        free(b.active);
         if (!b.minimal && virConnectUnregisterCloseCallback(b.conn, close_cb) < 0)
                 virResetLastError();
         virConnectClose(b.conn);

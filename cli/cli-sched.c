@@ -18,6 +18,7 @@
 #include "lockfile.h"
 #include "log.h"
 #include "metrics.h"
+#include "plan.h"
 
 /* --log-level's argument; -1 (after printing) when it is not a level. */
 static int
@@ -67,6 +68,39 @@ typedef struct textfile {
         uint64_t written_ms;        /* uv_now at the last write; 0 = never */
         bool failing;               /* the last write failed (logged once) */
 } textfile;
+
+/* libuv runs every worker call on one process-wide pool, 4 threads unless
+ * UV_THREADPOOL_SIZE says otherwise, sized once at its first use: with the
+ * default, max_concurrent above 4 would change nothing (a job's libvirt
+ * call is a worker call).  Size it for the policy file: per connection
+ * max_concurrent jobs and one refresh or reconcile, plus one spare (a
+ * revert).  A user's UV_THREADPOOL_SIZE stands; a reload that raises
+ * max_concurrent is held to the pool of the start (the README says so). */
+static void
+size_worker_pool(const vs_config *cfg, const char *connect_override)
+{
+        const char *uris[256];
+        size_t n_uris = 0;
+        long per = cfg->max_concurrent > 0 ? cfg->max_concurrent : 1, n;
+        char buf[16];
+
+        for (size_t i = 0; i < cfg->n_policies; i++) {
+                const char *u = vs_plan_policy_uri(&cfg->policies[i], connect_override);
+                bool seen = false;
+
+                for (size_t k = 0; k < n_uris && !seen; k++)
+                        seen = strcmp(uris[k], u) == 0;
+                if (!seen && n_uris < sizeof(uris) / sizeof(uris[0]))
+                        uris[n_uris++] = u;
+        }
+        n = (long)(n_uris ? n_uris : 1) * (per + 1) + 1;
+        if (n < 4)
+                n = 4;
+        if (n > 1024)
+                n = 1024; /* libuv's ceiling */
+        snprintf(buf, sizeof(buf), "%ld", n);
+        setenv("UV_THREADPOOL_SIZE", buf, 0);
+}
 
 static void
 on_textfile_timer(uv_timer_t *t)
@@ -124,6 +158,7 @@ vs_cli_run_scheduler(const vs_cli_sched_args *a, int (*start)(vs_scheduler *s, v
                 vs_crash_free(crash);
                 return VS_EXIT_FAILURE;
         }
+        size_worker_pool(cfg, a->connect);
         database = a->database ? a->database : cfg->database ? cfg->database : VS_DEFAULT_DATABASE;
         /* One virtsnap acting on a database at a time: the daemon and the
          * one-shot commands all reconcile and prune. */

@@ -8,8 +8,10 @@
  *              backoff (1 s .. 5 min), each failed attempt logged;
  *              the first success after a failure means "back": reconcile and
  *              catch up again, because events and slots were missed.
- *   reconcile  worker: list each domain's snapshots; loop: vs_store_reconcile
- *              for every domain without a job in flight.
+ *   reconcile  workers (up to max_concurrent, each a slice of the domains):
+ *              list each domain's snapshots, by UUID, keeping the handles;
+ *              loop: vs_store_reconcile for every domain without a job in
+ *              flight, and the trees kept for the jobs about to start.
  *   dispatch   loop: catch-up firings (start, reconnect), one-shot work, then
  *              the firings popped from the plan while the refresh ran.
  * Domain events re-list the connection; a refresh asked for while one runs
@@ -23,6 +25,60 @@
 #include "strv.h"
 
 /* ---- connections: refresh and reconcile ---------------------------------------- */
+
+/* A job that starts this soon after the reconcile plans its create from
+ * the reconcile's listing instead of its own (one listing per job); the
+ * backend lists afresh if the create fails, in case the tree changed. */
+#define KNOWN_TREE_MAX_AGE_MS 30000
+
+typedef struct sched_known {
+        char uuid[37];
+        vs_snapshot_tree tree;
+} sched_known;
+
+void
+vs__sched_known_clear(sched_conn *c)
+{
+        for (size_t i = 0; i < c->n_known; i++)
+                vs_snapshot_tree_clear(&c->known[i].tree);
+        free(c->known);
+        c->known = NULL;
+        c->n_known = 0;
+}
+
+bool
+vs__sched_known_take(sched_conn *c, const char *uuid, vs_snapshot_tree *ret)
+{
+        if (c->n_known && vs_clock_now_ms(c->s->o.clock) - c->known_at_ms > KNOWN_TREE_MAX_AGE_MS)
+                vs__sched_known_clear(c);
+        for (size_t i = 0; i < c->n_known; i++) {
+                if (strcmp(c->known[i].uuid, uuid) != 0)
+                        continue;
+                *ret = c->known[i].tree;
+                c->known[i] = c->known[--c->n_known];
+                if (c->n_known == 0)
+                        vs__sched_known_clear(c);
+                return true;
+        }
+        return false;
+}
+
+/* Keep the trees of the domains a job is queued for, drop the rest. */
+static void
+known_trim(sched_conn *c)
+{
+        size_t k = 0;
+
+        for (size_t i = 0; i < c->n_known; i++) {
+                if (vs__sched_domain_has_job(c, c->known[i].uuid, NULL, false))
+                        c->known[k++] = c->known[i];
+                else
+                        vs_snapshot_tree_clear(&c->known[i].tree);
+        }
+        c->n_known = k;
+        if (k == 0)
+                vs__sched_known_clear(c);
+}
 
 static bool
 domains_equal(const vs_domain_list *a, const vs_domain_list *b)
@@ -63,15 +119,24 @@ after_connected(sched_conn *c)
         vs__sched_check_finished(s);
 }
 
+typedef struct rec_slice {
+        uv_work_t work;
+        sched_conn *c;
+        size_t from, to;
+} rec_slice;
+
 static void
 work_reconcile(uv_work_t *w)
 {
-        sched_conn *c = w->data;
+        rec_slice *sl = w->data;
+        sched_conn *c = sl->c;
 
-        for (size_t i = 0; i < c->w_n_rec; i++) {
+        for (size_t i = sl->from; i < sl->to; i++) {
                 vs_err e = { 0 };
 
-                c->w_tree_r[i] = vs_virt_list_snapshots(c->virt, c->w_rec_names[i], &c->w_trees[i], &e);
+                c->w_tree_r[i] = vs_virt_list_snapshots_flags(c->virt, c->w_rec_names[i], c->w_rec_uuids[i],
+                                                              VS_LIST_SNAPSHOTS_NO_CURRENT | VS_LIST_SNAPSHOTS_HOLD,
+                                                              &c->w_trees[i], &e);
         }
 }
 
@@ -131,12 +196,21 @@ hand_over(sched_conn *c, const vs_domain_info *d)
 static void
 after_reconcile(uv_work_t *w, int status)
 {
-        sched_conn *c = w->data;
+        rec_slice *sl = w->data;
+        sched_conn *c = sl->c;
         vs_scheduler *s = c->s;
         const vs_config *cfg = s->cfg->cfg;
         vs_store_reconcile_summary total = { 0 };
 
+        if (--c->rec_left > 0)
+                return; /* the other slices are still listing */
+        free(c->rec_slices);
+        c->rec_slices = NULL;
+        c->n_rec_slices = 0;
         c->busy = false;
+        vs__sched_known_clear(c);
+        c->known = calloc(c->w_n_rec + 1, sizeof(*c->known));
+        c->known_at_ms = vs_clock_now_ms(s->o.clock);
         for (size_t i = 0; i < c->w_n_rec; i++) {
                 vs_snapshot_tree *t = &c->w_trees[i];
                 vs_store_observed *obs;
@@ -173,6 +247,13 @@ after_reconcile(uv_work_t *w, int status)
                 total.vanished += sum.vanished;
                 total.adopted += sum.adopted;
                 total.foreign_marked += sum.foreign_marked;
+                if (c->known && strlen(c->w_rec_uuids[i]) < sizeof(c->known->uuid)) {
+                        sched_known *k = &c->known[c->n_known++];
+
+                        strcpy(k->uuid, c->w_rec_uuids[i]);
+                        k->tree = *t;
+                        memset(t, 0, sizeof(*t));
+                }
         }
         if (total.foreign_marked)
                 vs_log_warning(s->o.log,
@@ -190,6 +271,7 @@ after_reconcile(uv_work_t *w, int status)
         reconcile_clear(c);
         c->reconcile_pending = false;
         after_connected(c);
+        known_trim(c);
 }
 
 /* Which domains to reconcile: all of them for the daemon, the ones a
@@ -243,12 +325,43 @@ start_reconcile(sched_conn *c)
                 after_connected(c);
                 return;
         }
-        c->busy = true;
-        c->work.data = c;
-        r = uv_queue_work(s->o.loop, &c->work, work_reconcile, after_reconcile);
-        if (r == 0)
+        {
+                size_t k = s->cfg->cfg->max_concurrent > 0 ? (size_t)s->cfg->cfg->max_concurrent : 1;
+
+                if (k > n)
+                        k = n;
+                c->rec_slices = calloc(k, sizeof(*c->rec_slices));
+                if (!c->rec_slices)
+                        goto fail;
+                c->n_rec_slices = c->rec_left = k;
+                c->busy = true;
+                for (size_t i = 0; i < k; i++) {
+                        rec_slice *sl = &c->rec_slices[i];
+
+                        sl->c = c;
+                        sl->from = n * i / k;
+                        sl->to = n * (i + 1) / k;
+                        sl->work.data = sl;
+                        r = uv_queue_work(s->o.loop, &sl->work, work_reconcile, after_reconcile);
+                        if (r < 0) {
+                                /* The slices queued finish as usual; the
+                                 * rest count as done, their domains
+                                 * unlisted. */
+                                for (size_t j = i; j < k; j++)
+                                        for (size_t d = c->rec_slices[j].from; d < c->rec_slices[j].to; d++)
+                                                c->w_tree_r[d] = -ENOMEM;
+                                c->rec_left -= k - i;
+                                if (i == 0) {
+                                        free(c->rec_slices);
+                                        c->rec_slices = NULL;
+                                        c->busy = false;
+                                        goto fail;
+                                }
+                                break;
+                        }
+                }
                 return;
-        c->busy = false;
+        }
 fail:
         vs_log_err(s->o.log, "%s: cannot reconcile: out of memory", c->uri);
         c->w_n_rec = vs_strv_length(c->w_rec_names);
@@ -277,7 +390,24 @@ work_refresh(uv_work_t *w)
                 if (c->w_r < 0)
                         return;
         }
-        c->w_r = vs_virt_list_domains(v, &c->w_domains, &c->w_err);
+        c->w_r = vs_virt_list_domains_flags(v, c->w_list_flags, &c->w_domains, &c->w_err);
+}
+
+/* The tags are only read when some policy on this connection (enabled or
+ * not: adoption asks them all) selects by tag. */
+static unsigned
+list_flags(const sched_conn *c)
+{
+        const vs_scheduler *s = c->s;
+        const vs_config *cfg = s->cfg->cfg;
+
+        for (size_t pi = 0; pi < cfg->n_policies; pi++) {
+                const vs_policy *p = &cfg->policies[pi];
+
+                if (p->domains.tags && strcmp(vs_plan_policy_uri(p, s->connect_override), c->uri) == 0)
+                        return 0;
+        }
+        return VS_LIST_DOMAINS_NO_TAGS;
 }
 
 static void
@@ -454,6 +584,7 @@ vs__sched_start_refresh(sched_conn *c)
         c->retry_pending = false;
         c->busy = true;
         c->work.data = c;
+        c->w_list_flags = list_flags(c);
         r = uv_queue_work(s->o.loop, &c->work, work_refresh, after_refresh);
         if (r < 0) {
                 c->busy = false;

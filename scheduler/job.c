@@ -2,7 +2,9 @@
  * its last record.  Every arrow is taken on the loop thread; the two boxes
  * marked (worker) are uv_queue_work calls that only fill result fields.
  *
- *            start: begin_create (row `creating`, the intent)
+ *            start: begin_create (row `creating`, the intent) and, when it
+ *            prunes, mark_early_deletes (`deleting`: what retention removes
+ *            with the new snapshot counted): one commit makes both durable
  *   QUEUED ─────────────────────────────┐            store error ──► DONE
  *     │ cancel: record_skipped ──► DONE │
  *     │                                 ▼
@@ -16,10 +18,14 @@
  *     │          fail_create ────────────────────────────►▼
  *     │                                              POST_HOOK (when the pre hook ran or a
  *     │                                                 │        create was attempted)
- *     │     created, in time, prune: true, not cancelled│ otherwise
- *     │                                                 ▼ ────────────────────► DONE
- *     └── kind PRUNE ─────────────────────────────► PRUNING: list_present + retention,
- *                                                   begin_delete each (`deleting`),
+ *     │     created, in time, prune: true, not cancelled│ otherwise (early marks
+ *     │                                                 ▼ withdrawn) ───────────► DONE
+ *     └── kind PRUNE ─────────────────────────────► PRUNING: list_present + retention again
+ *                                                   (the real creation time): an early
+ *                                                   mark confirmed goes to the worker at
+ *                                                   once, one not confirmed is withdrawn
+ *                                                   (`present`), a new removal gets its
+ *                                                   intent and waits for its commit;
  *                                                   worker: delete, finish_delete ──► DONE
  *
  * The job timeout (the policy's snapshot timeout) covers everything from
@@ -33,13 +39,19 @@
  * iteration's commit, and the step that acts on it (the pre hook and create
  * after begin_create, the delete after begin_delete) waits for that commit;
  * if the commit fails, the intent is gone and the job fails without asking
- * libvirt anything. */
+ * libvirt anything.  A job waits once: its prune's intents are committed
+ * with its create's, so the delete follows the create without a second
+ * wait unless retention changed its mind.  A crash in between leaves
+ * `deleting` rows whose snapshots exist, which reconcile restores to
+ * `present` (the chaos e2e's crash points create-intent and delete-intent
+ * check that nothing is lost). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
+#include "cleanup.h"
 #include "commit.h"
 #include "hooks.h"
 #include "job.h"
@@ -53,6 +65,10 @@ struct vs_job {
         vs_job_kind kind;
         vs_virt *virt;
         char *conn, *domain, *uuid;
+        bool state_known;           /* dom_state: the dispatch's listing's (vs_job_know_state) */
+        vs_domain_state dom_state;
+        vs_snapshot_tree known;     /* the reconcile's tree, for the first create (vs_job_know_tree) */
+        bool have_known;
         const vs_policy *policy;
         const vs_tz *tz;
         int64_t scheduled;
@@ -91,6 +107,15 @@ struct vs_job {
         vs_delete_results w_delete;
         int64_t *del_ids;           /* row per w_names[i] */
         char **del_reasons;
+
+        /* The prune's intents, marked `deleting` at the start with the
+         * create's intent so that one commit holds both (one durable wait
+         * a job): what retention removes with the new snapshot counted.
+         * start_prune checks them against the real outcome; finish puts
+         * back what is left. */
+        vs_store_held *pre;
+        char **pre_reasons;
+        size_t n_pre;
 };
 
 static const char *const state_names[] = {
@@ -168,9 +193,12 @@ record_event(vs_job *j, vs_event_kind kind, const char *snapshot, const char *ms
                 log_store_error(j, "an event", &e);
 }
 
+static void withdraw_early_deletes(vs_job *j);
+
 static void
 finish(vs_job *j)
 {
+        withdraw_early_deletes(j);
         j->state = VS_JOB_DONE;
         /* Cancelled at the end of the grace period before a snapshot was
          * made: that is what happened, whatever failed on the way out (the
@@ -376,9 +404,13 @@ static void
 work_create(uv_work_t *w)
 {
         vs_job *j = w->data;
+        /* The dispatch's word on the domain's state serves the first
+         * attempt; a retry asks libvirt. */
         vs_create_request req = {
-                .domain = j->domain, .policy = j->policy->name, .spec = &j->policy->snapshot,
+                .domain = j->domain, .uuid = j->uuid, .policy = j->policy->name, .spec = &j->policy->snapshot,
                 .name = j->name, .description = j->description, .guard = &j->policy->guard,
+                .state_known = j->state_known && j->attempts == 1, .state = j->dom_state,
+                .known = j->have_known && j->attempts == 1 ? &j->known : NULL,
         };
 
         vs_err_clear(&j->w_err);
@@ -403,6 +435,9 @@ after_create(uv_work_t *w, int status)
         unsigned max_attempts, tries;
 
         j->worker_busy = false;
+        /* Used by the first attempt or never. */
+        vs_snapshot_tree_clear(&j->known);
+        j->have_known = false;
         vs_crash_point(j->ctx.crash, "create-returned");
         if (j->w_r == 0) {
                 j->create_ok = true;
@@ -599,85 +634,223 @@ on_delete_intents_committed(void *data, const vs_err *err)
         }
 }
 
+/* Retention over held[0..n) (and, with count_new, the snapshot this job is
+ * about to make, at time t) at time t: remove[i] and why[i] (owned by the
+ * caller) for each held one it does not keep.  0 or -errno with e. */
+static int
+decide(vs_job *j, const vs_store_held *held, size_t n, bool count_new, int64_t t, bool *remove, char **why,
+       vs_err *e)
+{
+        vs_retention_item *items = calloc(n + 1, sizeof(*items));
+        char reason[320];
+        int r;
+
+        if (!items)
+                return vs_err_set(e, ENOMEM, "scheduler", "out of memory");
+        /* A snapshot with a lifetime is not retention's to count: like a
+         * pinned one it is invisible to the rules until its time is up,
+         * then it goes whatever the rules say.  Pinned beats a lifetime. */
+        for (size_t i = 0; i < n; i++) {
+                items[i].time = held[i].created;
+                items[i].pinned = held[i].pinned || held[i].expires > 0;
+        }
+        if (count_new) {
+                items[n].time = t;
+                items[n].pinned = j->ttl > 0;
+        }
+        r = vs_retention_apply(&j->policy->retention, j->tz, t, items, n + (count_new ? 1 : 0));
+        if (r < 0) {
+                free(items);
+                return vs_err_set(e, -r, "retention", "cannot apply retention");
+        }
+        vs_scheduler_prune_reason(&j->policy->retention, reason, sizeof(reason));
+        for (size_t i = 0; i < n; i++) {
+                char expired[96], buf[32];
+                const char *w = reason;
+
+                remove[i] = false;
+                if (held[i].expires > 0 && !held[i].pinned && held[i].expires <= t) {
+                        snprintf(expired, sizeof(expired), "lifetime ended at %s (snapshot --ttl)",
+                                 vs_time_format_utc(held[i].expires, buf, sizeof(buf)));
+                        w = expired;
+                } else if (items[i].verdict != VS_VERDICT_REMOVE) {
+                        continue;
+                }
+                if (!(why[i] = strdup(w))) {
+                        free(items);
+                        return vs_err_set(e, ENOMEM, "scheduler", "out of memory");
+                }
+                remove[i] = true;
+        }
+        free(items);
+        return 0;
+}
+
+static void
+held_copy(vs_store_held *dst, const vs_store_held *src)
+{
+        *dst = *src;
+        dst->name = strdup(src->name ? src->name : "");
+}
+
+/* At the start, with the create's intent: mark `deleting` what retention
+ * removes once the new snapshot exists, so the same commit makes both
+ * durable.  Failures only cost the early marks: start_prune decides again
+ * and marks (with a wait of its own) what is still to go. */
+static void
+mark_early_deletes(vs_job *j)
+{
+        vs_store_held_list held = { 0 };
+        bool *remove = NULL;
+        char **why = NULL;
+        vs_err e = { 0 };
+
+        if (vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e) < 0 || held.n == 0)
+                goto out;
+        remove = calloc(held.n, sizeof(*remove));
+        why = calloc(held.n + 1, sizeof(*why));
+        j->pre = calloc(held.n, sizeof(*j->pre));
+        j->pre_reasons = calloc(held.n + 1, sizeof(*j->pre_reasons));
+        if (!remove || !why || !j->pre || !j->pre_reasons ||
+            decide(j, held.items, held.n, true, j->started, remove, why, &e) < 0)
+                goto out;
+        for (size_t i = 0; i < held.n; i++) {
+                if (!remove[i] || vs_store_begin_delete(j->ctx.store, held.items[i].id, why[i], &e) < 0)
+                        continue;
+                held_copy(&j->pre[j->n_pre], &held.items[i]);
+                j->pre_reasons[j->n_pre++] = TAKE_PTR(why[i]);
+        }
+out:
+        free(remove);
+        vs_strv_free(why);
+        vs_store_held_list_clear(&held);
+}
+
+/* The early marks nothing deletes: back to `present`. */
+static void
+withdraw_early_deletes(vs_job *j)
+{
+        for (size_t i = 0; i < j->n_pre; i++) {
+                vs_err e = { 0 };
+
+                if (vs_store_withdraw_delete(j->ctx.store, j->pre[i].id, &e) < 0)
+                        log_store_error(j, "a withdrawn delete", &e);
+                free(j->pre[i].name);
+        }
+        free(j->pre);
+        vs_strv_free(j->pre_reasons);
+        j->pre = NULL;
+        j->pre_reasons = NULL;
+        j->n_pre = 0;
+}
+
+/* PRUNING: retention over what is there now (the new snapshot with its real
+ * creation time, and the rows marked early).  The early marks it confirms
+ * go to libvirt at once: their intents were committed with the create's.
+ * A mark it no longer confirms is withdrawn; a snapshot it removes that was
+ * not marked (the real creation time fell into another bucket, a lifetime
+ * ran out meanwhile) gets its intent now, and then the delete waits for
+ * that commit. */
 static void
 start_prune(vs_job *j)
 {
         vs_store_held_list held = { 0 };
-        vs_retention_item *items = NULL;
-        char reason[320];
+        vs_store_held *all = NULL;
+        bool *remove = NULL, need_commit = false;
+        char **why = NULL;
         int64_t t = now_s(j);
         vs_err e = { 0 };
-        size_t n_del = 0;
-        int r;
+        size_t n, n_del = 0;
 
         j->state = VS_JOB_PRUNING;
-        r = vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e);
-        if (r < 0) {
+        if (vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e) < 0) {
                 log_store_error(j, "(reading) the held snapshots", &e);
                 job_fail(j, &e);
                 goto done;
         }
-        items = calloc(held.n ? held.n : 1, sizeof(*items));
-        j->del_ids = calloc(held.n ? held.n : 1, sizeof(*j->del_ids));
-        j->del_reasons = calloc(held.n + 1, sizeof(*j->del_reasons));
-        if (!items || !j->del_ids || !j->del_reasons) {
+        n = held.n + j->n_pre;
+        all = calloc(n + 1, sizeof(*all));
+        remove = calloc(n + 1, sizeof(*remove));
+        why = calloc(n + 1, sizeof(*why));
+        j->del_ids = calloc(n + 1, sizeof(*j->del_ids));
+        j->del_reasons = calloc(n + 1, sizeof(*j->del_reasons));
+        if (!all || !remove || !why || !j->del_ids || !j->del_reasons) {
                 vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
                 job_fail(j, &e);
                 goto done;
         }
-        /* A snapshot with a lifetime is not retention's to count: like a
-         * pinned one it is invisible to the rules until its time is up,
-         * then it goes whatever the rules say.  Pinned beats a lifetime. */
-        for (size_t i = 0; i < held.n; i++) {
-                items[i].time = held.items[i].created;
-                items[i].pinned = held.items[i].pinned || held.items[i].expires > 0;
-        }
-        r = vs_retention_apply(&j->policy->retention, j->tz, t, items, held.n);
-        if (r < 0) {
-                vs_err_set(&e, -r, "retention", "cannot apply retention");
+        if (held.n)
+                memcpy(all, held.items, held.n * sizeof(*all));
+        if (j->n_pre)
+                memcpy(all + held.n, j->pre, j->n_pre * sizeof(*all));
+        if (decide(j, all, n, false, t, remove, why, &e) < 0) {
                 job_fail(j, &e);
                 goto done;
         }
-        vs_scheduler_prune_reason(&j->policy->retention, reason, sizeof(reason));
-        for (size_t i = 0; i < held.n; i++) {
-                const char *why = reason;
-                char expired[96];
+        for (size_t i = 0; i < n; i++) {
+                bool early = i >= held.n;
 
-                if (held.items[i].expires > 0 && !held.items[i].pinned && held.items[i].expires <= t) {
-                        char buf[32];
-
-                        snprintf(expired, sizeof(expired), "lifetime ended at %s (snapshot --ttl)",
-                                 vs_time_format_utc(held.items[i].expires, buf, sizeof(buf)));
-                        why = expired;
-                } else if (items[i].verdict != VS_VERDICT_REMOVE) {
+                if (!remove[i])
                         continue;
+                if (!early) {
+                        /* The intent: `deleting` is committed before libvirt is asked. */
+                        if (vs_store_begin_delete(j->ctx.store, all[i].id, why[i], &e) < 0) {
+                                vs_log_warning(j->ctx.log, "%s/%s: not deleting %s: %s", j->domain,
+                                               j->policy->name, all[i].name, e.msg);
+                                continue;
+                        }
+                        need_commit = true;
                 }
-                /* The intent: `deleting` is committed before libvirt is asked. */
-                r = vs_store_begin_delete(j->ctx.store, held.items[i].id, why, &e);
-                if (r < 0) {
-                        vs_log_warning(j->ctx.log, "%s/%s: not deleting %s: %s", j->domain, j->policy->name,
-                                       held.items[i].name, e.msg);
-                        continue;
-                }
-                if (vs_strv_push(&j->w_names, held.items[i].name) < 0 ||
-                    !(j->del_reasons[n_del] = strdup(why))) {
+                if (vs_strv_push(&j->w_names, all[i].name) < 0) {
                         /* Put the row back: nothing was asked of libvirt. */
                         vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
-                        vs_store_finish_delete(j->ctx.store, held.items[i].id, VS_STORE_DELETE_FAILED, NULL, &e, t, NULL);
+                        vs_store_withdraw_delete(j->ctx.store, all[i].id, NULL);
                         job_fail(j, &e);
                         break;
                 }
-                j->del_ids[n_del++] = held.items[i].id;
+                if (early) {
+                        /* Confirmed: no longer the job's to put back. */
+                        size_t k = i - held.n;
+
+                        j->pre[k].id = 0;
+                }
+                j->del_reasons[n_del] = TAKE_PTR(why[i]);
+                j->del_ids[n_del++] = all[i].id;
+        }
+        /* What is left of the early marks goes back to `present` now. */
+        {
+                size_t k = 0;
+
+                for (size_t i = 0; i < j->n_pre; i++) {
+                        free(j->pre_reasons[i]);
+                        j->pre_reasons[i] = NULL;
+                        if (j->pre[i].id)
+                                j->pre[k++] = j->pre[i];
+                        else
+                                free(j->pre[i].name);
+                }
+                j->n_pre = k;
+                /* w_names copied the names it needs. */
+                withdraw_early_deletes(j);
         }
         if (n_del == 0)
                 goto done;
-        free(items);
+        free(all);
+        free(remove);
+        vs_strv_free(why);
         vs_store_held_list_clear(&held);
+        if (!need_commit) {
+                /* Every intent was committed with the create's. */
+                on_delete_intents_committed(j, NULL);
+                return;
+        }
         j->committing = true;
         vs_commit_then(j->ctx.commit, on_delete_intents_committed, j);
         return;
 done:
-        free(items);
+        free(all);
+        free(remove);
+        vs_strv_free(why);
         vs_store_held_list_clear(&held);
         finish(j);
 }
@@ -906,6 +1079,9 @@ vs_job_start(vs_job *j)
                 return;
         }
         j->have_row = true;
+        /* The prune's intents join the create's in the same commit. */
+        if (j->policy->prune)
+                mark_early_deletes(j);
         j->committing = true;
         vs_commit_then(j->ctx.commit, on_create_intent_committed, j);
 }
@@ -967,11 +1143,32 @@ vs_job_free(vs_job *j)
         free(j->description);
         free(j->created);
         vs_create_result_clear(&j->w_create);
+        vs_snapshot_tree_clear(&j->known);
         vs_delete_results_clear(&j->w_delete);
         vs_strv_free(j->w_names);
         vs_strv_free(j->del_reasons);
         free(j->del_ids);
+        for (size_t i = 0; i < j->n_pre; i++)
+                free(j->pre[i].name);
+        free(j->pre);
+        vs_strv_free(j->pre_reasons);
         free(j);
+}
+
+void
+vs_job_know_state(vs_job *j, vs_domain_state state)
+{
+        j->state_known = true;
+        j->dom_state = state;
+}
+
+void
+vs_job_know_tree(vs_job *j, vs_snapshot_tree *t)
+{
+        vs_snapshot_tree_clear(&j->known);
+        j->known = *t;
+        j->have_known = true;
+        memset(t, 0, sizeof(*t));
 }
 
 vs_job_state

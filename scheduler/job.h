@@ -87,6 +87,14 @@ int vs_job_new(const vs_job_ctx *ctx, const vs_job_params *p, vs_job_done_fn don
 void vs_job_free(vs_job *j);
 /* QUEUED -> first step. */
 void vs_job_start(vs_job *j);
+/* The domain's state as the caller's listing has it, told before the
+ * start: the create then does not ask libvirt again (see
+ * vs_create_request.state_known). */
+void vs_job_know_state(vs_job *j, vs_domain_state state);
+/* The domain's tree as the caller listed it just now (with the backend's
+ * handles, VS_LIST_SNAPSHOTS_HOLD), moved into the job (*t is left empty):
+ * its first create plans from it (vs_create_request.known). */
+void vs_job_know_tree(vs_job *j, vs_snapshot_tree *t);
 /* Stop what can be stopped: a queued job is recorded as skipped and done at
  * once; a running hook is killed, a retry wait ends; a libvirt call in a
  * worker is waited for and its result recorded.  The post hook still runs

@@ -108,7 +108,20 @@ struct sched_conn {
         int w_r;
         vs_err w_err;
         vs_virt *w_virt;
+        /* The trees the last reconcile listed (with the backend's handles),
+         * for the jobs that start on those domains right after it
+         * (vs__sched_known_take): a one-shot run, a daemon's catch-up.  Only
+         * domains with a job queued keep theirs, and none is handed out
+         * once older than KNOWN_TREE_MAX_AGE_MS. */
+        struct sched_known *known;
+        /* The reconcile's listing, split over up to max_concurrent workers
+         * (over a remote link each domain is a few round trips in a row). */
+        struct rec_slice *rec_slices;
+        size_t n_rec_slices, rec_left;
+        size_t n_known;
+        int64_t known_at_ms;
         vs_domain_list w_domains;
+        unsigned w_list_flags;          /* VS_LIST_DOMAINS_*: set on the loop before the refresh */
         char **w_rec_names;
         char **w_rec_uuids;
         vs_snapshot_tree *w_trees;
@@ -191,4 +204,8 @@ void vs__sched_check_finished(vs_scheduler *s);
 
 /* connection.c: refresh and reconcile. */
 void vs__sched_start_refresh(sched_conn *c);
+/* Move the reconcile's tree of domain uuid into *ret, if it has one young
+ * enough; false otherwise. */
+bool vs__sched_known_take(sched_conn *c, const char *uuid, vs_snapshot_tree *ret);
+void vs__sched_known_clear(sched_conn *c);
 int vs__sched_ensure_conns(vs_scheduler *s, const char *only_policy);

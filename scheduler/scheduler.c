@@ -658,6 +658,16 @@ pump(sched_conn *c)
                         break;
                 next->running = true;
                 c->running++;
+                {
+                        const vs_domain_info *d = conn_domain_by_uuid(c, vs_job_uuid(next->job));
+
+                        vs_snapshot_tree t = { 0 };
+
+                        if (d && d->state != VS_DOMAIN_OTHER)
+                                vs_job_know_state(next->job, d->state);
+                        if (vs__sched_known_take(c, vs_job_uuid(next->job), &t))
+                                vs_job_know_tree(next->job, &t);
+                }
                 vs_job_start(next->job);
                 c->pump_again = true;
         } while (c->pump_again);
@@ -1768,6 +1778,8 @@ vs_scheduler_free(vs_scheduler *s)
                         free(c->catch_ups[k].policy);
                 free(c->catch_ups);
                 vs_domain_list_clear(&c->domains);
+                vs__sched_known_clear(c);
+                free(c->rec_slices);
                 vs_virt_free(c->virt);
                 free(c->uri);
                 free(c);

@@ -553,6 +553,30 @@ vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err)
 }
 
 int
+vs_store_withdraw_delete(vs_store *s, int64_t id, vs_err *err)
+{
+        static const char sql[] = "UPDATE snapshots SET state = 'present', delete_reason = NULL"
+                                  " WHERE id = ?1 AND state = 'deleting'";
+        sqlite3_stmt *st;
+        int r;
+
+        r = check_writable(s, err);
+        if (r < 0)
+                return r;
+        r = begin_transition(s, sql, &st, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, id);
+        r = step_transition(s, st, id, "deleting", err);
+        vs__store_release(st);
+        if (r < 0) {
+                vs__store_rollback(s);
+                return r;
+        }
+        return vs__store_commit(s, err);
+}
+
+int
 vs_store_finish_delete(vs_store *s, int64_t id, vs_store_delete_outcome outcome, const char *reason,
                        const vs_err *why, int64_t now, vs_err *err)
 {

@@ -203,6 +203,12 @@ int vs_store_set_hook_failed(vs_store *s, int64_t id, const char *msg, int64_t n
  * why.  -ESTALE if the row is not present, -EPERM if it is pinned. */
 int vs_store_begin_delete(vs_store *s, int64_t id, const char *reason, vs_err *err);
 
+/* deleting -> present, no event: an intent withdrawn before the hypervisor
+ * was asked anything (the job that marked it changed its mind, or its
+ * create failed).  begin_delete records no event either, so the trail
+ * shows neither; a crash in between is settled by reconcile (`restored`). */
+int vs_store_withdraw_delete(vs_store *s, int64_t id, vs_err *err);
+
 typedef enum vs_store_delete_outcome {
         VS_STORE_DELETED,       /* -> deleted, event pruned (reason) */
         VS_STORE_DEFERRED,      /* -> present, event deferred */

@@ -288,6 +288,13 @@ out:
         return r;
 }
 
+bool
+vs__delete_failure_is_permanent(const char *msg)
+{
+        return msg && (strstr(msg, "target of not completed snapshot delete") ||
+                       (strstr(msg, "block-commit") && strstr(msg, "is not in this backing file chain")));
+}
+
 void
 vs__delete_plan_clear(vs_delete_plan *p)
 {

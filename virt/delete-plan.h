@@ -54,3 +54,16 @@ typedef struct vs_delete_plan {
 int vs__delete_plan_build(const vs_snapshot_tree *tree, char *const *names, bool active,
                           vs_delete_plan *ret);
 void vs__delete_plan_clear(vs_delete_plan *p);
+
+/* Whether libvirt's message for a failed virDomainSnapshotDelete says the
+ * snapshot can no longer be deleted by libvirt at all, rather than now: in
+ * libvirt 9.0 an external snapshot whose deletion (a block commit) was cut
+ * short by libvirtd stopping is marked as the target of an unfinished
+ * delete and refused from then on ("... was target of not completed
+ * snapshot delete"), and the snapshots of the same disk chain fail in
+ * QEMU's block-commit ("... is not in this backing file chain") because
+ * libvirt's view of the chain no longer matches QEMU's.  Neither clears by
+ * retrying; an admin has to repair the chain (README: What libvirt cannot
+ * do).  Pure: a match on libvirt's and QEMU's wording, which has no error
+ * code of its own. */
+bool vs__delete_failure_is_permanent(const char *libvirt_msg);

@@ -8,10 +8,14 @@
 
 typedef struct vs_virt_ops {
         const char *name;
-        int (*list_domains)(vs_virt *v, vs_domain_list *ret, vs_err *err);
+        /* flags: VS_LIST_DOMAINS_* (a backend may ignore them). */
+        int (*list_domains)(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err);
         int (*create_snapshot)(vs_virt *v, const vs_create_request *req, vs_create_result *ret,
                                vs_err *err);
-        int (*list_snapshots)(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
+        /* uuid: NULL = by name; flags: VS_LIST_SNAPSHOTS_* (a backend
+         * may ignore them). */
+        int (*list_snapshots)(vs_virt *v, const char *domain, const char *uuid, unsigned flags,
+                              vs_snapshot_tree *ret, vs_err *err);
         /* tree: the domain's current tree as the caller knows it, or NULL
          * (list it); a backend may ignore it. */
         int (*delete_snapshots)(vs_virt *v, const char *domain, const vs_snapshot_tree *tree,
@@ -28,6 +32,12 @@ typedef struct vs_virt_ops {
         int (*watch)(vs_virt *v, vs_virt_watch *w, vs_err *err);
         void (*unwatch)(vs_virt *v, vs_virt_watch *w);
 } vs_virt_ops;
+
+/* A backend's vs_tree_hold starts with this header; vs_snapshot_tree_clear
+ * calls release, which frees the whole hold. */
+struct vs_tree_hold {
+        void (*release)(vs_tree_hold *h);
+};
 
 /* Every backend's object starts with this header.  vs_virt_free calls
  * ops->free, which frees the whole object, uri included. */

@@ -229,6 +229,23 @@ lookup_domain(vs_libvirt *lv, virConnectPtr c, const char *name, virDomainPtr *r
         return 0;
 }
 
+/* By UUID when the caller knows it: the domain it listed, not whichever
+ * now bears the name. */
+static int
+lookup_domain_id(vs_libvirt *lv, virConnectPtr c, const char *name, const char *uuid, virDomainPtr *ret,
+                 vs_err *err)
+{
+        virDomainPtr d;
+
+        if (!uuid)
+                return lookup_domain(lv, c, name, ret, err);
+        d = virDomainLookupByUUIDString(c, uuid);
+        if (!d)
+                return lv_fail(lv, c, err, "domain %s", name);
+        *ret = d;
+        return 0;
+}
+
 /* ---- domains ---------------------------------------------------------------- */
 
 static vs_domain_state
@@ -279,41 +296,105 @@ cmp_domain(const void *a, const void *b)
         return strcmp(((const vs_domain_info *)a)->name, ((const vs_domain_info *)b)->name);
 }
 
+/* The UUIDs of the transient domains, sorted (one listing, not a question
+ * per domain). */
 static int
-lv_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
+transient_uuids(vs_libvirt *lv, virConnectPtr c, char ***ret, vs_err *err)
+{
+        virDomainPtr *doms = NULL;
+        char **uuids = NULL;
+        int n, r = 0;
+
+        n = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_TRANSIENT);
+        if (n < 0)
+                return lv_fail(lv, c, err, "listing transient domains");
+        uuids = calloc((size_t)n + 1, sizeof(char *));
+        if (!uuids)
+                r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+        for (int i = 0; i < n; i++) {
+                char u[VIR_UUID_STRING_BUFLEN];
+
+                if (r == 0 && virDomainGetUUIDString(doms[i], u) == 0 && !(uuids[i] = strdup(u)))
+                        r = vs_err_set(err, ENOMEM, "virt", "out of memory");
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+        if (r < 0) {
+                vs_strv_free(uuids);
+                return r;
+        }
+        *ret = uuids;
+        return 0;
+}
+
+static bool
+strv_has(char *const *v, const char *s)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* Every domain with its state in one call (the state group of the bulk
+ * statistics: no monitor, no job), the transient ones in a second, and each
+ * one's virtsnap metadata unless flags say no policy needs tags: over a
+ * remote connection that is two round trips, or one per domain more for the
+ * tags, instead of four per domain.  A driver without the bulk call gets a
+ * question per domain. */
+static int
+lv_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
 {
         vs_libvirt *lv = lv_of(v);
         _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        virDomainStatsRecordPtr *recs = NULL;
         virDomainPtr *doms = NULL;
+        char **transient = NULL;
         vs_domain_list out = { 0 };
         int n, r = 0;
 
         if (!c)
                 return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
-        n = virConnectListAllDomains(c, &doms, 0);
-        if (n < 0)
-                return lv_fail(lv, c, err, "listing domains");
+        n = virConnectGetAllDomainStats(c, VIR_DOMAIN_STATS_STATE, &recs, 0);
+        if (n < 0) {
+                virErrorPtr e = virGetLastError();
+
+                if (!e || e->code != VIR_ERR_NO_SUPPORT)
+                        return lv_fail(lv, c, err, "listing domains");
+                virResetLastError();
+                n = virConnectListAllDomains(c, &doms, 0);
+                if (n < 0)
+                        return lv_fail(lv, c, err, "listing domains");
+        }
+        r = transient_uuids(lv, c, &transient, err);
+        if (r < 0)
+                goto out;
         out.items = calloc((size_t)n + 1, sizeof(vs_domain_info));
         if (!out.items) {
                 r = vs_err_set(err, ENOMEM, "virt", "out of memory");
                 goto out;
         }
         for (int i = 0; i < n; i++) {
+                virDomainPtr d = recs ? recs[i]->dom : doms[i];
                 vs_domain_info *di = &out.items[out.n];
-                int state, reason, persistent;
-                const char *name = virDomainGetName(doms[i]);
+                int state = VIR_DOMAIN_NOSTATE, reason;
+                const char *name = virDomainGetName(d);
 
-                if (virDomainGetState(doms[i], &state, &reason, 0) < 0 ||
-                    virDomainGetUUIDString(doms[i], di->uuid) < 0 ||
-                    (persistent = virDomainIsPersistent(doms[i])) < 0) {
+                if (recs) {
+                        if (virTypedParamsGetInt(recs[i]->params, recs[i]->nparams, "state.state", &state) < 0)
+                                state = VIR_DOMAIN_NOSTATE;
+                } else if (virDomainGetState(d, &state, &reason, 0) < 0) {
                         virErrorPtr e = virGetLastError();
 
                         /* Undefined since the listing: not an error. */
                         if (e && e->code == VIR_ERR_NO_DOMAIN) {
                                 virResetLastError();
-                                memset(di, 0, sizeof(*di));
                                 continue;
                         }
+                        r = lv_fail(lv, c, err, "domain %s", name ? name : "?");
+                        goto out;
+                }
+                if (virDomainGetUUIDString(d, di->uuid) < 0) {
                         r = lv_fail(lv, c, err, "domain %s", name ? name : "?");
                         goto out;
                 }
@@ -322,16 +403,31 @@ lv_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
                         r = vs_err_set(err, ENOMEM, "virt", "out of memory");
                         goto out;
                 }
-                out.n++;
                 di->state = map_state(state);
-                di->persistent = persistent == 1;
-                r = domain_tags(lv, c, doms[i], &di->tags, err);
-                if (r < 0)
-                        goto out;
+                di->persistent = !strv_has(transient, di->uuid);
+                if (!(flags & VS_LIST_DOMAINS_NO_TAGS)) {
+                        r = domain_tags(lv, c, d, &di->tags, err);
+                        if (r == -ENOENT) {
+                                /* Undefined since the listing. */
+                                free(di->name);
+                                memset(di, 0, sizeof(*di));
+                                r = 0;
+                                continue;
+                        }
+                        if (r < 0) {
+                                free(di->name);
+                                memset(di, 0, sizeof(*di));
+                                goto out;
+                        }
+                }
+                out.n++;
         }
         qsort(out.items, out.n, sizeof(vs_domain_info), cmp_domain);
 out:
-        for (int i = 0; i < n; i++)
+        vs_strv_free(transient);
+        if (recs)
+                virDomainStatsRecordListFree(recs);
+        for (int i = 0; doms && i < n; i++)
                 virDomainFree(doms[i]);
         free(doms);
         if (r < 0) {
@@ -351,18 +447,84 @@ mark_current(vs_snapshot_tree *t, const char *name)
                 t->items[i].current = name && t->items[i].name && strcmp(t->items[i].name, name) == 0;
 }
 
+/* The handles a listing keeps for the call after it (vs_tree_hold): the
+ * domain, the connection it came from (a hold from before a reconnect is
+ * not used), each item's snapshot, and whether the domain was active when
+ * they were taken. */
+typedef struct lv_hold {
+        vs_tree_hold base;
+        virConnectPtr conn;
+        virDomainPtr dom;
+        virDomainSnapshotPtr *snaps;    /* parallel to the tree's items */
+        size_t n, cap;
+        bool active;
+} lv_hold;
+
+static void
+lv_hold_release(vs_tree_hold *h)
+{
+        lv_hold *lh = (lv_hold *)h;
+
+        for (size_t i = 0; i < lh->n; i++)
+                if (lh->snaps[i])
+                        virDomainSnapshotFree(lh->snaps[i]);
+        free(lh->snaps);
+        if (lh->dom)
+                virDomainFree(lh->dom);
+        if (lh->conn)
+                virConnectClose(lh->conn);
+        free(lh);
+}
+
+static lv_hold *
+hold_new(virConnectPtr c, virDomainPtr d, size_t cap)
+{
+        lv_hold *h = calloc(1, sizeof(*h));
+
+        if (!h)
+                return NULL;
+        h->snaps = calloc(cap + 1, sizeof(*h->snaps));
+        if (!h->snaps) {
+                free(h);
+                return NULL;
+        }
+        h->base.release = lv_hold_release;
+        h->cap = cap + 1;
+        virConnectRef(c);
+        h->conn = c;
+        virDomainRef(d);
+        h->dom = d;
+        return h;
+}
+
+/* t's hold if it is this backend's, taken on connection c. */
+static lv_hold *
+hold_of(const vs_snapshot_tree *t, virConnectPtr c)
+{
+        lv_hold *h = t && t->hold && t->hold->release == lv_hold_release ? (lv_hold *)t->hold : NULL;
+
+        return h && h->conn == c && h->n == t->n ? h : NULL;
+}
+
+/* want_current: ask which snapshot is current (one more call; the delete
+ * planner does not need it, revert and the listing commands do).
+ * want_hold: keep the handles in ret->hold for a later create or delete. */
 static int
-list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret, vs_err *err)
+list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, bool want_current, bool want_hold,
+          vs_snapshot_tree *ret, vs_err *err)
 {
         virDomainSnapshotPtr *snaps = NULL;
         vs_snapshot_tree out = { 0 };
+        lv_hold *hold = NULL;
         int n, r = 0;
 
         n = virDomainListAllSnapshots(d, &snaps, VIR_DOMAIN_SNAPSHOT_LIST_TOPOLOGICAL);
         if (n < 0)
                 return lv_fail(lv, c, err, "listing snapshots of %s", virDomainGetName(d));
         out.items = calloc((size_t)n + 1, sizeof(vs_snapshot_info));
-        if (!out.items) {
+        if (want_hold)
+                hold = hold_new(c, d, (size_t)n + 1);
+        if (!out.items || (want_hold && !hold)) {
                 r = vs_err_set(err, ENOMEM, "virt", "out of memory");
                 goto out;
         }
@@ -384,10 +546,12 @@ list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret
                 if (r < 0)
                         goto out;
                 out.n++;
+                if (hold)
+                        hold->snaps[hold->n++] = TAKE_PTR(snaps[i]);
         }
         /* One question for the whole tree rather than IsCurrent per
          * snapshot: over a socket each is a round trip. */
-        if (n > 0) {
+        if (n > 0 && want_current) {
                 _cleanup_snap_ virDomainSnapshotPtr cur = virDomainSnapshotCurrent(d, 0);
 
                 if (cur)
@@ -395,10 +559,17 @@ list_tree(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, vs_snapshot_tree *ret
                 else
                         virResetLastError(); /* none is current (NO_DOMAIN_SNAPSHOT) */
         }
+        if (hold) {
+                out.hold = &hold->base;
+                hold = NULL;
+        }
 out:
         for (int i = 0; i < n; i++)
-                virDomainSnapshotFree(snaps[i]);
+                if (snaps[i])
+                        virDomainSnapshotFree(snaps[i]);
         free(snaps);
+        if (hold)
+                lv_hold_release(&hold->base);
         if (r < 0) {
                 vs_snapshot_tree_clear(&out);
                 return r;
@@ -408,7 +579,8 @@ out:
 }
 
 static int
-lv_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err)
+lv_list_snapshots(vs_virt *v, const char *domain, const char *uuid, unsigned flags, vs_snapshot_tree *ret,
+                  vs_err *err)
 {
         vs_libvirt *lv = lv_of(v);
         _cleanup_conn_ virConnectPtr c = conn_get(lv);
@@ -417,10 +589,11 @@ lv_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err 
 
         if (!c)
                 return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
-        r = lookup_domain(lv, c, domain, &d, err);
+        r = lookup_domain_id(lv, c, domain, uuid, &d, err);
         if (r < 0)
                 return r;
-        return list_tree(lv, c, d, ret, err);
+        return list_tree(lv, c, d, !(flags & VS_LIST_SNAPSHOTS_NO_CURRENT), flags & VS_LIST_SNAPSHOTS_HOLD, ret,
+                         err);
 }
 
 /* ---- snapshots: creation --------------------------------------------------------- */
@@ -439,13 +612,14 @@ tree_names(const vs_snapshot_tree *t, char ***ret, vs_err *err)
         return 0;
 }
 
-/* t as it is after the create of s: s appended (its parent is in its XML)
- * and current.  Only a convenience for the caller: on failure the create
- * stands and the result simply has no tree. */
+/* t as it is after the create of *s: *s appended (its parent is in its XML)
+ * and current; t's hold, if any, takes *s over.  Only a convenience for the
+ * caller: on failure the create stands and the result simply has no tree. */
 static bool
-tree_add_created(vs_snapshot_tree *t, virDomainSnapshotPtr s)
+tree_add_created(vs_snapshot_tree *t, virConnectPtr c, virDomainSnapshotPtr *s)
 {
-        _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(s, 0);
+        _cleanup_free_ char *xml = virDomainSnapshotGetXMLDesc(*s, 0);
+        lv_hold *h = hold_of(t, c);
         vs_snapshot_info *items;
         vs_err e = { 0 };
 
@@ -453,6 +627,8 @@ tree_add_created(vs_snapshot_tree *t, virDomainSnapshotPtr s)
                 virResetLastError();
                 return false;
         }
+        if (h && h->n >= h->cap)
+                return false;
         items = realloc(t->items, (t->n + 2) * sizeof(*items));
         if (!items)
                 return false;
@@ -461,6 +637,8 @@ tree_add_created(vs_snapshot_tree *t, virDomainSnapshotPtr s)
         if (vs__snapshot_xml_parse(xml, &items[t->n], &e) < 0)
                 return false;
         t->n++;
+        if (h)
+                h->snaps[h->n++] = TAKE_PTR(*s);
         mark_current(t, items[t->n - 1].name);
         return true;
 }
@@ -1006,32 +1184,24 @@ shut_off_cleanly(virDomainPtr d)
                reason != VIR_DOMAIN_SHUTOFF_DESTROYED && reason != VIR_DOMAIN_SHUTOFF_FAILED;
 }
 
+/* The create on domain d, active or not as the caller found it; known:
+ * its tree as listed (with a hold), or NULL to list it now.  On success a
+ * known tree is moved into the result. */
 static int
-lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret, vs_err *err)
+create_snapshot(vs_libvirt *lv, virConnectPtr c, virDomainPtr d, const vs_create_request *req, bool active,
+                vs_snapshot_tree *known, vs_create_result *ret, vs_err *err)
 {
-        vs_libvirt *lv = lv_of(v);
         const vs_snapshot_spec *spec = req->spec;
-        _cleanup_conn_ virConnectPtr c = conn_get(lv);
-        _cleanup_dom_ virDomainPtr d = NULL;
         _cleanup_free_ char *domxml = NULL;
         _cleanup_snap_ virDomainSnapshotPtr snap = NULL;
         vs_domain_disks disks = { 0 };
-        vs_snapshot_tree tree = { 0 };
+        vs_snapshot_tree listed = { 0 }, *t = known ? known : &listed;
         char **snapnames = NULL;
         create_plan p = { 0 };
         vs_create_result res = { 0 };
-        bool active, quiesce;
+        bool quiesce;
         int r;
 
-        if (!c)
-                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
-        r = lookup_domain(lv, c, req->domain, &d, err);
-        if (r < 0)
-                return r;
-        r = virDomainIsActive(d);
-        if (r < 0)
-                return lv_fail(lv, c, err, "domain %s", req->domain);
-        active = r == 1;
         /* A running domain in a job of its own (backup, migration): not
          * now.  Without this the create would wait 30 s for the job lock. */
         if (active) {
@@ -1059,16 +1229,19 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
                 }
         }
         /* The whole tree, not just the names: with the new snapshot added it
-         * is the tree the job's prune plans from, so nothing lists it again. */
-        r = list_tree(lv, c, d, &tree, err);
-        if (r < 0)
-                goto out;
-        if (guard_set(req->guard)) {
-                r = check_guard(lv, c, req, &disks, &tree, err);
+         * is the tree the job's prune plans from, so nothing lists it again,
+         * and its hold keeps the handles the delete will use. */
+        if (!known) {
+                r = list_tree(lv, c, d, false, true, &listed, err);
                 if (r < 0)
                         goto out;
         }
-        r = tree_names(&tree, &snapnames, err);
+        if (guard_set(req->guard)) {
+                r = check_guard(lv, c, req, &disks, t, err);
+                if (r < 0)
+                        goto out;
+        }
+        r = tree_names(t, &snapnames, err);
         if (r < 0)
                 goto out;
         r = unique_name(req->name, snapnames, &res.name, err);
@@ -1125,24 +1298,38 @@ lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *r
         if (r < 0)
                 goto out;
 
-        /* A shut-off domain's disks were closed cleanly: offline, not
-         * crash-consistent, and no freeze took place (none was needed).
-         * Unless it got there by crashing: then the disks are as after a
-         * power cut. */
-        if (!active)
-                res.consistency = shut_off_cleanly(d) ? VS_CONSISTENCY_OFFLINE : VS_CONSISTENCY_CRASH;
-        else if (spec->type == VS_SNAP_INTERNAL || spec->type == VS_SNAP_EXTERNAL)
-                res.consistency = VS_CONSISTENCY_MEMORY;
-        else
-                res.consistency = quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH;
         res.disk_files = TAKE_PTR(p.files);
         res.memory_file = TAKE_PTR(p.memory_file);
         free(TAKE_PTR(snapnames)); /* borrows the tree's names */
-        if (tree_add_created(&tree, snap)) {
-                res.tree = tree;
+        /* What the snapshot is comes from the state libvirt gave it (the
+         * domain's at that moment), and only without it from what the
+         * caller said.  A shut-off domain's disks were closed cleanly:
+         * offline, not crash-consistent, and no freeze took place (none was
+         * needed); unless it got there by crashing: then the disks are as
+         * after a power cut. */
+        if (tree_add_created(t, c, &snap)) {
+                const char *st = t->items[t->n - 1].state;
+
+                if (st)
+                        active = strcmp(st, "shutoff") != 0;
+                if (st && strcmp(st, "disk-snapshot") == 0)
+                        res.consistency = quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH;
+                else if (active)
+                        res.consistency = spec->type == VS_SNAP_DISK_ONLY
+                                                  ? (quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH)
+                                                  : VS_CONSISTENCY_MEMORY;
+                if (t->hold)
+                        ((lv_hold *)t->hold)->active = active;
+                res.tree = *t;
                 res.have_tree = true;
-                memset(&tree, 0, sizeof(tree));
+                memset(t, 0, sizeof(*t));
+        } else if (active) {
+                res.consistency = spec->type == VS_SNAP_INTERNAL || spec->type == VS_SNAP_EXTERNAL
+                                          ? VS_CONSISTENCY_MEMORY
+                                          : (quiesce ? VS_CONSISTENCY_QUIESCED : VS_CONSISTENCY_CRASH);
         }
+        if (!active)
+                res.consistency = shut_off_cleanly(d) ? VS_CONSISTENCY_OFFLINE : VS_CONSISTENCY_CRASH;
         *ret = res;
         memset(&res, 0, sizeof(res));
         r = 0;
@@ -1151,7 +1338,77 @@ out:
         vs_create_result_clear(&res);
         vs__domain_disks_clear(&disks);
         free(snapnames);
-        vs_snapshot_tree_clear(&tree);
+        vs_snapshot_tree_clear(&listed);
+        return r;
+}
+
+static bool
+same_names(const vs_snapshot_tree *a, const vs_snapshot_tree *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!a->items[i].name || !b->items[i].name || strcmp(a->items[i].name, b->items[i].name) != 0)
+                        return false;
+        return true;
+}
+
+static int
+lv_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_result *ret, vs_err *err)
+{
+        vs_libvirt *lv = lv_of(v);
+        _cleanup_conn_ virConnectPtr c = conn_get(lv);
+        _cleanup_dom_ virDomainPtr d = NULL;
+        vs_snapshot_tree fresh = { 0 };
+        lv_hold *kh;
+        bool active, again = false;
+        int r;
+
+        if (!c)
+                return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
+        kh = req->known ? hold_of(req->known, c) : NULL;
+        if (kh) {
+                d = kh->dom;
+                virDomainRef(d);
+        } else {
+                r = lookup_domain_id(lv, c, req->domain, req->uuid, &d, err);
+                if (r < 0)
+                        return r;
+        }
+        if (req->state_known) {
+                active = req->state == VS_DOMAIN_RUNNING || req->state == VS_DOMAIN_PAUSED;
+        } else {
+                r = virDomainIsActive(d);
+                if (r < 0)
+                        return lv_fail(lv, c, err, "domain %s", req->domain);
+                active = r == 1;
+        }
+        r = create_snapshot(lv, c, d, req, active, kh ? req->known : NULL, ret, err);
+        if (r == 0 || atomic_load(&lv->dead) || (err && err->skip) || (!req->state_known && !kh))
+                return r;
+        /* Failed on what the caller told: was it still so?  A domain started
+         * or stopped since its listing, a snapshot made or deleted by someone
+         * else since its tree: then once more, as things are. */
+        if (req->state_known) {
+                int now = virDomainIsActive(d);
+
+                if (now < 0) {
+                        virResetLastError();
+                } else if ((now == 1) != active) {
+                        active = now == 1;
+                        again = true;
+                }
+        }
+        if (kh) {
+                vs_err le = { 0 };
+
+                if (list_tree(lv, c, d, false, true, &fresh, &le) < 0)
+                        return r;
+                again = again || !same_names(&fresh, req->known);
+        }
+        if (again)
+                r = create_snapshot(lv, c, d, req, active, kh ? &fresh : NULL, ret, err);
+        vs_snapshot_tree_clear(&fresh);
         return r;
 }
 
@@ -1209,7 +1466,7 @@ lv_revert_snapshot(vs_virt *v, const char *domain, const char *snapshot, vs_doma
                 return r;
         /* The tree as it is now: refuse what libvirt 9.0 cannot do before
          * it stops the guest trying. */
-        r = list_tree(lv, c, d, &tree, err);
+        r = list_tree(lv, c, d, true, false, &tree, err);
         if (r < 0)
                 return r;
         r = vs_virt_revert_check(&tree, snapshot, NULL, why, sizeof(why));
@@ -1239,18 +1496,31 @@ lv_delete_snapshots(vs_virt *v, const char *domain, const vs_snapshot_tree *give
         vs_delete_results out = { 0 };
         bool *step_ok = NULL;
         vs_err fatal = { 0 };
+        lv_hold *hold;
         int r, active;
 
         if (!c)
                 return vs_err_set(err, ENOTCONN, "libvirt", "not connected");
-        r = lookup_domain(lv, c, domain, &d, err);
-        if (r < 0)
-                return r;
-        active = virDomainIsActive(d);
-        if (active < 0)
-                return lv_fail(lv, c, err, "domain %s", domain);
+        /* A tree from a create on this connection holds the domain, its
+         * snapshots and the state the create found: no lookups, no
+         * question of state.  If the domain stopped or started since, a
+         * step libvirt cannot take fails and is recorded; the next prune
+         * plans again. */
+        hold = hold_of(given, c);
+        if (hold) {
+                d = hold->dom;
+                virDomainRef(d);
+                active = hold->active;
+        } else {
+                r = lookup_domain(lv, c, domain, &d, err);
+                if (r < 0)
+                        return r;
+                active = virDomainIsActive(d);
+                if (active < 0)
+                        return lv_fail(lv, c, err, "domain %s", domain);
+        }
         if (!given) {
-                r = list_tree(lv, c, d, &listed, err);
+                r = list_tree(lv, c, d, false, false, &listed, err);
                 if (r < 0)
                         return r;
         }
@@ -1291,15 +1561,20 @@ lv_delete_snapshots(vs_virt *v, const char *domain, const vs_snapshot_tree *give
                                    tree->items[plan.steps[st->depends_on].snap].name, sname);
                         fail_as = VS_DELETE_DEFERRED;
                 } else {
-                        s = virDomainSnapshotLookupByName(d, sname, 0);
-                        if (s && virDomainSnapshotDelete(s, st->children ? VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN : 0) == 0) {
+                        virDomainSnapshotPtr use = hold ? hold->snaps[st->snap] : NULL;
+
+                        if (!use)
+                                use = s = virDomainSnapshotLookupByName(d, sname, 0);
+                        if (use &&
+                            virDomainSnapshotDelete(use, st->children ? VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN : 0) == 0) {
                                 step_ok[k] = true;
                         } else {
                                 lv_fail(lv, c, &e, "deleting snapshot %s of %s", sname, domain);
                                 if (e.code == VIR_ERR_NO_DOMAIN_SNAPSHOT)
                                         fail_as = VS_DELETE_MISSING;
                                 else if (e.code == VIR_ERR_CONFIG_UNSUPPORTED ||
-                                         e.code == VIR_ERR_OPERATION_UNSUPPORTED)
+                                         e.code == VIR_ERR_OPERATION_UNSUPPORTED ||
+                                         vs__delete_failure_is_permanent(e.msg))
                                         fail_as = VS_DELETE_UNDELETABLE;
                                 /* Once the link is gone, stop calling. */
                                 if (e.transient && atomic_load(&lv->dead))

@@ -43,7 +43,13 @@ vs_virt_uri(const vs_virt *v)
 int
 vs_virt_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
 {
-        return v->ops->list_domains(v, ret, err);
+        return v->ops->list_domains(v, 0, ret, err);
+}
+
+int
+vs_virt_list_domains_flags(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
+{
+        return v->ops->list_domains(v, flags, ret, err);
 }
 
 int
@@ -55,7 +61,14 @@ vs_virt_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_resu
 int
 vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err)
 {
-        return v->ops->list_snapshots(v, domain, ret, err);
+        return v->ops->list_snapshots(v, domain, NULL, 0, ret, err);
+}
+
+int
+vs_virt_list_snapshots_flags(vs_virt *v, const char *domain, const char *uuid, unsigned flags,
+                             vs_snapshot_tree *ret, vs_err *err)
+{
+        return v->ops->list_snapshots(v, domain, uuid, flags, ret, err);
 }
 
 int
@@ -134,6 +147,9 @@ vs_snapshot_tree_clear(vs_snapshot_tree *t)
         free(t->items);
         t->items = NULL;
         t->n = 0;
+        if (t->hold)
+                t->hold->release(t->hold);
+        t->hold = NULL;
 }
 
 void

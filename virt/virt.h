@@ -77,13 +77,37 @@ typedef struct vs_snapshot_info {
         char *memory_file;      /* external memory file, or NULL */
 } vs_snapshot_info;
 
+/* A backend's handles on a listed domain and its snapshots (the libvirt
+ * backend's virDomainPtr and virDomainSnapshotPtrs, parallel to items), so
+ * that a later call on the same tree asks nothing it was already told.
+ * Opaque; owned by the tree and released by vs_snapshot_tree_clear. */
+typedef struct vs_tree_hold vs_tree_hold;
+
 typedef struct vs_snapshot_tree {
         vs_snapshot_info *items;
         size_t n;
+        vs_tree_hold *hold;     /* NULL: none (listed by a backend without handles) */
 } vs_snapshot_tree;
 
 typedef struct vs_create_request {
         const char *domain;             /* name */
+        const char *uuid;               /* the domain's identity: looked up by it; NULL = by name */
+        /* What the caller's listing said of the domain's state (state_known):
+         * the backend then does not ask again before the create.  If the
+         * create fails, it asks, and when the state was not what the caller
+         * said it creates once more for the state it found.  The recorded
+         * consistency comes from the state libvirt gives the new snapshot,
+         * not from the hint. */
+        bool state_known;
+        vs_domain_state state;
+        /* The domain's tree as the caller listed it moments ago with
+         * VS_LIST_SNAPSHOTS_HOLD (the run's reconcile), or NULL.  The
+         * backend then neither looks the domain up nor lists it again: the
+         * names taken and the guard's chain depth come from it, and it is
+         * moved into the result's tree (left empty; the caller still clears
+         * it).  If the create fails, the backend lists afresh and, when the
+         * tree had changed meanwhile, creates once more. */
+        vs_snapshot_tree *known;
         const char *policy;             /* owner written into the marker */
         const vs_snapshot_spec *spec;   /* type, quiesce, disks, overlay_dir, timeout, atomic */
         const char *name;               /* expanded template; made unique by the backend */
@@ -143,6 +167,13 @@ void vs_virt_free(vs_virt *v);
 const char *vs_virt_uri(const vs_virt *v);
 
 int vs_virt_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err);
+/* flags for vs_virt_list_domains_flags */
+enum {
+        /* Leave tags NULL: no policy selects by tag, so the per-domain
+         * metadata read (one round trip each) is not made. */
+        VS_LIST_DOMAINS_NO_TAGS = 1u << 0,
+};
+int vs_virt_list_domains_flags(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err);
 /* Create a snapshot.  The name is checked ([A-Za-z0-9._-]{1,64}, no leading
  * '.') and made unique (-2, -3, ...); overlays go to
  * <overlay_dir or the image's dir>/<image-base>.<name> and the memory file
@@ -171,6 +202,16 @@ int vs_virt_create_snapshot(vs_virt *v, const vs_create_request *req, vs_create_
  *     be deeper than max_chain after this create ("chain depth 9 > 8").
  *     Not worth retrying soon. */
 int vs_virt_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err);
+/* flags for vs_virt_list_snapshots_flags */
+enum {
+        VS_LIST_SNAPSHOTS_NO_CURRENT = 1u << 0, /* leave every `current` false (one call fewer) */
+        /* Keep the backend's handles in ret->hold, so that a create given
+         * this tree as its known tree looks nothing up again. */
+        VS_LIST_SNAPSHOTS_HOLD = 1u << 1,
+};
+/* The same by UUID (the domain the caller listed; NULL = by name), with flags. */
+int vs_virt_list_snapshots_flags(vs_virt *v, const char *domain, const char *uuid, unsigned flags,
+                                 vs_snapshot_tree *ret, vs_err *err);
 /* Delete the named snapshots of domain, planning the calls from the tree
  * (virt/delete-plan.h).  0 with one result per distinct name, in request
  * order, whatever each outcome; -errno only when nothing could be tried (no

@@ -141,7 +141,7 @@ op_enter(vs_fake *f, vs_fake_op op, vs_err *err)
 }
 
 static int
-fake_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
+fake_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
 {
         vs_fake *f = fake_of(v);
         int r = op_enter(f, VS_FAKE_LIST_DOMAINS, err);
@@ -161,7 +161,8 @@ fake_list_domains(vs_virt *v, vs_domain_list *ret, vs_err *err)
                 memcpy(d->uuid, f->doms[i].uuid, sizeof(d->uuid));
                 d->state = f->doms[i].state;
                 d->persistent = true;
-                d->tags = f->doms[i].tags ? vs_strv_copy(f->doms[i].tags) : NULL;
+                d->tags = f->doms[i].tags && !(flags & VS_LIST_DOMAINS_NO_TAGS) ? vs_strv_copy(f->doms[i].tags)
+                                                                                  : NULL;
         }
 out:
         pthread_mutex_unlock(&f->lock);
@@ -229,7 +230,8 @@ out:
 }
 
 static int
-fake_list_snapshots(vs_virt *v, const char *domain, vs_snapshot_tree *ret, vs_err *err)
+fake_list_snapshots(vs_virt *v, const char *domain, const char *uuid, unsigned flags, vs_snapshot_tree *ret,
+                    vs_err *err)
 {
         vs_fake *f = fake_of(v);
         int r = op_enter(f, VS_FAKE_LIST_SNAPSHOTS, err);

@@ -508,6 +508,157 @@ test_node50(void **state)
         free(uri);
 }
 
+/* What the job path is told instead of asking: the listing without tags,
+ * persistence from one listing of the transient domains, a state hint that
+ * is wrong, a known tree that went stale, and a delete on the create's
+ * handles (and not on another connection's). */
+static void
+test_told_not_asked(void **state)
+{
+        char *uri = node_uri();
+        vs_virt *v = open_uri(uri), *v2;
+        vs_snapshot_spec spec = { .type = VS_SNAP_INTERNAL, .quiesce = VS_QUIESCE_OFF, .timeout = 60 };
+        vs_domain_list l = { 0 };
+        vs_snapshot_tree t = { 0 };
+        vs_create_result r = { 0 };
+        vs_delete_results dr = { 0 };
+        vs_err err = { 0 };
+        virConnectPtr raw;
+        virDomainPtr tr;
+
+        (void)state;
+        /* No tags asked: the same domains and states, no tags. */
+        assert_int_equal(vs_virt_list_domains_flags(v, VS_LIST_DOMAINS_NO_TAGS, &l, &err), 0);
+        assert_int_equal(l.n, 50);
+        for (size_t i = 0; i < l.n; i++) {
+                assert_null(l.items[i].tags);
+                if (strcmp(l.items[i].name, "db-09") == 0)
+                        assert_int_equal(l.items[i].state, VS_DOMAIN_SHUTOFF);
+                if (strcmp(l.items[i].name, "web-01") == 0)
+                        assert_int_equal(l.items[i].state, VS_DOMAIN_RUNNING);
+        }
+        vs_domain_list_clear(&l);
+
+        /* Told running, but shut off (web-04): what it is comes from the
+         * state libvirt gave the snapshot, offline; told shut off, but
+         * running (web-01): a memory checkpoint. */
+        {
+                vs_create_request req = { .domain = "web-04", .policy = "p", .spec = &spec, .name = "hint-1",
+                                          .state_known = true, .state = VS_DOMAIN_RUNNING };
+
+                assert_int_equal(vs_virt_create_snapshot(v, &req, &r, &err), 0);
+                assert_int_equal(r.consistency, VS_CONSISTENCY_OFFLINE);
+                vs_create_result_clear(&r);
+                req.domain = "web-01";
+                req.state = VS_DOMAIN_SHUTOFF;
+                assert_int_equal(vs_virt_create_snapshot(v, &req, &r, &err), 0);
+                assert_int_equal(r.consistency, VS_CONSISTENCY_MEMORY);
+                vs_create_result_clear(&r);
+        }
+
+        /* By UUID: the domain listed, whatever the name says. */
+        assert_int_equal(vs_virt_list_snapshots_flags(v, "no-such-name", "5a5a0000-0000-4000-8000-000000000001",
+                                                      VS_LIST_SNAPSHOTS_NO_CURRENT, &t, &err),
+                         0);
+        assert_int_equal(t.n, 1);
+        assert_string_equal(t.items[0].name, "hint-1");
+        assert_false(t.items[0].current);
+        assert_null(t.hold);
+        vs_snapshot_tree_clear(&t);
+
+        /* A known tree used as is: the result's tree is it plus the new
+         * snapshot, and the delete works on its handles. */
+        assert_int_equal(vs_virt_list_snapshots_flags(v, "web-01", NULL,
+                                                      VS_LIST_SNAPSHOTS_NO_CURRENT | VS_LIST_SNAPSHOTS_HOLD, &t, &err),
+                         0);
+        assert_non_null(t.hold);
+        {
+                vs_create_request req = { .domain = "web-01", .policy = "p", .spec = &spec, .name = "hint-1",
+                                          .known = &t };
+
+                assert_int_equal(vs_virt_create_snapshot(v, &req, &r, &err), 0);
+                assert_string_equal(r.name, "hint-1-2"); /* taken, by the known tree */
+                assert_int_equal(t.n, 0);                /* moved into the result */
+                assert_true(r.have_tree);
+                assert_int_equal(r.tree.n, 2);
+                assert_true(find(&r.tree, "hint-1-2")->current);
+                assert_non_null(r.tree.hold);
+        }
+        assert_int_equal(vs_virt_delete_snapshots_in_tree(v, "web-01", &r.tree, (char *[]){ "hint-1", NULL }, &dr,
+                                                          &err),
+                         0);
+        assert_int_equal(result(&dr, "hint-1")->outcome, VS_DELETE_DELETED);
+        vs_delete_results_clear(&dr);
+        vs_create_result_clear(&r);
+        assert_int_equal(vs_virt_list_snapshots(v, "web-01", &t, &err), 0);
+        assert_int_equal(t.n, 1);
+        assert_string_equal(t.items[0].name, "hint-1-2");
+        assert_true(t.items[0].current);
+        vs_snapshot_tree_clear(&t);
+        vs_virt_free(v);
+        free(uri);
+
+        /* A known tree gone stale (test:///default is shared by this
+         * process's connections, so a raw connection can change it): its
+         * name is taken by someone else after the listing; the create fails
+         * on it, the backend lists again and creates under the next name. */
+        v = open_uri(TEST_URI);
+        v2 = open_uri(TEST_URI);
+        assert_int_equal(vs_virt_list_snapshots_flags(v, "test", NULL, VS_LIST_SNAPSHOTS_HOLD, &t, &err), 0);
+        assert_int_equal(t.n, 0);
+        create_foreign(TEST_URI, "test", "stale-1");
+        {
+                vs_create_request req = { .domain = "test", .policy = "p", .spec = &spec, .name = "stale-1",
+                                          .known = &t, .state_known = true, .state = VS_DOMAIN_RUNNING };
+
+                assert_int_equal(vs_virt_create_snapshot(v, &req, &r, &err), 0);
+                assert_string_equal(r.name, "stale-1-2");
+                assert_true(r.have_tree);
+                assert_int_equal(r.tree.n, 2);
+        }
+        vs_snapshot_tree_clear(&t);
+        /* Another connection's handles are not used: the delete on v2 with
+         * v's tree looks the domain up itself. */
+        assert_int_equal(vs_virt_delete_snapshots_in_tree(v2, "test", &r.tree, (char *[]){ "stale-1-2", NULL }, &dr,
+                                                          &err),
+                         0);
+        assert_int_equal(result(&dr, "stale-1-2")->outcome, VS_DELETE_DELETED);
+        vs_delete_results_clear(&dr);
+        vs_create_result_clear(&r);
+        assert_int_equal(raw_snapshot_count(TEST_URI, "test"), 1);
+
+        /* Persistence from the listing of transient domains. */
+        raw = virConnectOpen(TEST_URI);
+        assert_non_null(raw);
+        tr = virDomainCreateXML(raw,
+                                "<domain type='test'><name>transient-1</name><memory>8192</memory>"
+                                "<os><type>hvm</type></os></domain>",
+                                0);
+        assert_non_null(tr);
+        assert_int_equal(vs_virt_list_domains(v, &l, &err), 0);
+        assert_int_equal(l.n, 2);
+        for (size_t i = 0; i < l.n; i++)
+                assert_int_equal(l.items[i].persistent, strcmp(l.items[i].name, "test") == 0);
+        vs_domain_list_clear(&l);
+        assert_int_equal(virDomainDestroy(tr), 0);
+        virDomainFree(tr);
+        virConnectClose(raw);
+        /* The foreign snapshot goes through the raw API, as it came. */
+        {
+                virConnectPtr c = virConnectOpen(TEST_URI);
+                virDomainPtr d = virDomainLookupByName(c, "test");
+                virDomainSnapshotPtr hs = virDomainSnapshotLookupByName(d, "stale-1", 0);
+
+                assert_int_equal(virDomainSnapshotDelete(hs, 0), 0);
+                virDomainSnapshotFree(hs);
+                virDomainFree(d);
+                virConnectClose(c);
+        }
+        assert_int_equal(raw_snapshot_count(TEST_URI, "test"), 0);
+        vs_virt_free(v2);
+        vs_virt_free(v);
+}
+
 int
 main(void)
 {
@@ -519,6 +670,7 @@ main(void)
                 cmocka_unit_test(test_reconnect),
                 cmocka_unit_test(test_events),
                 cmocka_unit_test(test_node50),
+                cmocka_unit_test(test_told_not_asked),
         };
         vs_virt_events *ev = NULL;
         vs_err err = { 0 };

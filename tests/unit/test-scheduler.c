@@ -1180,11 +1180,15 @@ test_failed_commit_asks_libvirt_nothing(void **state)
         fx_free(f);
 }
 
-/* The same on the delete side: the disk fills while libvirt creates the
- * snapshot whose prune would delete the oldest, so neither the outcome nor
- * the `deleting` intent can be committed.  libvirt is asked to delete
- * nothing until the disk has room again, and then the prune happens with
- * its intent recorded first. */
+/* The same on the delete side.  The prune's `deleting` intents are
+ * committed with the create's (one durable wait a job), so when the disk
+ * fills while libvirt creates the snapshot, the prune that was decided at
+ * the start still goes ahead: its intent was on disk before libvirt was
+ * asked, as another connection sees at the moment of the delete.  Its
+ * outcome cannot be committed (the disk is full): the row stays `deleting`
+ * for reconcile to settle (deleting + gone = deleted).  While the disk stays
+ * full nothing more is asked: the next create's intent cannot be
+ * committed. */
 typedef struct fill_at_create {
         const char *wal;
         unsigned calls, fill_at;
@@ -1202,7 +1206,7 @@ probe_fill_disk(void *data)
 }
 
 static void
-test_failed_delete_intent_asks_libvirt_nothing(void **state)
+test_disk_full_after_the_intents(void **state)
 {
         fx *f = fx_new(T0);
         char path[300], wal[310];
@@ -1222,29 +1226,99 @@ test_failed_delete_intent_asks_libvirt_nothing(void **state)
         advance_by(f, 60);
         advance_by(f, 60);
         assert_int_equal(rows(f, "present", "dom-a"), 2);
-
-        /* The third create fills the disk; keep_last 2 would prune one. */
-        advance_by(f, 60);
-        assert_true(fill.full);
-        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
-        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
-        advance_by(f, 60);
-        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 0);
-        vs_disk_full_end(&fill.saved);
-        vs_fake_probe(f->fake, VS_FAKE_CREATE, NULL, NULL);
-
-        /* Room again: the next firings prune, each delete after its intent. */
         assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &reader, &e), 0);
         del.reader = reader;
         vs_fake_probe(f->fake, VS_FAKE_DELETE, probe_rows, &del);
+
+        /* The third create fills the disk; keep_last 2 prunes the oldest,
+         * on the intent committed with the create's. */
         advance_by(f, 60);
-        advance_by(f, 60);
-        assert_true(del.calls >= 1);
-        assert_int_equal(del.calls, vs_fake_calls(f->fake, VS_FAKE_DELETE));
+        assert_true(fill.full);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
+        assert_int_equal(del.calls, 1);
         assert_int_equal(del.rows, 1);
+        assert_int_equal(vs_fake_snapshot_count(f->fake, "dom-a"), 2);
+        /* Still full: no intent, so nothing asked. */
+        advance_by(f, 60);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 3);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 1);
+        vs_disk_full_end(&fill.saved);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, NULL, NULL);
+        /* The outcome was lost with the failed commit: the row still says a
+         * delete was in flight, which is what reconcile settles. */
+        assert_int_equal(rows_in(reader, "deleting", "dom-a"), 1);
+
+        /* Room again: the next firings create and prune, each delete with
+         * its intent on disk first. */
+        advance_by(f, 60);
+        advance_by(f, 60);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_CREATE), 5);
+        assert_true(del.calls >= 2);
+        assert_int_equal(del.calls, vs_fake_calls(f->fake, VS_FAKE_DELETE));
+        assert_true(del.rows >= 1);
         vs_fake_probe(f->fake, VS_FAKE_DELETE, NULL, NULL);
-        assert_int_equal(rows(f, "deleting", NULL), 0);
         vs_store_free(reader);
+        fx_free(f);
+}
+
+/* One durable wait a job: the prune's intent is on disk when libvirt is
+ * asked to create (committed with the create's), and no commit stands
+ * between the create's return and the delete. */
+typedef struct seen_at_create {
+        vs_store *reader;
+        unsigned calls, creating, deleting;
+} seen_at_create;
+
+static void
+probe_both(void *data)
+{
+        seen_at_create *p = data;
+
+        p->calls++;
+        p->creating = rows_in(p->reader, "creating", "dom-a");
+        p->deleting = rows_in(p->reader, "deleting", "dom-a");
+}
+
+static void
+test_prune_intents_with_the_create(void **state)
+{
+        fx *f = fx_new(T0);
+        seen_at_create at = { 0 };
+        char path[300];
+        vs_err e = { 0 };
+
+        (void)state;
+        use_file_store(f, path, sizeof(path));
+        add_domains(f, 1);
+        fx_scheduler(f, minutely_yaml, NULL);
+        assert_int_equal(vs_scheduler_start(f->s), 0);
+        settle(f);
+        assert_int_equal(vs_store_open(path, VS_STORE_READ_ONLY, &at.reader, &e), 0);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, probe_both, &at);
+        advance_by(f, 60);
+        advance_by(f, 60);
+        assert_int_equal(at.deleting, 0); /* nothing to prune yet */
+        advance_by(f, 60);
+        assert_int_equal(at.calls, 3);
+        assert_int_equal(at.creating, 1);
+        assert_int_equal(at.deleting, 1); /* the oldest, marked with the create */
+        assert_int_equal(rows_in(at.reader, "deleted", "dom-a"), 1);
+        assert_int_equal(rows_in(at.reader, "present", "dom-a"), 2);
+        assert_int_equal(rows_in(at.reader, "deleting", "dom-a"), 0);
+
+        /* A create that fails puts the early mark back: nothing deleted,
+         * nothing recorded as a failed delete. */
+        vs_fake_fail(f->fake, VS_FAKE_CREATE, 1, 1, EIO, false, "disk error");
+        advance_by(f, 60);
+        assert_int_equal(at.calls, 4);
+        assert_int_equal(at.deleting, 1);
+        assert_int_equal(vs_fake_calls(f->fake, VS_FAKE_DELETE), 1);
+        assert_int_equal(rows_in(at.reader, "deleting", "dom-a"), 0);
+        assert_int_equal(rows_in(at.reader, "present", "dom-a"), 2);
+        assert_int_equal(rows_in(at.reader, "failed", "dom-a"), 1);
+        assert_int_equal(events(f, "delete-failed").n, 0);
+        vs_fake_probe(f->fake, VS_FAKE_CREATE, NULL, NULL);
+        vs_store_free(at.reader);
         fx_free(f);
 }
 
@@ -2714,7 +2788,8 @@ main(void)
                 cmocka_unit_test(test_prune_target_already_gone),
                 cmocka_unit_test(test_intents_committed_before_libvirt),
                 cmocka_unit_test(test_failed_commit_asks_libvirt_nothing),
-                cmocka_unit_test(test_failed_delete_intent_asks_libvirt_nothing),
+                cmocka_unit_test(test_disk_full_after_the_intents),
+                cmocka_unit_test(test_prune_intents_with_the_create),
                 cmocka_unit_test(test_run_once),
                 cmocka_unit_test(test_reload_valid_and_invalid),
                 cmocka_unit_test(test_drain_on_sigterm),
