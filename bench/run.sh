@@ -422,7 +422,10 @@ bench_fanout_remote() {
                 command -v "$t" >/dev/null || { skip fanout-remote "no-$t"; return; }
         done
         [ -f "$ROOT/tests/e2e/lib.sh" ] || { skip fanout-remote no-tests/e2e/lib.sh; return; }
-        [ -x "$BENCHBIN/bench-fanout-bare" ] && [ -x "$BENCHBIN/delay-proxy" ] || { skip fanout-remote not-built; return; }
+        if [ ! -x "$BENCHBIN/bench-fanout-bare" ] || [ ! -x "$BENCHBIN/delay-proxy" ]; then
+                skip fanout-remote not-built
+                return
+        fi
         virtsnap_has run || { skip fanout-remote virtsnap-has-no-run-command; return; }
         # A subshell: the EXIT trap stops the proxy and the e2e harness's
         # libvirtd (by pid) when it ends, whichever way.
