@@ -2,7 +2,7 @@
 # bench/run.sh [NAME ...]: build a release virtsnap and run the benchmarks
 # (all of them by default, in this order):
 #
-#   fanout-inproc fanout-qemu retention schedule history idle
+#   fanout-inproc fanout-qemu fanout-remote retention schedule history idle
 #
 # Every figure is one line on stdout, `BENCH <name> <key>=<value> ...`; a
 # benchmark that cannot run here prints `BENCH <name> skipped reason=...`.
@@ -19,6 +19,9 @@
 #   VS_BENCH_KEEP=1         keep the scratch directory (printed on stderr)
 #   VS_BENCH_FANOUT_N       fanout-inproc domains (default 200)
 #   VS_BENCH_QEMU_N         fanout-qemu domains (default 16)
+#   VS_BENCH_REMOTE_N       fanout-remote domains (default 50)
+#   VS_BENCH_REMOTE_DELAYS  fanout-remote delays per direction, ms (default "2 10")
+#   VS_BENCH_REMOTE_JOBS    fanout-remote max_concurrent values (default "4 16")
 #   VS_BENCH_IDLE_SECONDS   idle watch time (default 60)
 set -uo pipefail
 
@@ -27,7 +30,7 @@ BUILD=${VS_BENCH_BUILD:-$ROOT/bench/.build}
 RUNS_SET=${VS_BENCH_RUNS:-}
 RUNS=${VS_BENCH_RUNS:-5}
 [ "$RUNS" -ge 5 ] 2>/dev/null || RUNS=5
-ALL=(fanout-inproc fanout-qemu retention schedule history idle)
+ALL=(fanout-inproc fanout-qemu fanout-remote retention schedule history idle)
 VIRTSNAP=$BUILD/cli/virtsnap
 BENCHBIN=$BUILD/bench
 export VS_BENCH_BUILD=$BUILD VS_BENCH_RUNS=$RUNS VIRTSNAP
@@ -408,6 +411,186 @@ fanout_qemu_body() {
                 "virsh_loop_seconds=${sl[0]} virsh_loop_min=${sl[1]} virsh_loop_max=${sl[2]}" \
                 "ratio_bare=$(ratio "${sv[0]}" "${sb[0]}") speedup_vs_virsh=$(ratio "${sl[0]}" "${sv[0]}")" \
                 "bare_minimal_seconds=${sm[0]} bare_minimal_min=${sm[1]} bare_minimal_max=${sm[2]} ratio_bare_minimal=$(ratio "${sv[0]}" "${sm[0]}")"
+}
+
+# ---- fanout-remote ---------------------------------------------------------
+
+bench_fanout_remote() {
+        local t
+        [ "$(id -u)" -eq 0 ] || { skip fanout-remote needs-root; return; }
+        for t in libvirtd virsh setpriv; do
+                command -v "$t" >/dev/null || { skip fanout-remote "no-$t"; return; }
+        done
+        [ -f "$ROOT/tests/e2e/lib.sh" ] || { skip fanout-remote no-tests/e2e/lib.sh; return; }
+        if [ ! -x "$BENCHBIN/bench-fanout-bare" ] || [ ! -x "$BENCHBIN/delay-proxy" ]; then
+                skip fanout-remote not-built
+                return
+        fi
+        virtsnap_has run || { skip fanout-remote virtsnap-has-no-run-command; return; }
+        # A subshell: the EXIT trap stops the proxy and the e2e harness's
+        # libvirtd (by pid) when it ends, whichever way.
+        (fanout_remote_body)
+}
+
+# The remote protocol's program number (remote_protocol.x, 0x20008086): its
+# calls are what crosses the link; keepalive is a program of its own.
+REMOTE_PROGRAM=536903814
+
+# remote_counts LOG N: "DRIVER_CALLS_PER_JOB RPC_CALLS_PER_JOB" from a log
+# made with LIBVIRT_LOG_FILTERS="1:libvirt 2:rpc".  Driver calls are the
+# public calls bench/README.md's table counts as reaching the driver: every
+# entry line of the `libvirt` category (as bench/count-libvirt-calls.sh
+# counts them) except the library's own and the client-side ones that never
+# leave the process.  RPC calls are the remote-protocol calls the client
+# queued for the wire (RPC_CLIENT_MSG_TX_QUEUE, type 0 = call), connecting
+# included.  Both divided by the jobs (domains).
+remote_counts() {
+        local log=$1 n=$2 driver rpc
+        driver=$(grep -oE ': debug : vir[A-Za-z]+:[0-9]+ : ' "$log" | sed -E 's/^: debug : //; s/:[0-9]+ : $//' |
+                grep -cvxE 'virGlobalInit|virRegisterConnectDriver|virConnectOpenInternal|virConnectRef|virConnectClose|virDomainGetName|virDomainGetUUIDString|virDomainSnapshotGetName|virDomainFree|virDomainSnapshotFree')
+        rpc=$(grep -E 'RPC_CLIENT_MSG_TX_QUEUE: ' "$log" | grep -E " prog=$REMOTE_PROGRAM " | grep -cE ' type=0 ')
+        awk -v d="$driver" -v r="$rpc" -v n="$n" 'BEGIN { printf "%.2f %.2f\n", d / n, r / n }'
+}
+
+# remote_run VAR LOG|- CMD...: time CMD (into VAR); with LOG (not "-"), run
+# it under libvirt's API and RPC log into LOG, for the counts (the warm-up).
+remote_run() {
+        local __var=$1 __log=$2
+        shift 2
+        if [ "$__log" = - ]; then
+                timed "$__var" "$@"
+        else
+                : >"$__log"
+                LIBVIRT_LOG_FILTERS="1:libvirt 2:rpc" LIBVIRT_LOG_OUTPUTS="1:file:$__log" timed "$__var" "$@"
+        fi
+}
+
+REMOTE_PROXY_PID=
+remote_proxy_stop() {
+        [ -n "$REMOTE_PROXY_PID" ] || return 0
+        kill -TERM "$REMOTE_PROXY_PID" 2>/dev/null
+        wait "$REMOTE_PROXY_PID" 2>/dev/null
+        REMOTE_PROXY_PID=
+}
+
+# remote_proxy_start DELAY_MS LISTEN UPSTREAM ERRLOG: a delay-proxy in the
+# background (REMOTE_PROXY_PID), once it listens.
+remote_proxy_start() {
+        local i
+        rm -f "$2"
+        "$BENCHBIN/delay-proxy" -d "$1" "$2" "$3" >/dev/null 2>"$4" &
+        REMOTE_PROXY_PID=$!
+        for i in $(seq 100); do
+                [ -S "$2" ] && return 0
+                kill -0 "$REMOTE_PROXY_PID" 2>/dev/null || break
+                sleep 0.05
+        done
+        log "delay-proxy did not come up: $(tail -n 3 "$4")"
+        remote_proxy_stop
+        return 1
+}
+
+fanout_remote_body() {
+        local n=${VS_BENCH_REMOTE_N:-50} delays=${VS_BENCH_REMOTE_DELAYS:-2 10} jobs=${VS_BENCH_REMOTE_JOBS:-4 16}
+        local dir logs upstream direct uri sock d j i tv tb tm lv lb lm c
+        local -a vs bare bmin cv cb cm
+
+        # shellcheck source=/dev/null
+        source "$ROOT/tests/e2e/lib.sh"
+        vs_e2e_setup >/dev/null 2>"$SCRATCH/fanout-remote-setup.log" || {
+                cat "$SCRATCH/fanout-remote-setup.log" >&2
+                skip fanout-remote e2e-setup-failed
+                exit 0
+        }
+        trap 'remote_proxy_stop; vs_e2e_teardown' EXIT
+        upstream=$VS_E2E_DIR/run/libvirt/libvirt-sock
+        # The node file and the sockets where the test user's libvirtd can
+        # read them; logs and databases in the scratch directory (kept with
+        # VS_BENCH_KEEP=1; the harness's directory goes with its teardown).
+        dir=$VS_E2E_DIR/bench-remote
+        mkdir -p "$dir"
+        chmod 0755 "$dir"
+        logs=$SCRATCH/fanout-remote
+        mkdir -p "$logs"
+        "$ROOT/bench/gen-node-xml.sh" "$n" 2 bench >"$dir/node.xml" || { skip fanout-remote node-generation-failed; exit 0; }
+        chmod 0644 "$dir/node.xml"
+
+        # The daemon's test driver opens the node file anew for every
+        # connection (test:///default would be shared by all of them): so
+        # every run starts from the node, as fanout-inproc's do.  Check it:
+        # a snapshot taken on one connection is gone on the next.
+        direct="test+unix://$dir/node.xml?socket=$upstream"
+        c=$(virsh -q -c "$direct" "snapshot-create-as bench-0001 probe >/dev/null; snapshot-list bench-0001 --name" 2>"$logs/probe.log" | grep -c .)
+        if [ "$c" -ne 3 ]; then
+                log "test driver through libvirtd: $c snapshots after a create, expected 3: $(tail -n 3 "$logs/probe.log")"
+                skip fanout-remote test-driver-unusable-through-libvirtd
+                exit 0
+        fi
+        c=$(virsh -q -c "$direct" snapshot-list bench-0001 --name 2>>"$logs/probe.log" | grep -c .)
+        if [ "$c" -ne 2 ]; then
+                log "a new connection sees $c snapshots of bench-0001, expected the node's 2"
+                skip fanout-remote node-shared-between-connections
+                exit 0
+        fi
+
+        for d in $delays; do
+                for j in $jobs; do
+                        sock=$dir/proxy.sock
+                        remote_proxy_start "$d" "$sock" "$upstream" "$logs/proxy-$d-$j.log" ||
+                                { skip fanout-remote delay-proxy-failed; exit 0; }
+                        uri="test+unix://$dir/node.xml?socket=$sock"
+                        fanout_policy "$logs/policy-$j.yaml" internal "$j" daily
+                        log "fanout-remote: $n domains, ${d} ms each way, max_concurrent $j"
+                        vs=() bare=() bmin=()
+                        # Every connection starts from the node: each run
+                        # snapshots every domain and prunes the oldest.  The
+                        # warm-up runs under libvirt's log, for the counts.
+                        for ((i = 0; i <= RUNS; i++)); do
+                                lv=- lb=- lm=-
+                                [ "$i" -eq 0 ] && lv=$logs/calls-virtsnap-$d-$j.log lb=$logs/calls-bare-$d-$j.log lm=$logs/calls-minimal-$d-$j.log
+                                rm -f "$logs"/db.sqlite*
+                                remote_run tv "$lv" "$VIRTSNAP" run --once -c "$logs/policy-$j.yaml" --connect "$uri" \
+                                        --database "$logs/db.sqlite" 2>"$logs/virtsnap.log" || {
+                                        log "virtsnap run --once failed: $(tail -n 3 "$logs/virtsnap.log")"
+                                        skip fanout-remote virtsnap-run-failed
+                                        exit 0
+                                }
+                                check_virtsnap_log "$logs/virtsnap.log" "$n" || { skip fanout-remote virtsnap-did-not-do-the-work; exit 0; }
+                                if ! remote_run tb "$lb" "$BENCHBIN/bench-fanout-bare" -j "$j" -t internal -p bench -k 2 "$uri" \
+                                        2>"$logs/bare.log" || ! check_bare_log "$logs/bare.log" "$n" ||
+                                        ! remote_run tm "$lm" "$BENCHBIN/bench-fanout-bare" --minimal -j "$j" -t internal -p bench -k 2 "$uri" \
+                                                2>"$logs/bare-minimal.log" || ! check_bare_log "$logs/bare-minimal.log" "$n"; then
+                                        skip fanout-remote bare-program-failed
+                                        exit 0
+                                fi
+                                if [ "$i" -eq 0 ]; then
+                                        read -r -a cv <<<"$(remote_counts "$lv" "$n")"
+                                        read -r -a cb <<<"$(remote_counts "$lb" "$n")"
+                                        read -r -a cm <<<"$(remote_counts "$lm" "$n")"
+                                        continue
+                                fi
+                                vs+=("$tv")
+                                bare+=("$tb")
+                                bmin+=("$tm")
+                        done
+                        remote_proxy_stop
+                        # What the proxy really held each chunk (at least the
+                        # delay; its timers wake up to a millisecond late).
+                        local got sv sb sm
+                        got=$(sed -nE 's/.*delay got min [0-9.]+ mean ([0-9.]+) .*/\1/p' "$logs/proxy-$d-$j.log")
+                        read -r -a sv <<<"$(stats "${vs[@]}")"
+                        read -r -a sb <<<"$(stats "${bare[@]}")"
+                        read -r -a sm <<<"$(stats "${bmin[@]}")"
+                        echo "BENCH fanout-remote delay_ms=$d max_concurrent=$j domains=$n" \
+                                "virtsnap_seconds=${sv[0]} virtsnap_min=${sv[1]} virtsnap_max=${sv[2]}" \
+                                "bare_seconds=${sb[0]} bare_min=${sb[1]} bare_max=${sb[2]}" \
+                                "bare_minimal_seconds=${sm[0]} bare_minimal_min=${sm[1]} bare_minimal_max=${sm[2]}" \
+                                "ratio_bare=$(ratio "${sv[0]}" "${sb[0]}") ratio_minimal=$(ratio "${sv[0]}" "${sm[0]}")" \
+                                "virtsnap_calls_per_job=${cv[0]} bare_calls_per_job=${cb[0]} minimal_calls_per_job=${cm[0]}" \
+                                "virtsnap_rpc_per_job=${cv[1]} bare_rpc_per_job=${cb[1]} minimal_rpc_per_job=${cm[1]}" \
+                                "proxy_delay_mean_ms=${got:-unknown}"
+                done
+        done
 }
 
 # ---- idle ------------------------------------------------------------------
