@@ -103,6 +103,24 @@ create_foreign(const char *uri, const char *domain, const char *name)
         virConnectClose(c);
 }
 
+static void
+delete_foreign(const char *uri, const char *domain, const char *name)
+{
+        virConnectPtr c = virConnectOpen(uri);
+        virDomainPtr d;
+        virDomainSnapshotPtr s;
+
+        assert_non_null(c);
+        d = virDomainLookupByName(c, domain);
+        assert_non_null(d);
+        s = virDomainSnapshotLookupByName(d, name, 0);
+        assert_non_null(s);
+        assert_int_equal(virDomainSnapshotDelete(s, 0), 0);
+        virDomainSnapshotFree(s);
+        virDomainFree(d);
+        virConnectClose(c);
+}
+
 static int
 raw_snapshot_count(const char *uri, const char *domain)
 {
@@ -215,16 +233,7 @@ test_create_list_delete(void **state)
         assert_int_equal(raw_snapshot_count(TEST_URI, "test"), 1);
 
         /* Clean up the foreign snapshot through the raw API. */
-        {
-                virConnectPtr c = virConnectOpen(TEST_URI);
-                virDomainPtr d = virDomainLookupByName(c, "test");
-                virDomainSnapshotPtr hs = virDomainSnapshotLookupByName(d, "hand", 0);
-
-                assert_int_equal(virDomainSnapshotDelete(hs, 0), 0);
-                virDomainSnapshotFree(hs);
-                virDomainFree(d);
-                virConnectClose(c);
-        }
+        delete_foreign(TEST_URI, "test", "hand");
         vs_create_result_clear(&r1);
         vs_create_result_clear(&r2);
         vs_virt_free(v);
@@ -644,16 +653,7 @@ test_told_not_asked(void **state)
         virDomainFree(tr);
         virConnectClose(raw);
         /* The foreign snapshot goes through the raw API, as it came. */
-        {
-                virConnectPtr c = virConnectOpen(TEST_URI);
-                virDomainPtr d = virDomainLookupByName(c, "test");
-                virDomainSnapshotPtr hs = virDomainSnapshotLookupByName(d, "stale-1", 0);
-
-                assert_int_equal(virDomainSnapshotDelete(hs, 0), 0);
-                virDomainSnapshotFree(hs);
-                virDomainFree(d);
-                virConnectClose(c);
-        }
+        delete_foreign(TEST_URI, "test", "stale-1");
         assert_int_equal(raw_snapshot_count(TEST_URI, "test"), 0);
         vs_virt_free(v2);
         vs_virt_free(v);
