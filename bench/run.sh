@@ -608,7 +608,7 @@ scale_sub() {
 # scale_sleep_until T: sleep until the Unix time T (fractional).
 scale_sleep_until() {
         local d
-        d=$(awk -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t - now; printf "%.3f", d > 0 ? d : 0 }')
+        d=$(awk -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t - now; printf "%.3f", (d > 0 ? d : 0) }')
         sleep "$d"
 }
 
@@ -628,6 +628,7 @@ scale_run() {
         scale_policy "$dir" "$conns" $((fire / 60 % 60))
         rm -f "$dir"/db.sqlite* "$dir/control.sock"
         scale_sleep_until $((fire - margin))
+        : >"$log" # (the stamper may open it after the first poll)
         t0=$EPOCHREALTIME
         "$VIRTSNAP" daemon -c "$dir/policy.yaml" 2> >(scale_stamp >"$log") &
         pid=$!
