@@ -605,6 +605,12 @@ scale_sub() {
         awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'
 }
 
+# scale_per_domain A B D UNIT DECIMALS: (A - B) / D * UNIT, what each of
+# the D added domains costs.
+scale_per_domain() {
+        awk -v a="$1" -v b="$2" -v d="$3" -v u="$4" -v p="$5" 'BEGIN { printf "%.*f", p, (a - b) / d * u }'
+}
+
 # scale_sleep_until T: sleep until the Unix time T (fractional).
 scale_sleep_until() {
         local d
@@ -614,7 +620,7 @@ scale_sleep_until() {
 
 # scale_run DIR N CONNS MARGIN: one daemon, from start to one full firing.
 # On success sets SCALE_OUT to "STARTUP CONNECT RSS ANON FIRING RSS_AFTER
-# ANON_AFTER HWM JOBS"; on failure logs why, sets SCALE_WHY and returns 1.
+# ANON_AFTER HWM BARE_RSS BARE_ANON JOBS" (BARE_* 0 without the floor); on failure logs why, sets SCALE_WHY and returns 1.
 SCALE_OUT= SCALE_WHY=
 scale_run() {
         local dir=$1 n=$2 conns=$3 margin=$4 log=$1/daemon.log now fire pid t0 deadline
@@ -707,11 +713,33 @@ scale_run() {
                         return 1
                 fi
         fi
-        SCALE_OUT="$(scale_sub "$tr" "$t0") $(scale_sub "$tc" "$t0") ${a[0]} ${a[3]} $(scale_sub "$tf" "$fire") ${b[0]} ${b[3]} $hwm $created"
+        # The floor, in the idle time before the next run's minute: a bare
+        # libvirt client holding the same connections after the daemon's
+        # start-up calls (bench-idle-bare.c), sampled after the same settling
+        # as idle's.  What the test driver itself keeps per domain is in it.
+        local -a f=(0 0 0 0)
+        if [ -x "$BENCHBIN/bench-idle-bare" ]; then
+                local -a uris=()
+                for ((i = 1; i <= conns; i++)); do
+                        uris+=("test://$dir/node$(printf '%02d' "$i").xml")
+                done
+                "$BENCHBIN/bench-idle-bare" "${uris[@]}" 2>"$dir/bare.log" &
+                pid=$!
+                sleep 3
+                read -r -a f <<<"$(proc_sample "$pid")" || f=(0 0 0 0)
+                kill -TERM "$pid" 2>/dev/null
+                wait "$pid"
+                grep -q "listed $n domains, 0 failed" "$dir/bare.log" || {
+                        log "bench-idle-bare: $(tail -n 1 "$dir/bare.log")"
+                        f=(0 0 0 0)
+                }
+        fi
+        SCALE_OUT="$(scale_sub "$tr" "$t0") $(scale_sub "$tc" "$t0") ${a[0]} ${a[3]} $(scale_sub "$tf" "$fire") ${b[0]} ${b[3]} $hwm ${f[0]} ${f[3]} $created"
 }
 
 bench_scale() {
-        local conns=20 margin=${VS_BENCH_SCALE_MARGIN:-20} runs=3 n i k dir base
+        local conns=20 margin=${VS_BENCH_SCALE_MARGIN:-20} runs=3 n i k dir base bare
+        local keys="startup connect rss anon firing rss_after anon_after hwm bare_rss bare_anon"
         local -a sizes a
         local -A R=()
 
@@ -744,7 +772,7 @@ bench_scale() {
                         log "scale: $n domains, run $i: $SCALE_OUT"
                         [ "$i" -eq 0 ] && continue
                         read -r -a a <<<"$SCALE_OUT"
-                        for k in startup connect rss anon firing rss_after anon_after hwm; do
+                        for k in $keys; do
                                 R[$n.$k]+=" ${a[0]}"
                                 a=("${a[@]:1}")
                         done
@@ -753,11 +781,17 @@ bench_scale() {
         local -A M=()
         local s
         for n in "${sizes[@]}"; do
-                for k in startup connect rss anon firing rss_after anon_after hwm; do
+                for k in $keys; do
                         # shellcheck disable=SC2086
                         read -r -a s <<<"$(stats ${R[$n.$k]})"
                         M[$n.$k]=${s[0]} M[$n.$k.min]=${s[1]} M[$n.$k.max]=${s[2]}
                 done
+                bare=
+                if [ "${M[$n.bare_rss.min]%.*}" -gt 0 ]; then
+                        bare=" bare_rss_kib=${M[$n.bare_rss]%.*} bare_rss_anon_kib=${M[$n.bare_anon]%.*}"
+                        bare+=" rss_over_bare_kib=$((${M[$n.rss]%.*} - ${M[$n.bare_rss]%.*}))"
+                        bare+=" rss_anon_over_bare_kib=$((${M[$n.anon]%.*} - ${M[$n.bare_anon]%.*}))"
+                fi
                 echo "BENCH scale domains=$n connections=$conns policies=10 policy_entries=$conns max_concurrent=4 runs=$runs" \
                         "startup_seconds=${M[$n.startup]} startup_min=${M[$n.startup.min]} startup_max=${M[$n.startup.max]}" \
                         "connect_seconds=${M[$n.connect]}" \
@@ -765,7 +799,7 @@ bench_scale() {
                         "firing_seconds=${M[$n.firing]} firing_min=${M[$n.firing.min]} firing_max=${M[$n.firing.max]}" \
                         "jobs=$n failed=0" \
                         "rss_after_firing_kib=${M[$n.rss_after]%.*} rss_anon_after_firing_kib=${M[$n.anon_after]%.*}" \
-                        "rss_peak_kib=${M[$n.hwm]%.*}"
+                        "rss_peak_kib=${M[$n.hwm]%.*}$bare"
         done
         # Growth from the first size to the last, and the cost of each added
         # domain (anonymous memory is the daemon's own heap; VmRSS is mostly
@@ -774,14 +808,16 @@ bench_scale() {
         [ "$base" = "$n" ] && return
         echo "BENCH scale-growth from=$base to=$n domains_ratio=$(ratio "$n" "$base")" \
                 "growth_startup=$(ratio "${M[$n.startup]}" "${M[$base.startup]}")" \
+                "growth_connect=$(ratio "${M[$n.connect]}" "${M[$base.connect]}")" \
                 "growth_rss=$(ratio "${M[$n.rss]}" "${M[$base.rss]}")" \
                 "growth_rss_anon=$(ratio "${M[$n.anon]}" "${M[$base.anon]}")" \
                 "growth_firing=$(ratio "${M[$n.firing]}" "${M[$base.firing]}")" \
                 "growth_rss_after_firing=$(ratio "${M[$n.rss_after]}" "${M[$base.rss_after]}")" \
-                "startup_ms_per_domain=$(awk -v a="${M[$n.startup]}" -v b="${M[$base.startup]}" -v d=$((n - base)) 'BEGIN { printf "%.3f", (a - b) / d * 1000 }')" \
-                "firing_ms_per_domain=$(awk -v a="${M[$n.firing]}" -v b="${M[$base.firing]}" -v d=$((n - base)) 'BEGIN { printf "%.3f", (a - b) / d * 1000 }')" \
-                "rss_anon_kib_per_domain=$(awk -v a="${M[$n.anon]}" -v b="${M[$base.anon]}" -v d=$((n - base)) 'BEGIN { printf "%.2f", (a - b) / d }')" \
-                "rss_anon_after_firing_kib_per_domain=$(awk -v a="${M[$n.anon_after]}" -v b="${M[$base.anon_after]}" -v d=$((n - base)) 'BEGIN { printf "%.2f", (a - b) / d }')"
+                "startup_ms_per_domain=$(scale_per_domain "${M[$n.startup]}" "${M[$base.startup]}" $((n - base)) 1000 3)" \
+                "firing_ms_per_domain=$(scale_per_domain "${M[$n.firing]}" "${M[$base.firing]}" $((n - base)) 1000 3)" \
+                "rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.anon]}" "${M[$base.anon]}" $((n - base)) 1 2)" \
+                "rss_anon_after_firing_kib_per_domain=$(scale_per_domain "${M[$n.anon_after]}" "${M[$base.anon_after]}" $((n - base)) 1 2)" \
+                "bare_rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.bare_anon]}" "${M[$base.bare_anon]}" $((n - base)) 1 2)"
 }
 
 # ---- main ------------------------------------------------------------------
