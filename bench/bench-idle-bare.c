@@ -16,6 +16,15 @@
 /* virtsnap's metadata namespace (virt/virt-libvirt.c). */
 #define VS_METADATA_URI "urn:virtsnap:1"
 
+/* As the daemon does (virt/virt-libvirt.c): no error printed by libvirt
+ * itself, such as the "metadata not found" of every domain without tags. */
+static void
+quiet(void *data, virErrorPtr err)
+{
+        (void)data;
+        (void)err;
+}
+
 static int
 list_domain(virDomainPtr d)
 {
@@ -58,6 +67,7 @@ main(int argc, char **argv)
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigprocmask(SIG_BLOCK, &set, NULL);
+        virSetErrorFunc(NULL, quiet);
         for (int c = 1; c < argc; c++) {
                 virDomainPtr *doms = NULL;
 

@@ -620,11 +620,12 @@ scale_sleep_until() {
 
 # scale_run DIR N CONNS MARGIN: one daemon, from start to one full firing.
 # On success sets SCALE_OUT to "STARTUP CONNECT RSS ANON FIRING RSS_AFTER
-# ANON_AFTER HWM BARE_RSS BARE_ANON JOBS" (BARE_* 0 without the floor); on failure logs why, sets SCALE_WHY and returns 1.
+# ANON_AFTER HWM BARE_RSS BARE_ANON BARE_STARTUP JOBS" (BARE_* 0 without
+# the floor); on failure logs why, sets SCALE_WHY and returns 1.
 SCALE_OUT= SCALE_WHY=
 scale_run() {
         local dir=$1 n=$2 conns=$3 margin=$4 log=$1/daemon.log now fire pid t0 deadline
-        local tr tc tf created pruned failed adopted stopped hwm i
+        local tr tc tf tb created pruned failed adopted stopped hwm i
         local -a a b
         SCALE_OUT= SCALE_WHY=
         # The firing is at the first whole minute at least MARGIN seconds
@@ -714,32 +715,44 @@ scale_run() {
                 fi
         fi
         # The floor, in the idle time before the next run's minute: a bare
-        # libvirt client holding the same connections after the daemon's
-        # start-up calls (bench-idle-bare.c), sampled after the same settling
-        # as idle's.  What the test driver itself keeps per domain is in it.
+        # libvirt client that makes the daemon's start-up calls on the same
+        # connections, one after the other, and keeps them open
+        # (bench-idle-bare.c): its time until it has listed everything, and
+        # its RSS 3 s after its start, as idle samples it.  What the test
+        # driver itself keeps per domain is in it.
         local -a f=(0 0 0 0)
         if [ -x "$BENCHBIN/bench-idle-bare" ]; then
                 local -a uris=()
                 for ((i = 1; i <= conns; i++)); do
                         uris+=("test://$dir/node$(printf '%02d' "$i").xml")
                 done
-                "$BENCHBIN/bench-idle-bare" "${uris[@]}" 2>"$dir/bare.log" &
+                : >"$dir/bare.log"
+                t0=$EPOCHREALTIME
+                "$BENCHBIN/bench-idle-bare" "${uris[@]}" 2> >(scale_stamp >"$dir/bare.log") &
                 pid=$!
-                sleep 3
+                for ((i = 0; i < 300; i++)); do
+                        grep -q ' listed ' "$dir/bare.log" && break
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                tb=$(scale_last_time "$dir/bare.log" ' listed ')
+                scale_sleep_until "$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 3 }')"
                 read -r -a f <<<"$(proc_sample "$pid")" || f=(0 0 0 0)
                 kill -TERM "$pid" 2>/dev/null
                 wait "$pid"
-                grep -q "listed $n domains, 0 failed" "$dir/bare.log" || {
+                if grep -q " listed $n domains, 0 failed" "$dir/bare.log"; then
+                        f+=("$(scale_sub "$tb" "$t0")")
+                else
                         log "bench-idle-bare: $(tail -n 1 "$dir/bare.log")"
                         f=(0 0 0 0)
-                }
+                fi
         fi
-        SCALE_OUT="$(scale_sub "$tr" "$t0") $(scale_sub "$tc" "$t0") ${a[0]} ${a[3]} $(scale_sub "$tf" "$fire") ${b[0]} ${b[3]} $hwm ${f[0]} ${f[3]} $created"
+        SCALE_OUT="$(scale_sub "$tr" "$t0") $(scale_sub "$tc" "$t0") ${a[0]} ${a[3]} $(scale_sub "$tf" "$fire") ${b[0]} ${b[3]} $hwm ${f[0]} ${f[3]} ${f[4]:-0} $created"
 }
 
 bench_scale() {
         local conns=20 margin=${VS_BENCH_SCALE_MARGIN:-20} runs=3 n i k dir base bare
-        local keys="startup connect rss anon firing rss_after anon_after hwm bare_rss bare_anon"
+        local keys="startup connect rss anon firing rss_after anon_after hwm bare_rss bare_anon bare_startup"
         local -a sizes a
         local -A R=()
 
@@ -788,7 +801,8 @@ bench_scale() {
                 done
                 bare=
                 if [ "${M[$n.bare_rss.min]%.*}" -gt 0 ]; then
-                        bare=" bare_rss_kib=${M[$n.bare_rss]%.*} bare_rss_anon_kib=${M[$n.bare_anon]%.*}"
+                        bare=" bare_startup_seconds=${M[$n.bare_startup]} startup_ratio_bare=$(ratio "${M[$n.startup]}" "${M[$n.bare_startup]}")"
+                        bare+=" bare_rss_kib=${M[$n.bare_rss]%.*} bare_rss_anon_kib=${M[$n.bare_anon]%.*}"
                         bare+=" rss_over_bare_kib=$((${M[$n.rss]%.*} - ${M[$n.bare_rss]%.*}))"
                         bare+=" rss_anon_over_bare_kib=$((${M[$n.anon]%.*} - ${M[$n.bare_anon]%.*}))"
                 fi
@@ -809,6 +823,7 @@ bench_scale() {
         echo "BENCH scale-growth from=$base to=$n domains_ratio=$(ratio "$n" "$base")" \
                 "growth_startup=$(ratio "${M[$n.startup]}" "${M[$base.startup]}")" \
                 "growth_connect=$(ratio "${M[$n.connect]}" "${M[$base.connect]}")" \
+                "growth_bare_startup=$(ratio "${M[$n.bare_startup]}" "${M[$base.bare_startup]}")" \
                 "growth_rss=$(ratio "${M[$n.rss]}" "${M[$base.rss]}")" \
                 "growth_rss_anon=$(ratio "${M[$n.anon]}" "${M[$base.anon]}")" \
                 "growth_firing=$(ratio "${M[$n.firing]}" "${M[$base.firing]}")" \
