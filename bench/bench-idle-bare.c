@@ -9,6 +9,7 @@
  *
  *   bench-idle-bare URI [URI ...] */
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
