@@ -625,7 +625,7 @@ scale_sleep_until() {
 SCALE_OUT= SCALE_WHY=
 scale_run() {
         local dir=$1 n=$2 conns=$3 margin=$4 log=$1/daemon.log now fire pid t0 deadline
-        local tr tc tf tb created pruned failed adopted stopped hwm i
+        local tr tc tf tb tb0 created pruned failed adopted stopped hwm i
         local -a a b
         SCALE_OUT= SCALE_WHY=
         # The firing is at the first whole minute at least MARGIN seconds
@@ -727,7 +727,7 @@ scale_run() {
                         uris+=("test://$dir/node$(printf '%02d' "$i").xml")
                 done
                 : >"$dir/bare.log"
-                t0=$EPOCHREALTIME
+                tb0=$EPOCHREALTIME
                 "$BENCHBIN/bench-idle-bare" "${uris[@]}" 2> >(scale_stamp >"$dir/bare.log") &
                 pid=$!
                 for ((i = 0; i < 300; i++)); do
@@ -736,12 +736,12 @@ scale_run() {
                         sleep 0.1
                 done
                 tb=$(scale_last_time "$dir/bare.log" ' listed ')
-                scale_sleep_until "$(awk -v t="$t0" 'BEGIN { printf "%.6f", t + 3 }')"
+                scale_sleep_until "$(awk -v t="$tb0" 'BEGIN { printf "%.6f", t + 3 }')"
                 read -r -a f <<<"$(proc_sample "$pid")" || f=(0 0 0 0)
                 kill -TERM "$pid" 2>/dev/null
                 wait "$pid"
                 if grep -q " listed $n domains, 0 failed" "$dir/bare.log"; then
-                        f+=("$(scale_sub "$tb" "$t0")")
+                        f+=("$(scale_sub "$tb" "$tb0")")
                 else
                         log "bench-idle-bare: $(tail -n 1 "$dir/bare.log")"
                         f=(0 0 0 0)
