@@ -622,12 +622,12 @@ scale_sleep_until() {
 # On success sets SCALE_OUT to "STARTUP CONNECT RSS ANON FIRING RSS_AFTER
 # ANON_AFTER HWM BARE_RSS BARE_ANON BARE_STARTUP JOBS" (BARE_* 0 without
 # the floor); on failure logs why, sets SCALE_WHY and returns 1.
-SCALE_OUT= SCALE_WHY=
+SCALE_OUT='' SCALE_WHY=''
 scale_run() {
         local dir=$1 n=$2 conns=$3 margin=$4 log=$1/daemon.log now fire pid t0 deadline
         local tr tc tf tb tb0 created pruned failed adopted stopped hwm i
         local -a a b
-        SCALE_OUT= SCALE_WHY=
+        SCALE_OUT='' SCALE_WHY=''
         # The firing is at the first whole minute at least MARGIN seconds
         # away; the daemon starts MARGIN seconds before it.
         now=${EPOCHREALTIME%.*}
@@ -820,10 +820,14 @@ bench_scale() {
         # shared libraries).
         base=${sizes[0]} n=${sizes[-1]}
         [ "$base" = "$n" ] && return
+        bare=
+        if [ "${M[$base.bare_rss.min]%.*}" -gt 0 ] && [ "${M[$n.bare_rss.min]%.*}" -gt 0 ]; then
+                bare=" growth_bare_startup=$(ratio "${M[$n.bare_startup]}" "${M[$base.bare_startup]}")"
+                bare+=" bare_rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.bare_anon]}" "${M[$base.bare_anon]}" $((n - base)) 1 2)"
+        fi
         echo "BENCH scale-growth from=$base to=$n domains_ratio=$(ratio "$n" "$base")" \
                 "growth_startup=$(ratio "${M[$n.startup]}" "${M[$base.startup]}")" \
                 "growth_connect=$(ratio "${M[$n.connect]}" "${M[$base.connect]}")" \
-                "growth_bare_startup=$(ratio "${M[$n.bare_startup]}" "${M[$base.bare_startup]}")" \
                 "growth_rss=$(ratio "${M[$n.rss]}" "${M[$base.rss]}")" \
                 "growth_rss_anon=$(ratio "${M[$n.anon]}" "${M[$base.anon]}")" \
                 "growth_firing=$(ratio "${M[$n.firing]}" "${M[$base.firing]}")" \
@@ -831,8 +835,7 @@ bench_scale() {
                 "startup_ms_per_domain=$(scale_per_domain "${M[$n.startup]}" "${M[$base.startup]}" $((n - base)) 1000 3)" \
                 "firing_ms_per_domain=$(scale_per_domain "${M[$n.firing]}" "${M[$base.firing]}" $((n - base)) 1000 3)" \
                 "rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.anon]}" "${M[$base.anon]}" $((n - base)) 1 2)" \
-                "rss_anon_after_firing_kib_per_domain=$(scale_per_domain "${M[$n.anon_after]}" "${M[$base.anon_after]}" $((n - base)) 1 2)" \
-                "bare_rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.bare_anon]}" "${M[$base.bare_anon]}" $((n - base)) 1 2)"
+                "rss_anon_after_firing_kib_per_domain=$(scale_per_domain "${M[$n.anon_after]}" "${M[$base.anon_after]}" $((n - base)) 1 2)$bare"
 }
 
 # ---- main ------------------------------------------------------------------
