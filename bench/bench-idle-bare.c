@@ -3,16 +3,28 @@
  * read each one's state, UUID, persistence and virtsnap metadata and its
  * snapshots -- and then sleeps until SIGTERM or SIGINT.  No policy, no
  * database, no scheduler, no event loop.  `bench/run.sh idle` measures its
- * resident memory next to the daemon's (bench/README.md, idle).
+ * resident memory next to the daemon's (bench/README.md, idle); `scale`
+ * gives it every connection of its daemon, kept open together as the
+ * daemon keeps them.
  *
- *   bench-idle-bare URI */
+ *   bench-idle-bare URI [URI ...] */
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 /* virtsnap's metadata namespace (virt/virt-libvirt.c). */
 #define VS_METADATA_URI "urn:virtsnap:1"
+
+/* As the daemon does (virt/virt-libvirt.c): no error printed by libvirt
+ * itself, such as the "metadata not found" of every domain without tags. */
+static void
+quiet(void *data, virErrorPtr err)
+{
+        (void)data;
+        (void)err;
+}
 
 static int
 list_domain(virDomainPtr d)
@@ -41,37 +53,46 @@ list_domain(virDomainPtr d)
 int
 main(int argc, char **argv)
 {
-        virDomainPtr *doms = NULL;
-        virConnectPtr conn;
+        virConnectPtr *conns;
         sigset_t set;
-        int n, sig, failed = 0;
+        int n, sig, total = 0, failed = 0;
 
-        if (argc != 2) {
-                fprintf(stderr, "usage: bench-idle-bare URI\n");
+        if (argc < 2) {
+                fprintf(stderr, "usage: bench-idle-bare URI [URI ...]\n");
                 return 2;
         }
+        conns = calloc((size_t)argc, sizeof(*conns));
+        if (!conns)
+                return 1;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         sigprocmask(SIG_BLOCK, &set, NULL);
-        conn = virConnectOpen(argv[1]);
-        if (!conn) {
-                fprintf(stderr, "bench-idle-bare: cannot connect to %s\n", argv[1]);
-                return 1;
+        virSetErrorFunc(NULL, quiet);
+        for (int c = 1; c < argc; c++) {
+                virDomainPtr *doms = NULL;
+
+                conns[c] = virConnectOpen(argv[c]);
+                if (!conns[c]) {
+                        fprintf(stderr, "bench-idle-bare: cannot connect to %s\n", argv[c]);
+                        return 1;
+                }
+                n = virConnectListAllDomains(conns[c], &doms, 0);
+                if (n < 0) {
+                        fprintf(stderr, "bench-idle-bare: cannot list the domains of %s\n", argv[c]);
+                        return 1;
+                }
+                for (int i = 0; i < n; i++) {
+                        failed += list_domain(doms[i]) < 0;
+                        virDomainFree(doms[i]);
+                }
+                free(doms);
+                total += n;
         }
-        n = virConnectListAllDomains(conn, &doms, 0);
-        if (n < 0) {
-                fprintf(stderr, "bench-idle-bare: cannot list the domains\n");
-                virConnectClose(conn);
-                return 1;
-        }
-        for (int i = 0; i < n; i++) {
-                failed += list_domain(doms[i]) < 0;
-                virDomainFree(doms[i]);
-        }
-        free(doms);
-        fprintf(stderr, "listed %d domains, %d failed; idle\n", n, failed);
+        fprintf(stderr, "listed %d domains, %d failed; idle\n", total, failed);
         sigwait(&set, &sig);
-        virConnectClose(conn);
+        for (int c = 1; c < argc; c++)
+                virConnectClose(conns[c]);
+        free(conns);
         return failed ? 1 : 0;
 }

@@ -2,7 +2,7 @@
 # bench/run.sh [NAME ...]: build a release virtsnap and run the benchmarks
 # (all of them by default, in this order):
 #
-#   fanout-inproc fanout-qemu fanout-remote retention schedule history idle
+#   fanout-inproc fanout-qemu fanout-remote retention schedule history idle scale
 #
 # Every figure is one line on stdout, `BENCH <name> <key>=<value> ...`; a
 # benchmark that cannot run here prints `BENCH <name> skipped reason=...`.
@@ -23,6 +23,11 @@
 #   VS_BENCH_REMOTE_DELAYS  fanout-remote delays per direction, ms (default "2 10")
 #   VS_BENCH_REMOTE_JOBS    fanout-remote max_concurrent values (default "4 16")
 #   VS_BENCH_IDLE_SECONDS   idle watch time (default 60)
+#   VS_BENCH_SCALE_SIZES    scale's domain counts (default "200 2000"; multiples of 20)
+#   VS_BENCH_SCALE_RUNS     scale's timed runs per size (default 3, or VS_BENCH_RUNS
+#                           when set: each run waits for a whole minute)
+#   VS_BENCH_SCALE_MARGIN   seconds scale's daemon gets to start before its firing (20)
+#   VS_BENCH_SCALE_TIMEOUT  seconds scale waits for a firing to finish (600)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +35,7 @@ BUILD=${VS_BENCH_BUILD:-$ROOT/bench/.build}
 RUNS_SET=${VS_BENCH_RUNS:-}
 RUNS=${VS_BENCH_RUNS:-5}
 [ "$RUNS" -ge 5 ] 2>/dev/null || RUNS=5
-ALL=(fanout-inproc fanout-qemu fanout-remote retention schedule history idle)
+ALL=(fanout-inproc fanout-qemu fanout-remote retention schedule history idle scale)
 VIRTSNAP=$BUILD/cli/virtsnap
 BENCHBIN=$BUILD/bench
 export VS_BENCH_BUILD=$BUILD VS_BENCH_RUNS=$RUNS VIRTSNAP
@@ -710,6 +715,310 @@ bench_idle() {
                 "rss_kib=${sr[0]%.*} rss_min=${sr[1]%.*} rss_max=${sr[2]%.*} rss_peak_kib=$hwm rss_anon_kib=${sa[0]%.*}" \
                 "cpu_seconds_per_min=${sc[0]} cpu_min=${sc[1]} cpu_max=${sc[2]}" \
                 "wakeups_per_second=${sw[0]} wakeups_min=${sw[1]} wakeups_max=${sw[2]}$extra"
+}
+
+# ---- scale -----------------------------------------------------------------
+
+# A daemon on 20 connections (test-driver node files) with 10 policies, at
+# each size in VS_BENCH_SCALE_SIZES (default 200 then 2,000 domains):
+# start-up, RSS, one hourly firing.  A policy has one connection in
+# virtsnap, so "10 policies on 20 connections" is policy k written for
+# connections 2k-1 and 2k (entries pKK-cCC, 20 in the file); every domain
+# is matched by exactly one entry.
+
+# scale_stamp: copy stdin to stdout, each line prefixed with the wall-clock
+# time it arrived (the daemon's log has no times; it flushes every line).
+scale_stamp() {
+        perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.6f %s", time, $_'
+}
+
+# scale_nodes DIR N CONNS: CONNS node files DIR/nodeCC.xml, N/CONNS running
+# domains each, named cCC-NNNN with UUIDs 000000CC-0000-4000-8000-...
+# (unique over all nodes), each holding two snapshots owned by the entry
+# that covers it (pKK-cCC, K = (C + 1) / 2).
+scale_nodes() {
+        local dir=$1 n=$2 conns=$3 c cc kk
+        for ((c = 1; c <= conns; c++)); do
+                printf -v cc '%02d' "$c"
+                printf -v kk '%02d' $(((c + 1) / 2))
+                "$ROOT/bench/gen-node-xml.sh" $((n / conns)) 2 "p$kk-c$cc" |
+                        sed "s/bench-\([0-9][0-9][0-9][0-9]\)/c$cc-\1/g; s/00000000-0000-4000-8000-/000000$cc-0000-4000-8000-/g" \
+                                >"$dir/node$cc.xml" || return 1
+        done
+}
+
+# scale_policy DIR CONNS MINUTE: the policy file.  Each entry is hourly at
+# minute MINUTE (cron "M * * * *", UTC), with no catch-up, so the only
+# firing is the one at that minute; keep_last 2, so every job creates one
+# snapshot and prunes one.  The daemon's control socket and database are in
+# DIR, away from any other daemon.
+scale_policy() {
+        local dir=$1 conns=$2 minute=$3 c cc kk
+        {
+                echo "connection: test:///default"
+                echo "database: $dir/db.sqlite"
+                echo "control_socket: $dir/control.sock"
+                echo "timezone: UTC"
+                echo "max_concurrent: 4"
+                echo "policies:"
+                for ((c = 1; c <= conns; c++)); do
+                        printf -v cc '%02d' "$c"
+                        printf -v kk '%02d' $(((c + 1) / 2))
+                        echo "  - name: p$kk-c$cc"
+                        echo "    connection: test://$dir/node$cc.xml"
+                        echo "    domains:"
+                        echo "      include: [\"c$cc-*\"]"
+                        echo "    schedule: \"$minute * * * *\""
+                        echo "    catch_up: false"
+                        echo "    snapshot:"
+                        echo "      type: internal"
+                        echo "    retention:"
+                        echo "      keep_last: 2"
+                done
+        } >"$dir/policy.yaml"
+}
+
+# scale_last_time LOG REGEX: the time stamp of the last line matching REGEX.
+scale_last_time() {
+        grep -E "$2" "$1" | tail -n 1 | cut -d' ' -f1
+}
+
+# scale_sub A B: A - B with 6 decimals.
+scale_sub() {
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a - b }'
+}
+
+# scale_per_domain A B D UNIT DECIMALS: (A - B) / D * UNIT, what each of
+# the D added domains costs.
+scale_per_domain() {
+        awk -v a="$1" -v b="$2" -v d="$3" -v u="$4" -v p="$5" 'BEGIN { printf "%.*f", p, (a - b) / d * u }'
+}
+
+# scale_sleep_until T: sleep until the Unix time T (fractional).
+scale_sleep_until() {
+        local d
+        d=$(awk -v t="$1" -v now="$EPOCHREALTIME" 'BEGIN { d = t - now; printf "%.3f", (d > 0 ? d : 0) }')
+        sleep "$d"
+}
+
+# scale_run DIR N CONNS MARGIN: one daemon, from start to one full firing.
+# On success sets SCALE_OUT to "STARTUP CONNECT RSS ANON FIRING RSS_AFTER
+# ANON_AFTER HWM BARE_RSS BARE_ANON BARE_STARTUP JOBS" (BARE_* 0 without
+# the floor); on failure logs why, sets SCALE_WHY and returns 1.
+SCALE_OUT='' SCALE_WHY=''
+scale_run() {
+        local dir=$1 n=$2 conns=$3 margin=$4 log=$1/daemon.log now fire pid t0 deadline
+        local tr tc tf tb tb0 created pruned failed adopted stopped hwm i
+        local -a a b
+        SCALE_OUT='' SCALE_WHY=''
+        # The firing is at the first whole minute at least MARGIN seconds
+        # away; the daemon starts MARGIN seconds before it.
+        now=${EPOCHREALTIME%.*}
+        fire=$(((now + margin + 59) / 60 * 60))
+        scale_policy "$dir" "$conns" $((fire / 60 % 60))
+        rm -f "$dir"/db.sqlite* "$dir/control.sock"
+        scale_sleep_until $((fire - margin))
+        : >"$log" # (the stamper may open it after the first poll)
+        t0=$EPOCHREALTIME
+        "$VIRTSNAP" daemon -c "$dir/policy.yaml" 2> >(scale_stamp >"$log") &
+        pid=$!
+
+        # Start-up: every connection connected and reconciled (a fresh
+        # database: each one's reconcile adopts its 2 x N/CONNS snapshots and
+        # says so at notice level).
+        while [ "$(grep -c ': reconciled: ' "$log" 2>/dev/null)" -lt "$conns" ]; do
+                if ! kill -0 "$pid" 2>/dev/null; then
+                        SCALE_WHY=daemon-exited
+                        break
+                fi
+                if [ "${EPOCHREALTIME%.*}" -ge "$fire" ]; then
+                        SCALE_WHY=start-up-longer-than-margin-see-VS_BENCH_SCALE_MARGIN
+                        break
+                fi
+                sleep 0.1
+        done
+        [ -n "$SCALE_WHY" ] && { log "scale: $n domains: $SCALE_WHY: $(tail -n 3 "$log")"; kill -TERM "$pid" 2>/dev/null; wait "$pid"; return 1; }
+        tr=$(scale_last_time "$log" ': reconciled: ')
+        tc=$(scale_last_time "$log" ': connected, [0-9]+ domains')
+        adopted=$(grep ': reconciled: ' "$log" | awk '{ s += $(NF - 1) } END { print s + 0 }')
+        if [ "$(grep -c ': connected, ' "$log")" -ne "$conns" ] || [ "$adopted" -ne $((2 * n)) ]; then
+                SCALE_WHY=start-up-incomplete
+                log "scale: $n domains: $(grep -c ': connected, ' "$log") connections, $adopted snapshots adopted; expected $conns and $((2 * n)) (log: $log)"
+                kill -TERM "$pid" 2>/dev/null
+                wait "$pid"
+                return 1
+        fi
+        # RSS after start-up, settled: a second before the firing.
+        scale_sleep_until $((fire - 1))
+        read -r -a a <<<"$(proc_sample "$pid")"
+
+        # The firing: every job done (its prune is its last line) or failed.
+        deadline=$((fire + ${VS_BENCH_SCALE_TIMEOUT:-600}))
+        while :; do
+                pruned=$(grep -c ': pruned ' "$log")
+                failed=$(grep -cE ': (snapshot failed|job failed|job skipped|job timed out|skipped:)|: [^ ]+ not deleted \(' "$log")
+                [ $((pruned + failed)) -ge "$n" ] && break
+                if ! kill -0 "$pid" 2>/dev/null || [ "${EPOCHREALTIME%.*}" -ge "$deadline" ]; then
+                        SCALE_WHY=firing-incomplete
+                        break
+                fi
+                sleep 0.2
+        done
+        created=$(grep -c ': created snapshot ' "$log")
+        tf=$(scale_last_time "$log" ': (created snapshot|pruned) ')
+        sleep 1
+        read -r -a b <<<"$(proc_sample "$pid")"
+        hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+        kill -TERM "$pid" 2>/dev/null
+        wait "$pid"
+        # The stamper writes the daemon's last line after it exits.
+        for ((i = 0; i < 50; i++)); do
+                stopped=$(grep -o 'daemon stopped: .*' "$log")
+                [ -n "$stopped" ] && break
+                sleep 0.1
+        done
+        if [ -n "$SCALE_WHY" ] || [ "$created" -ne "$n" ] || [ "$pruned" -ne "$n" ] || [ "$failed" -ne 0 ] ||
+                [ "$stopped" != "daemon stopped: $n created, 0 failed, 0 skipped, 0 cancelled" ]; then
+                SCALE_WHY=${SCALE_WHY:-firing-failed}
+                log "scale: $n domains: $created created, $pruned pruned, $failed failed or skipped; '$stopped' (log: $log)"
+                return 1
+        fi
+        # The history agrees: one new snapshot present for every domain, at
+        # the firing's slot, and one pruned each.
+        if command -v sqlite3 >/dev/null; then
+                local q
+                q=$(sqlite3 "$dir/db.sqlite" "SELECT
+                        (SELECT count(DISTINCT domain_uuid) FROM snapshots WHERE scheduled = $fire AND state = 'present'),
+                        (SELECT count(*) FROM snapshots WHERE scheduled = $fire AND state <> 'present'),
+                        (SELECT count(*) FROM snapshots WHERE state = 'deleted' AND deleted >= $fire)" 2>&1)
+                if [ "$q" != "$n|0|$n" ]; then
+                        SCALE_WHY=history-disagrees
+                        log "scale: $n domains: the history says '$q' (present at the slot|other at the slot|pruned), expected '$n|0|$n'"
+                        return 1
+                fi
+        fi
+        # The floor, in the idle time before the next run's minute: a bare
+        # libvirt client that makes the daemon's start-up calls on the same
+        # connections, one after the other, and keeps them open
+        # (bench-idle-bare.c): its time until it has listed everything, and
+        # its RSS 3 s after its start, as idle samples it.  What the test
+        # driver itself keeps per domain is in it.
+        local -a f=(0 0 0 0)
+        if [ -x "$BENCHBIN/bench-idle-bare" ]; then
+                local -a uris=()
+                for ((i = 1; i <= conns; i++)); do
+                        uris+=("test://$dir/node$(printf '%02d' "$i").xml")
+                done
+                : >"$dir/bare.log"
+                tb0=$EPOCHREALTIME
+                "$BENCHBIN/bench-idle-bare" "${uris[@]}" 2> >(scale_stamp >"$dir/bare.log") &
+                pid=$!
+                for ((i = 0; i < 300; i++)); do
+                        grep -q ' listed ' "$dir/bare.log" && break
+                        kill -0 "$pid" 2>/dev/null || break
+                        sleep 0.1
+                done
+                tb=$(scale_last_time "$dir/bare.log" ' listed ')
+                scale_sleep_until "$(awk -v t="$tb0" 'BEGIN { printf "%.6f", t + 3 }')"
+                read -r -a f <<<"$(proc_sample "$pid")" || f=(0 0 0 0)
+                kill -TERM "$pid" 2>/dev/null
+                wait "$pid"
+                if grep -q " listed $n domains, 0 failed" "$dir/bare.log"; then
+                        f+=("$(scale_sub "$tb" "$tb0")")
+                else
+                        log "bench-idle-bare: $(tail -n 1 "$dir/bare.log")"
+                        f=(0 0 0 0)
+                fi
+        fi
+        SCALE_OUT="$(scale_sub "$tr" "$t0") $(scale_sub "$tc" "$t0") ${a[0]} ${a[3]} $(scale_sub "$tf" "$fire") ${b[0]} ${b[3]} $hwm ${f[0]} ${f[3]} ${f[4]:-0} $created"
+}
+
+bench_scale() {
+        local conns=20 margin=${VS_BENCH_SCALE_MARGIN:-20} runs=3 n i k dir base bare
+        local keys="startup connect rss anon firing rss_after anon_after hwm bare_rss bare_anon bare_startup"
+        local -a sizes a
+        local -A R=()
+
+        virtsnap_has daemon || { skip scale virtsnap-has-no-daemon-command; return; }
+        command -v perl >/dev/null || { skip scale no-perl; return; }
+        read -r -a sizes <<<"${VS_BENCH_SCALE_SIZES:-200 2000}"
+        for n in "${sizes[@]}"; do
+                [[ "$n" =~ ^[0-9]+$ ]] && [ $((n % conns)) -eq 0 ] && [ "$n" -gt 0 ] && [ "$n" -le $((conns * 9999)) ] ||
+                        { skip scale "VS_BENCH_SCALE_SIZES-must-be-multiples-of-$conns"; return; }
+        done
+        # Each run waits for a whole minute (its cron firing): 3 runs a size
+        # unless told otherwise.
+        [ -n "$RUNS_SET" ] && runs=$RUNS
+        runs=${VS_BENCH_SCALE_RUNS:-$runs}
+        for n in "${sizes[@]}"; do
+                dir=$SCRATCH/scale/$n
+                mkdir -p "$dir"
+                scale_nodes "$dir" "$n" "$conns" || { skip scale node-generation-failed; return; }
+                virsh -q -c "test://$dir/node01.xml" list --all >/dev/null 2>&1 || { skip scale test-driver-unusable; return; }
+        done
+        log "scale: sizes ${sizes[*]}, 1 warm-up and $runs runs each, one a minute (~$(((runs + 1) * ${#sizes[@]})) min)"
+        # Interleaved by size (200, 2000, 200, 2000, ...): a noisy minute
+        # hurts both.  Round 0 is the warm-up.
+        for ((i = 0; i <= runs; i++)); do
+                for n in "${sizes[@]}"; do
+                        if ! scale_run "$SCRATCH/scale/$n" "$n" "$conns" "$margin"; then
+                                skip scale "$SCALE_WHY"
+                                return
+                        fi
+                        log "scale: $n domains, run $i: $SCALE_OUT"
+                        [ "$i" -eq 0 ] && continue
+                        read -r -a a <<<"$SCALE_OUT"
+                        for k in $keys; do
+                                R[$n.$k]+=" ${a[0]}"
+                                a=("${a[@]:1}")
+                        done
+                done
+        done
+        local -A M=()
+        local s
+        for n in "${sizes[@]}"; do
+                for k in $keys; do
+                        # shellcheck disable=SC2086
+                        read -r -a s <<<"$(stats ${R[$n.$k]})"
+                        M[$n.$k]=${s[0]} M[$n.$k.min]=${s[1]} M[$n.$k.max]=${s[2]}
+                done
+                bare=
+                if [ "${M[$n.bare_rss.min]%.*}" -gt 0 ]; then
+                        bare=" bare_startup_seconds=${M[$n.bare_startup]} startup_ratio_bare=$(ratio "${M[$n.startup]}" "${M[$n.bare_startup]}")"
+                        bare+=" bare_rss_kib=${M[$n.bare_rss]%.*} bare_rss_anon_kib=${M[$n.bare_anon]%.*}"
+                        bare+=" rss_over_bare_kib=$((${M[$n.rss]%.*} - ${M[$n.bare_rss]%.*}))"
+                        bare+=" rss_anon_over_bare_kib=$((${M[$n.anon]%.*} - ${M[$n.bare_anon]%.*}))"
+                fi
+                echo "BENCH scale domains=$n connections=$conns policies=10 policy_entries=$conns max_concurrent=4 runs=$runs" \
+                        "startup_seconds=${M[$n.startup]} startup_min=${M[$n.startup.min]} startup_max=${M[$n.startup.max]}" \
+                        "connect_seconds=${M[$n.connect]}" \
+                        "rss_kib=${M[$n.rss]%.*} rss_anon_kib=${M[$n.anon]%.*}" \
+                        "firing_seconds=${M[$n.firing]} firing_min=${M[$n.firing.min]} firing_max=${M[$n.firing.max]}" \
+                        "jobs=$n failed=0" \
+                        "rss_after_firing_kib=${M[$n.rss_after]%.*} rss_anon_after_firing_kib=${M[$n.anon_after]%.*}" \
+                        "rss_peak_kib=${M[$n.hwm]%.*}$bare"
+        done
+        # Growth from the first size to the last, and the cost of each added
+        # domain (anonymous memory is the daemon's own heap; VmRSS is mostly
+        # shared libraries).
+        base=${sizes[0]} n=${sizes[-1]}
+        [ "$base" = "$n" ] && return
+        bare=
+        if [ "${M[$base.bare_rss.min]%.*}" -gt 0 ] && [ "${M[$n.bare_rss.min]%.*}" -gt 0 ]; then
+                bare=" growth_bare_startup=$(ratio "${M[$n.bare_startup]}" "${M[$base.bare_startup]}")"
+                bare+=" bare_rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.bare_anon]}" "${M[$base.bare_anon]}" $((n - base)) 1 2)"
+        fi
+        echo "BENCH scale-growth from=$base to=$n domains_ratio=$(ratio "$n" "$base")" \
+                "growth_startup=$(ratio "${M[$n.startup]}" "${M[$base.startup]}")" \
+                "growth_connect=$(ratio "${M[$n.connect]}" "${M[$base.connect]}")" \
+                "growth_rss=$(ratio "${M[$n.rss]}" "${M[$base.rss]}")" \
+                "growth_rss_anon=$(ratio "${M[$n.anon]}" "${M[$base.anon]}")" \
+                "growth_firing=$(ratio "${M[$n.firing]}" "${M[$base.firing]}")" \
+                "growth_rss_after_firing=$(ratio "${M[$n.rss_after]}" "${M[$base.rss_after]}")" \
+                "startup_ms_per_domain=$(scale_per_domain "${M[$n.startup]}" "${M[$base.startup]}" $((n - base)) 1000 3)" \
+                "firing_ms_per_domain=$(scale_per_domain "${M[$n.firing]}" "${M[$base.firing]}" $((n - base)) 1000 3)" \
+                "rss_anon_kib_per_domain=$(scale_per_domain "${M[$n.anon]}" "${M[$base.anon]}" $((n - base)) 1 2)" \
+                "rss_anon_after_firing_kib_per_domain=$(scale_per_domain "${M[$n.anon_after]}" "${M[$base.anon_after]}" $((n - base)) 1 2)$bare"
 }
 
 # ---- main ------------------------------------------------------------------
