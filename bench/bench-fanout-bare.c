@@ -13,10 +13,12 @@
  *               call; per domain GetName, GetUUIDString (local);
  *               ListAllDomains(TRANSIENT) for the persistence; no metadata
  *               (no policy selects by tag);
- *   reconcile   on one thread, per domain: LookupByUUIDString,
- *               ListAllSnapshots (TOPOLOGICAL), SnapshotGetXMLDesc of each
- *               (parsed); the domain and snapshot handles are kept for the
- *               job (virtsnap's tree hold);
+ *   reconcile   on THREADS threads, each a slice of the domains, per
+ *               domain, on the listing's handle (virtsnap keeps them; no
+ *               lookup): ListAllSnapshots (TOPOLOGICAL),
+ *               SnapshotGetXMLDesc of each (parsed); the domain and
+ *               snapshot handles are kept for the job (virtsnap's tree
+ *               hold);
  *   jobs        on THREADS threads, per domain, on the reconcile's handles:
  *               create: GetJobStats when the refresh said running (is the
  *               domain busy?), [disk-only: GetXMLDesc for the disks],
@@ -71,6 +73,7 @@ typedef struct bare {
         char **uuids;           /* ... their UUIDs */
         bool *active;           /* ... running or paused, as the refresh found them */
         struct tree *trees;     /* ... the reconcile's, for the jobs */
+        virDomainPtr *handles;  /* ... the listing's (virtsnap keeps them) */
         int n_doms;
         bool minimal;
         atomic_int next;
@@ -415,6 +418,7 @@ typedef struct listed {
         char *name;
         char uuid[VIR_UUID_STRING_BUFLEN];
         bool active;
+        virDomainPtr d;
 } listed;
 
 static int
@@ -456,7 +460,8 @@ refresh(bare *b)
         b->uuids = calloc((size_t)n + 1, sizeof(char *));
         b->active = calloc((size_t)n + 1, sizeof(bool));
         b->trees = calloc((size_t)n + 1, sizeof(tree));
-        if (!l || !b->names || !b->uuids || !b->active || !b->trees)
+        b->handles = calloc((size_t)n + 1, sizeof(virDomainPtr));
+        if (!l || !b->names || !b->uuids || !b->active || !b->trees || !b->handles)
                 r = -ENOMEM;
         for (int i = 0; i < n && r == 0; i++) {
                 const char *name = virDomainGetName(recs[i]->dom);
@@ -470,6 +475,9 @@ refresh(bare *b)
                 }
                 l[kept].active = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED ||
                                  state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_PMSUSPENDED;
+                /* virtsnap keeps the listed handles: no lookup later */
+                if (virDomainRef(recs[i]->dom) == 0)
+                        l[kept].d = recs[i]->dom;
                 l[kept].name = strdup(name);
                 if (!l[kept++].name)
                         r = -ENOMEM;
@@ -482,38 +490,73 @@ refresh(bare *b)
                         b->names[i] = l[i].name;
                         l[i].name = NULL;
                         b->active[i] = l[i].active;
+                        b->handles[i] = l[i].d;
+                        l[i].d = NULL;
                         if (!(b->uuids[i] = strdup(l[i].uuid)))
                                 r = -ENOMEM;
                 }
                 b->n_doms = kept;
         }
-        for (int i = 0; l && i < kept; i++)
+        for (int i = 0; l && i < kept; i++) {
                 free(l[i].name);
+                if (l[i].d)
+                        virDomainFree(l[i].d);
+        }
         free(l);
         return r;
 }
 
-/* virtsnap's reconcile, on one worker: every domain's tree, by UUID, kept
- * with its handles for the job. */
-static int
-reconcile(bare *b)
+/* virtsnap's reconcile: every domain's tree, on the listing's handle, kept
+ * with its snapshot handles for the job, split as virtsnap splits it: up to
+ * THREADS workers, each a contiguous slice of the domains. */
+typedef struct rec_slice {
+        bare *b;
+        int from, to, r;
+        bool started;
+        pthread_t thread;
+} rec_slice;
+
+static void *
+reconcile_slice(void *arg)
 {
-        for (int i = 0; i < b->n_doms; i++) {
-                virDomainPtr d;
-                int r;
+        rec_slice *sl = arg;
+        bare *b = sl->b;
+
+        for (int i = sl->from; i < sl->to && sl->r == 0; i++) {
+                virDomainPtr d = b->handles[i];
 
                 virConnectRef(b->conn);
-                d = virDomainLookupByUUIDString(b->conn, b->uuids[i]);
-                r = d ? list_tree(b->conn, d, &b->trees[i]) : -EIO;
+                if (d)
+                        virDomainRef(d);
+                sl->r = d ? list_tree(b->conn, d, &b->trees[i]) : -EIO;
                 if (d)
                         virDomainFree(d);
                 virConnectClose(b->conn);
-                if (r < 0) {
+                if (sl->r < 0)
                         report("reconciling", b->names[i]);
-                        return r;
-                }
         }
-        return 0;
+        return NULL;
+}
+
+static int
+reconcile(bare *b, int n_threads)
+{
+        rec_slice sl[MAX_THREADS];
+        int k = n_threads < b->n_doms ? n_threads : b->n_doms, r = 0;
+
+        for (int i = 0; i < k; i++) {
+                sl[i] = (rec_slice){ .b = b, .from = b->n_doms * i / k, .to = b->n_doms * (i + 1) / k };
+                sl[i].started = pthread_create(&sl[i].thread, NULL, reconcile_slice, &sl[i]) == 0;
+                if (!sl[i].started)
+                        reconcile_slice(&sl[i]);
+        }
+        for (int i = 0; i < k; i++) {
+                if (sl[i].started)
+                        pthread_join(sl[i].thread, NULL);
+                if (sl[i].r < 0)
+                        r = sl[i].r;
+        }
+        return r;
 }
 
 static int
@@ -735,7 +778,7 @@ main(int argc, char **argv)
                         virResetLastError();
                 if (virConnectRegisterCloseCallback(b.conn, close_cb, NULL, NULL) < 0)
                         virResetLastError();
-                b.n_doms = refresh(&b) < 0 || reconcile(&b) < 0 ? -1 : b.n_doms;
+                b.n_doms = refresh(&b) < 0 || reconcile(&b, n_threads) < 0 ? -1 : b.n_doms;
         }
         if (b.n_doms < 0) {
                 report("listing domains of", argv[optind]);
@@ -760,6 +803,10 @@ main(int argc, char **argv)
                 tree_clear(&b.trees[i]);
         free(b.trees);
         free(b.active);
+        for (int i = 0; b.handles && i < b.n_doms; i++)
+                if (b.handles[i])
+                        virDomainFree(b.handles[i]);
+        free(b.handles);
         if (!b.minimal && virConnectUnregisterCloseCallback(b.conn, close_cb) < 0)
                 virResetLastError();
         virConnectClose(b.conn);

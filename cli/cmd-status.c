@@ -124,16 +124,20 @@ add_series(const vs_store_series *se, void *userdata)
 }
 
 /* The running daemon's own view, when one answers on the control socket
- * (nothing is printed when none does: the table above is the history's). */
+ * and keeps the history the table was read from (database; a daemon of
+ * another history answers EXDEV, as for any request): nothing is printed
+ * otherwise, the table above is the history's. */
 static void
-print_daemon(const vs_config *cfg)
+print_daemon(const vs_config *cfg, const char *database)
 {
         json_object *o = NULL;
+        _cleanup_free_ char *want = strdup(database);
         const char *db;
         char when[32];
 
-        if (!cfg || vs_cli_control_ask("status", cfg->control_socket, &(vs_ctl_request){ .cmd = VS_CTL_STATUS }, 5000,
-                                       &o) <= 0)
+        if (!cfg || !want ||
+            vs_cli_control_ask("status", cfg->control_socket, &(vs_ctl_request){ .cmd = VS_CTL_STATUS, .database = want },
+                               5000, &o) <= 0)
                 return;
         printf("daemon: pid %lld since %s, keeps %s: %lld of %lld connections up, %lld jobs running, %lld queued; "
                "%lld created, %lld failed since it started\n",
@@ -231,7 +235,8 @@ vs_cmd_status(int argc, char **argv)
                                cj.finding.text);
         }
         if (ret == VS_EXIT_OK && format == VS_FORMAT_TABLE)
-                print_daemon(cfg);
+                print_daemon(cfg, db.database ? db.database : cfg && cfg->database ? cfg->database
+                                                                                   : VS_DEFAULT_DATABASE);
         if (fflush(stdout) != 0)
                 ret = VS_EXIT_FAILURE;
 out:

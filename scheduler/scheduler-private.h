@@ -162,6 +162,11 @@ struct vs_scheduler {
         size_t n_waiting;
         bool retrying;
         uint64_t watchdog_usec;
+        /* STATUS= to systemd at most once a second (vs__sched_notify_status):
+         * it walks every job, and a firing of N jobs would walk N^2. */
+        vs_clock_timer *status_timer;
+        int64_t status_sent_ms;
+        bool status_armed;
         int64_t watermark;
         uv_signal_t *signals[3];
         sched_mode mode;

@@ -72,19 +72,43 @@ vs__sched_record_event(vs_scheduler *s, vs_event_kind kind, const char *conn, co
                 vs_log_err(s->o.log, "cannot record an event: %s", e.msg);
 }
 
-void
-vs__sched_notify_status(vs_scheduler *s)
+static void
+send_status(vs_scheduler *s)
 {
         vs_scheduler_stats st;
 
-        if (!s->o.notify)
-                return;
+        s->status_sent_ms = vs_clock_now_ms(s->o.clock);
         vs_scheduler_get_stats(s, &st);
         sd_notifyf(0,
                    "STATUS=%u/%u connections up, %u planned, %u running, %u queued; "
                    "%lu created, %lu failed, %lu skipped, %lu pruned",
                    st.connections_up, st.connections, st.planned, st.running, st.queued, st.created,
                    st.failed, st.skipped, st.pruned);
+}
+
+static void
+on_status_timer(void *data)
+{
+        vs_scheduler *s = data;
+
+        s->status_armed = false;
+        send_status(s);
+}
+
+void
+vs__sched_notify_status(vs_scheduler *s)
+{
+        int64_t now;
+
+        if (!s->o.notify || !s->status_timer)
+                return;
+        now = vs_clock_now_ms(s->o.clock);
+        if (now - s->status_sent_ms >= 1000) {
+                send_status(s);
+        } else if (!s->status_armed) {
+                s->status_armed = true;
+                vs_clock_timer_arm(s->status_timer, s->status_sent_ms + 1000);
+        }
 }
 
 static const vs_policy *
@@ -1094,7 +1118,8 @@ shutdown_handles(vs_scheduler *s)
         vs_clock_timer_free(s->grace_timer);
         vs_clock_timer_free(s->watchdog_timer);
         vs_clock_timer_free(s->expiry_timer);
-        s->plan_timer = s->grace_timer = s->watchdog_timer = s->expiry_timer = NULL;
+        vs_clock_timer_free(s->status_timer);
+        s->plan_timer = s->grace_timer = s->watchdog_timer = s->expiry_timer = s->status_timer = NULL;
         for (size_t i = 0; i < s->n_conns; i++) {
                 vs_clock_timer_free(s->conns[i]->retry_timer);
                 s->conns[i]->retry_timer = NULL;
@@ -1734,6 +1759,8 @@ vs_scheduler_new(const vs_scheduler_opts *o, vs_config *cfg, vs_scheduler **ret,
                 r = vs_clock_timer_new(o->clock, on_watchdog, s, &s->watchdog_timer);
         if (r >= 0)
                 r = vs_clock_timer_new(o->clock, on_expiry_timer, s, &s->expiry_timer);
+        if (r >= 0)
+                r = vs_clock_timer_new(o->clock, on_status_timer, s, &s->status_timer);
         if (r < 0)
                 goto fail;
         *ret = s;

@@ -63,7 +63,86 @@ typedef struct vs_libvirt {
         vs_virt_watch *watch;
         virConnectPtr cb_conn;          /* the connection the event callbacks live on */
         int cb_lifecycle, cb_agent;
+        /* The handles of the last listing (under lock), sorted by UUID, so
+         * that a call on a listed domain needs no lookup: libvirt finds a
+         * domain handle by its UUID on every call, as a lookup would.
+         * Only for doms_conn (a reconnect makes them stale). */
+        struct lv_dom *doms;
+        size_t n_doms;
+        virConnectPtr doms_conn;
 } vs_libvirt;
+
+typedef struct lv_dom {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        virDomainPtr d;
+} lv_dom;
+
+static void
+doms_free(lv_dom *doms, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                virDomainFree(doms[i].d);
+        free(doms);
+}
+
+static int
+cmp_lv_dom(const void *a, const void *b)
+{
+        return strcmp(((const lv_dom *)a)->uuid, ((const lv_dom *)b)->uuid);
+}
+
+/* Replace the cache with doms (taken over) listed on c. */
+static void
+doms_set(vs_libvirt *lv, virConnectPtr c, lv_dom *doms, size_t n)
+{
+        lv_dom *old;
+        size_t n_old;
+
+        qsort(doms, n, sizeof(*doms), cmp_lv_dom);
+        pthread_mutex_lock(&lv->lock);
+        old = lv->doms;
+        n_old = lv->n_doms;
+        lv->doms = doms;
+        lv->n_doms = n;
+        lv->doms_conn = c;
+        pthread_mutex_unlock(&lv->lock);
+        doms_free(old, n_old);
+}
+
+static void
+doms_drop(vs_libvirt *lv)
+{
+        lv_dom *old;
+        size_t n_old;
+
+        pthread_mutex_lock(&lv->lock);
+        old = lv->doms;
+        n_old = lv->n_doms;
+        lv->doms = NULL;
+        lv->n_doms = 0;
+        lv->doms_conn = NULL;
+        pthread_mutex_unlock(&lv->lock);
+        doms_free(old, n_old);
+}
+
+/* A new reference to listed domain uuid on c, or NULL. */
+static virDomainPtr
+doms_find(vs_libvirt *lv, virConnectPtr c, const char *uuid)
+{
+        lv_dom key = { 0 }, *hit = NULL;
+        virDomainPtr d = NULL;
+
+        if (strlen(uuid) >= sizeof(key.uuid))
+                return NULL;
+        strcpy(key.uuid, uuid);
+        pthread_mutex_lock(&lv->lock);
+        if (lv->doms_conn == c)
+                hit = bsearch(&key, lv->doms, lv->n_doms, sizeof(*lv->doms), cmp_lv_dom);
+        if (hit && virDomainRef(hit->d) == 0)
+                d = hit->d;
+        pthread_mutex_unlock(&lv->lock);
+        return d;
+}
 
 static vs_libvirt *
 lv_of(vs_virt *v)
@@ -239,6 +318,11 @@ lookup_domain_id(vs_libvirt *lv, virConnectPtr c, const char *name, const char *
 
         if (!uuid)
                 return lookup_domain(lv, c, name, ret, err);
+        d = doms_find(lv, c, uuid);
+        if (d) {
+                *ret = d;
+                return 0;
+        }
         d = virDomainLookupByUUIDString(c, uuid);
         if (!d)
                 return lv_fail(lv, c, err, "domain %s", name);
@@ -351,6 +435,8 @@ lv_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
         virDomainPtr *doms = NULL;
         char **transient = NULL;
         vs_domain_list out = { 0 };
+        lv_dom *keep = NULL;
+        size_t n_keep = 0;
         int n, r = 0;
 
         if (!c)
@@ -370,7 +456,8 @@ lv_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
         if (r < 0)
                 goto out;
         out.items = calloc((size_t)n + 1, sizeof(vs_domain_info));
-        if (!out.items) {
+        keep = calloc((size_t)n + 1, sizeof(*keep));
+        if (!out.items || !keep) {
                 r = vs_err_set(err, ENOMEM, "virt", "out of memory");
                 goto out;
         }
@@ -421,9 +508,16 @@ lv_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
                         }
                 }
                 out.n++;
+                if (virDomainRef(d) == 0) {
+                        memcpy(keep[n_keep].uuid, di->uuid, sizeof(keep[n_keep].uuid));
+                        keep[n_keep++].d = d;
+                }
         }
         qsort(out.items, out.n, sizeof(vs_domain_info), cmp_domain);
+        doms_set(lv, c, TAKE_PTR(keep), n_keep);
+        n_keep = 0;
 out:
+        doms_free(keep, n_keep);
         vs_strv_free(transient);
         if (recs)
                 virDomainStatsRecordListFree(recs);
@@ -1845,6 +1939,7 @@ lv_reconnect(vs_virt *v, vs_err *err)
         lv->conn = c;
         atomic_store(&lv->dead, false);
         pthread_mutex_unlock(&lv->lock);
+        doms_drop(lv); /* the old connection's: they hold it open */
         close_conn(old);
 out:
         pthread_mutex_unlock(&lv->watch_lock);
@@ -1863,6 +1958,7 @@ lv_free(vs_virt *v)
         c = lv->conn;
         lv->conn = NULL;
         pthread_mutex_unlock(&lv->lock);
+        doms_drop(lv); /* they hold the connection too */
         deregister_events(lv);
         close_conn(c);
         pthread_mutex_unlock(&lv->watch_lock);

@@ -117,6 +117,11 @@ grep "$ttl_snap" hist.txt | grep -q 'kept until .*; before the upgrade' || fail 
 # status: the daemon's own line.
 "$VIRTSNAP" status -c p.yaml >st.txt 2>&1 || fail "status next to the daemon: $(cat st.txt)"
 grep -q "^daemon: pid $daemon_pid since .*, keeps $tmp/h.db: 1 of 1 connections up" st.txt || fail "status: no daemon line: $(cat st.txt)"
+# ... but not for another history: that daemon's live view is not this table's.
+cp h.db other.db && { [ ! -e h.db-wal ] || cp h.db-wal other.db-wal; }
+"$VIRTSNAP" status -c p.yaml --database other.db >st-other.txt 2>&1 || fail "status of a copy: $(cat st-other.txt)"
+grep -q "^DOMAIN" st-other.txt || fail "status of a copy: no table: $(cat st-other.txt)"
+grep -q "^daemon:" st-other.txt && fail "status of another history shows this daemon: $(cat st-other.txt)"
 
 # The daemon ends the lifetime: pruned within a few seconds of its end.
 # (10 s: long enough that a loaded machine still reads it present above.)
