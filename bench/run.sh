@@ -446,13 +446,14 @@ REMOTE_PROGRAM=536903814
 # public calls bench/README.md's table counts as reaching the driver: every
 # entry line of the `libvirt` category (as bench/count-libvirt-calls.sh
 # counts them) except the library's own and the client-side ones that never
-# leave the process.  RPC calls are the remote-protocol calls the client
+# leave the process (reference counts, names, UUIDs; LookupByUUIDString only
+# parses and calls LookupByUUID, which is counted).  RPC calls are the remote-protocol calls the client
 # queued for the wire (RPC_CLIENT_MSG_TX_QUEUE, type 0 = call), connecting
 # included.  Both divided by the jobs (domains).
 remote_counts() {
         local log=$1 n=$2 driver rpc
         driver=$(grep -oE ': debug : vir[A-Za-z]+:[0-9]+ : ' "$log" | sed -E 's/^: debug : //; s/:[0-9]+ : $//' |
-                grep -cvxE 'virGlobalInit|virRegisterConnectDriver|virConnectOpenInternal|virConnectRef|virConnectClose|virDomainGetName|virDomainGetUUIDString|virDomainSnapshotGetName|virDomainFree|virDomainSnapshotFree')
+                grep -cvxE 'virGlobalInit|virRegisterConnectDriver|virConnectOpenInternal|virConnectRef|virConnectClose|virDomainGetName|virDomainGetUUIDString|virDomainSnapshotGetName|virDomainRef|virDomainLookupByUUIDString|virDomainFree|virDomainSnapshotFree')
         rpc=$(grep -E 'RPC_CLIENT_MSG_TX_QUEUE: ' "$log" | grep -E " prog=$REMOTE_PROGRAM " | grep -cE ' type=0 ')
         awk -v d="$driver" -v r="$rpc" -v n="$n" 'BEGIN { printf "%.2f %.2f\n", d / n, r / n }'
 }
