@@ -114,7 +114,6 @@ struct vs_job {
          * start_prune checks them against the real outcome; finish puts
          * back what is left. */
         vs_store_held *pre;
-        char **pre_reasons;
         size_t n_pre;
 };
 
@@ -686,11 +685,13 @@ decide(vs_job *j, const vs_store_held *held, size_t n, bool count_new, int64_t t
         return 0;
 }
 
+/* Free why[0..n) (NULLs anywhere) and why. */
 static void
-held_copy(vs_store_held *dst, const vs_store_held *src)
+reasons_free(char **why, size_t n)
 {
-        *dst = *src;
-        dst->name = strdup(src->name ? src->name : "");
+        for (size_t i = 0; why && i < n; i++)
+                free(why[i]);
+        free(why);
 }
 
 /* At the start, with the create's intent: mark `deleting` what retention
@@ -708,21 +709,22 @@ mark_early_deletes(vs_job *j)
         if (vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e) < 0 || held.n == 0)
                 goto out;
         remove = calloc(held.n, sizeof(*remove));
-        why = calloc(held.n + 1, sizeof(*why));
+        why = calloc(held.n, sizeof(*why));
         j->pre = calloc(held.n, sizeof(*j->pre));
-        j->pre_reasons = calloc(held.n + 1, sizeof(*j->pre_reasons));
-        if (!remove || !why || !j->pre || !j->pre_reasons ||
-            decide(j, held.items, held.n, true, j->started, remove, why, &e) < 0)
+        if (!remove || !why || !j->pre || decide(j, held.items, held.n, true, j->started, remove, why, &e) < 0)
                 goto out;
         for (size_t i = 0; i < held.n; i++) {
+                vs_store_held *p = &j->pre[j->n_pre];
+
                 if (!remove[i] || vs_store_begin_delete(j->ctx.store, held.items[i].id, why[i], &e) < 0)
                         continue;
-                held_copy(&j->pre[j->n_pre], &held.items[i]);
-                j->pre_reasons[j->n_pre++] = TAKE_PTR(why[i]);
+                *p = held.items[i];
+                p->name = TAKE_PTR(held.items[i].name);
+                j->n_pre++;
         }
 out:
         free(remove);
-        vs_strv_free(why);
+        reasons_free(why, held.n);
         vs_store_held_list_clear(&held);
 }
 
@@ -738,9 +740,7 @@ withdraw_early_deletes(vs_job *j)
                 free(j->pre[i].name);
         }
         free(j->pre);
-        vs_strv_free(j->pre_reasons);
         j->pre = NULL;
-        j->pre_reasons = NULL;
         j->n_pre = 0;
 }
 
@@ -760,7 +760,7 @@ start_prune(vs_job *j)
         char **why = NULL;
         int64_t t = now_s(j);
         vs_err e = { 0 };
-        size_t n, n_del = 0;
+        size_t n = 0, n_del = 0;
 
         j->state = VS_JOB_PRUNING;
         if (vs_store_list_present(j->ctx.store, j->conn, j->uuid, j->policy->name, &held, &e) < 0) {
@@ -802,9 +802,11 @@ start_prune(vs_job *j)
                         need_commit = true;
                 }
                 if (vs_strv_push(&j->w_names, all[i].name) < 0) {
-                        /* Put the row back: nothing was asked of libvirt. */
+                        /* Put the row back: nothing was asked of libvirt
+                         * (an early mark is put back with the others below). */
                         vs_err_set(&e, ENOMEM, "scheduler", "out of memory");
-                        vs_store_withdraw_delete(j->ctx.store, all[i].id, NULL);
+                        if (!early)
+                                vs_store_withdraw_delete(j->ctx.store, all[i].id, NULL);
                         job_fail(j, &e);
                         break;
                 }
@@ -822,8 +824,6 @@ start_prune(vs_job *j)
                 size_t k = 0;
 
                 for (size_t i = 0; i < j->n_pre; i++) {
-                        free(j->pre_reasons[i]);
-                        j->pre_reasons[i] = NULL;
                         if (j->pre[i].id)
                                 j->pre[k++] = j->pre[i];
                         else
@@ -837,7 +837,7 @@ start_prune(vs_job *j)
                 goto done;
         free(all);
         free(remove);
-        vs_strv_free(why);
+        reasons_free(why, n);
         vs_store_held_list_clear(&held);
         if (!need_commit) {
                 /* Every intent was committed with the create's. */
@@ -850,7 +850,7 @@ start_prune(vs_job *j)
 done:
         free(all);
         free(remove);
-        vs_strv_free(why);
+        reasons_free(why, n);
         vs_store_held_list_clear(&held);
         finish(j);
 }
@@ -1151,7 +1151,6 @@ vs_job_free(vs_job *j)
         for (size_t i = 0; i < j->n_pre; i++)
                 free(j->pre[i].name);
         free(j->pre);
-        vs_strv_free(j->pre_reasons);
         free(j);
 }
 
