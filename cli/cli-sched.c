@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "plan.h"
+#include "strv.h"
 
 /* --log-level's argument; -1 (after printing) when it is not a level. */
 static int
@@ -79,20 +80,19 @@ typedef struct textfile {
 static void
 size_worker_pool(const vs_config *cfg, const char *connect_override)
 {
-        const char *uris[256];
-        size_t n_uris = 0;
+        char **uris = NULL;
         long per = cfg->max_concurrent > 0 ? cfg->max_concurrent : 1, n;
+        size_t n_uris;
         char buf[16];
 
         for (size_t i = 0; i < cfg->n_policies; i++) {
                 const char *u = vs_plan_policy_uri(&cfg->policies[i], connect_override);
-                bool seen = false;
 
-                for (size_t k = 0; k < n_uris && !seen; k++)
-                        seen = strcmp(uris[k], u) == 0;
-                if (!seen && n_uris < sizeof(uris) / sizeof(uris[0]))
-                        uris[n_uris++] = u;
+                if (!vs_strv_contains(uris, u))
+                        (void)vs_strv_push(&uris, u); /* out of memory: a smaller pool, no harm */
         }
+        n_uris = vs_strv_length(uris);
+        vs_strv_free(uris);
         n = (long)(n_uris ? n_uris : 1) * (per + 1) + 1;
         if (n < 4)
                 n = 4;

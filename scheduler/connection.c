@@ -206,7 +206,6 @@ after_reconcile(uv_work_t *w, int status)
                 return; /* the other slices are still listing */
         free(c->rec_slices);
         c->rec_slices = NULL;
-        c->n_rec_slices = 0;
         c->busy = false;
         vs__sched_known_clear(c);
         c->known = calloc(c->w_n_rec + 1, sizeof(*c->known));
@@ -302,8 +301,7 @@ static void
 start_reconcile(sched_conn *c)
 {
         vs_scheduler *s = c->s;
-        size_t n = 0;
-        int r;
+        size_t n = 0, k, queued;
 
         c->w_trees = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_trees));
         c->w_tree_r = calloc(c->domains.n ? c->domains.n : 1, sizeof(*c->w_tree_r));
@@ -325,43 +323,32 @@ start_reconcile(sched_conn *c)
                 after_connected(c);
                 return;
         }
-        {
-                size_t k = s->cfg->cfg->max_concurrent > 0 ? (size_t)s->cfg->cfg->max_concurrent : 1;
+        k = s->cfg->cfg->max_concurrent > 0 ? (size_t)s->cfg->cfg->max_concurrent : 1;
+        if (k > n)
+                k = n;
+        c->rec_slices = calloc(k, sizeof(*c->rec_slices));
+        if (!c->rec_slices)
+                goto fail;
+        c->busy = true;
+        for (queued = 0; queued < k; queued++) {
+                rec_slice *sl = &c->rec_slices[queued];
 
-                if (k > n)
-                        k = n;
-                c->rec_slices = calloc(k, sizeof(*c->rec_slices));
-                if (!c->rec_slices)
-                        goto fail;
-                c->n_rec_slices = c->rec_left = k;
-                c->busy = true;
-                for (size_t i = 0; i < k; i++) {
-                        rec_slice *sl = &c->rec_slices[i];
-
-                        sl->c = c;
-                        sl->from = n * i / k;
-                        sl->to = n * (i + 1) / k;
-                        sl->work.data = sl;
-                        r = uv_queue_work(s->o.loop, &sl->work, work_reconcile, after_reconcile);
-                        if (r < 0) {
-                                /* The slices queued finish as usual; the
-                                 * rest count as done, their domains
-                                 * unlisted. */
-                                for (size_t j = i; j < k; j++)
-                                        for (size_t d = c->rec_slices[j].from; d < c->rec_slices[j].to; d++)
-                                                c->w_tree_r[d] = -ENOMEM;
-                                c->rec_left -= k - i;
-                                if (i == 0) {
-                                        free(c->rec_slices);
-                                        c->rec_slices = NULL;
-                                        c->busy = false;
-                                        goto fail;
-                                }
-                                break;
-                        }
-                }
-                return;
+                sl->c = c;
+                sl->from = n * queued / k;
+                sl->to = n * (queued + 1) / k;
+                sl->work.data = sl;
+                if (uv_queue_work(s->o.loop, &sl->work, work_reconcile, after_reconcile) < 0)
+                        break;
         }
+        /* Slices that could not be queued leave their domains unlisted. */
+        for (size_t d = queued < k ? c->rec_slices[queued].from : n; d < n; d++)
+                c->w_tree_r[d] = -ENOMEM;
+        c->rec_left = queued;
+        if (queued > 0)
+                return;
+        free(c->rec_slices);
+        c->rec_slices = NULL;
+        c->busy = false;
 fail:
         vs_log_err(s->o.log, "%s: cannot reconcile: out of memory", c->uri);
         c->w_n_rec = vs_strv_length(c->w_rec_names);

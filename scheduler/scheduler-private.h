@@ -117,7 +117,7 @@ struct sched_conn {
         /* The reconcile's listing, split over up to max_concurrent workers
          * (over a remote link each domain is a few round trips in a row). */
         struct rec_slice *rec_slices;
-        size_t n_rec_slices, rec_left;
+        size_t rec_left;                /* slices still listing */
         size_t n_known;
         int64_t known_at_ms;
         vs_domain_list w_domains;

@@ -655,6 +655,21 @@ enqueue_job(sched_conn *c, firing *f, const vs_policy *p, const char *domain)
         return 0;
 }
 
+/* What the connection already knows of the job's domain, so that its
+ * create does not ask again: the state its listing has and the tree the
+ * reconcile just read. */
+static void
+tell_job(sched_conn *c, vs_job *job)
+{
+        const vs_domain_info *d = conn_domain_by_uuid(c, vs_job_uuid(job));
+        vs_snapshot_tree t = { 0 };
+
+        if (d && d->state != VS_DOMAIN_OTHER)
+                vs_job_know_state(job, d->state);
+        if (vs__sched_known_take(c, vs_job_uuid(job), &t))
+                vs_job_know_tree(job, &t);
+}
+
 /* Start queued jobs in fire order while the connection has room; a job whose
  * domain already has one running waits for it.  Re-entrant: a job that
  * finishes inside vs_job_start calls back into pump. */
@@ -682,16 +697,7 @@ pump(sched_conn *c)
                         break;
                 next->running = true;
                 c->running++;
-                {
-                        const vs_domain_info *d = conn_domain_by_uuid(c, vs_job_uuid(next->job));
-
-                        vs_snapshot_tree t = { 0 };
-
-                        if (d && d->state != VS_DOMAIN_OTHER)
-                                vs_job_know_state(next->job, d->state);
-                        if (vs__sched_known_take(c, vs_job_uuid(next->job), &t))
-                                vs_job_know_tree(next->job, &t);
-                }
+                tell_job(c, next->job);
                 vs_job_start(next->job);
                 c->pump_again = true;
         } while (c->pump_again);

@@ -380,8 +380,8 @@ cmp_domain(const void *a, const void *b)
         return strcmp(((const vs_domain_info *)a)->name, ((const vs_domain_info *)b)->name);
 }
 
-/* The UUIDs of the transient domains, sorted (one listing, not a question
- * per domain). */
+/* The UUIDs of the transient domains (one listing, not a question per
+ * domain). */
 static int
 transient_uuids(vs_libvirt *lv, virConnectPtr c, char ***ret, vs_err *err)
 {
@@ -392,13 +392,10 @@ transient_uuids(vs_libvirt *lv, virConnectPtr c, char ***ret, vs_err *err)
         n = virConnectListAllDomains(c, &doms, VIR_CONNECT_LIST_DOMAINS_TRANSIENT);
         if (n < 0)
                 return lv_fail(lv, c, err, "listing transient domains");
-        uuids = calloc((size_t)n + 1, sizeof(char *));
-        if (!uuids)
-                r = vs_err_set(err, ENOMEM, "virt", "out of memory");
         for (int i = 0; i < n; i++) {
                 char u[VIR_UUID_STRING_BUFLEN];
 
-                if (r == 0 && virDomainGetUUIDString(doms[i], u) == 0 && !(uuids[i] = strdup(u)))
+                if (r == 0 && virDomainGetUUIDString(doms[i], u) == 0 && vs_strv_push(&uuids, u) < 0)
                         r = vs_err_set(err, ENOMEM, "virt", "out of memory");
                 virDomainFree(doms[i]);
         }
@@ -409,15 +406,6 @@ transient_uuids(vs_libvirt *lv, virConnectPtr c, char ***ret, vs_err *err)
         }
         *ret = uuids;
         return 0;
-}
-
-static bool
-strv_has(char *const *v, const char *s)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                if (strcmp(v[i], s) == 0)
-                        return true;
-        return false;
 }
 
 /* Every domain with its state in one call (the state group of the bulk
@@ -491,7 +479,7 @@ lv_list_domains(vs_virt *v, unsigned flags, vs_domain_list *ret, vs_err *err)
                         goto out;
                 }
                 di->state = map_state(state);
-                di->persistent = !strv_has(transient, di->uuid);
+                di->persistent = !vs_strv_contains(transient, di->uuid);
                 if (!(flags & VS_LIST_DOMAINS_NO_TAGS)) {
                         r = domain_tags(lv, c, d, &di->tags, err);
                         if (r == -ENOENT) {
